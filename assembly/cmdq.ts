@@ -1,0 +1,255 @@
+// Command queue engine (QEMU 7.2 smmuv3_cmdq_consume): consumes from CONS to PROD
+// while CR0.CMDQEN is set and no command error is pending; each command takes its
+// effect on the configuration cache and the IOTLB, then (vIOMMU) is classified for
+// the physical SMMUs. No allocation and no host call per command: the queue is read
+// straight from RAM inside this memory, or staged with one bulk host read per
+// contiguous run (two at a wrap).
+
+import * as S from "./state";
+import { ex, ex32, dp32, fmask } from "./bits";
+import { gread, ramPtr } from "./guestmem";
+import { halloc } from "./heap";
+import { triggerIrq } from "./irq";
+import { baseAddr, qEmpty, qIncr, qIndexMask, qWrapMask } from "./queue";
+import { traceOn, tr } from "./trace";
+import { isDevice, flushConfig, flushConfigRange, SID_SPACE } from "./config";
+import { iotlbInvAll, iotlbInvAsid, iotlbInvIova } from "./iotlb";
+import * as D from "./dispatch";
+import {
+  CMD_BYTES, CMD_OPCODE, CMD_SSEC, CMD_SID, CMD_ASID, CMD_VMID, CMD_NUM, CMD_SCALE, CMD_SYNC_CS, CMD_LEAF,
+  CMD_TTL, CMD_TG, CMD_STE_RANGE, SYNC_CS_IRQ,
+  CMD_SYNC, CMD_PREFETCH_CONFIG, CMD_PREFETCH_ADDR, CMD_CFGI_STE, CMD_CFGI_STE_RANGE, CMD_CFGI_CD,
+  CMD_CFGI_CD_ALL, CMD_TLBI_NH_ASID, CMD_TLBI_NH_ALL, CMD_TLBI_NSNH_ALL, CMD_TLBI_NH_VAA, CMD_TLBI_NH_VA,
+  CMD_TLBI_EL3_ALL, CMD_TLBI_EL3_VA, CMD_TLBI_EL2_ALL, CMD_TLBI_EL2_ASID, CMD_TLBI_EL2_VA, CMD_TLBI_EL2_VAA,
+  CMD_TLBI_S12_VMALL, CMD_TLBI_S2_IPA, CMD_ATC_INV, CMD_PRI_RESP, CMD_RESUME, CMD_STALL_TERM,
+} from "../src/arch/commands";
+import {
+  CR0_CMDQEN, GERROR_CMDQ_ERR, CMDQ_CONS_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC, IRQ_GERROR,
+  QEMU_CMDQS,
+} from "../src/arch/registers";
+import { CQ_IDLE, CQ_FORWARD, CQ_BUSY, ST_COMMANDS, ST_SYNCS } from "../src/arch/abi";
+import {
+  T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CONSUME_ERROR, T_CMDQ_CFGI_STE,
+  T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
+} from "../src/arch/trace-events";
+
+/** When false the model keeps no caches of its own (a vSMMU with passthrough devices only). */
+export let localCaches = true;
+export function setLocalCaches(on: bool): void { localCaches = on; }
+
+// Staging of queue entries when the queue is not in RAM inside this memory.
+let stage: usize = 0;
+let stageFirst: u32 = 0; // queue index of the first staged entry
+let stageCount: u32 = 0;
+let stageOk = false;
+const one = memory.data(CMD_BYTES);
+
+// @ts-ignore: decorator
+@inline function cmdqEnabled(): bool { return ex32(S.cr0, CR0_CMDQEN) != 0; }
+
+let w0: u64 = 0;
+let w1: u64 = 0;
+
+/** Reads the entry at queue index `idx` into w0/w1; false on a failed read. */
+function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): bool {
+  if (ring != 0) {
+    const p = ring + (<usize>idx << 4);
+    w0 = load<u64>(p);
+    w1 = load<u64>(p, 8);
+    return true;
+  }
+  if (!stageOk || idx < stageFirst || idx >= stageFirst + stageCount) {
+    // one bulk read from idx up to PROD, or to the end of the ring
+    const size = <u32>1 << log2;
+    const end = prodIdx > idx ? prodIdx : size;
+    if (stage == 0) stage = halloc(<usize>CMD_BYTES << QEMU_CMDQS, 64);
+    stageFirst = idx;
+    stageCount = end - idx;
+    stageOk = gread(qbase + (<u64>idx << 4), stage, stageCount << 4);
+    if (!stageOk) {
+      // find the failing entry exactly: per-entry reads
+      stageCount = 0;
+      if (!gread(qbase + (<u64>idx << 4), one, CMD_BYTES)) return false;
+      w0 = load<u64>(one);
+      w1 = load<u64>(one, 8);
+      return true;
+    }
+  }
+  const p = stage + (<usize>(idx - stageFirst) << 4);
+  w0 = load<u64>(p);
+  w1 = load<u64>(p, 8);
+  return true;
+}
+
+/** Consumes commands (QEMU smmuv3_cmdq_consume); returns CQ_*. */
+export function cmdqConsume(): u32 {
+  if (!cmdqEnabled()) return CQ_IDLE;
+  if (D.fwdBusy) return CQ_BUSY;
+  const log2 = S.cmdqLog2;
+  const qbase = baseAddr(S.cmdqBase);
+  const ring = ramPtr(qbase, <u64>CMD_BYTES << log2);
+  const imask = qIndexMask(log2);
+  stageOk = false;
+  let err: u32 = CERROR_NONE;
+  let type: u32 = 0;
+
+  while (!qEmpty(S.cmdqProd, S.cmdqCons, log2)) {
+    if (traceOn) traceQueue(T_CMDQ_CONSUME, log2);
+    if (((S.gerror ^ S.gerrorn) & <u32>fmask(GERROR_CMDQ_ERR)) != 0) break;
+    const cons = S.cmdqCons;
+    if (!readEntry(ring, qbase, cons & imask, S.cmdqProd & imask, log2)) {
+      err = CERROR_ABT;
+      break;
+    }
+    type = <u32>ex(w0, CMD_OPCODE);
+    if (traceOn) tr(T_CMDQ_OPCODE, type);
+    if (D.dispatchOn) {
+      // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
+      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return D.pause();
+    }
+    err = execute(type);
+    if (err == CERROR_NONE && D.dispatchOn) err = D.dispatchCmd(w0, w1, type, cons);
+    if (err != CERROR_NONE) break;
+    S.bump(ST_COMMANDS);
+    S.cmdqCons = qIncr(cons, log2);
+  }
+  if (err != CERROR_NONE) {
+    if (D.dispatchOn && D.fwdCount > 0) {
+      // earlier commands' entries go out first; the error is raised when they are done
+      D.appendError(err, S.cmdqCons, type);
+      return D.pause();
+    }
+    raiseCommandError(err, type);
+  }
+  if (traceOn) traceQueue(T_CMDQ_CONSUME_OUT, log2);
+  if (D.dispatchOn && D.fwdCount > 0) return D.pause();
+  return CQ_IDLE;
+}
+
+/** CONS.ERR = err and GERROR.CMDQ_ERR toggled; CONS stays on the failing command. */
+export function raiseCommandError(err: u32, type: u32): void {
+  if (traceOn) tr(T_CMDQ_CONSUME_ERROR, type, err);
+  S.cmdqCons = dp32(S.cmdqCons, CMDQ_CONS_ERR, err);
+  triggerIrq(IRQ_GERROR, <u32>fmask(GERROR_CMDQ_ERR));
+}
+
+function traceQueue(id: u32, log2: u32): void {
+  const im = qIndexMask(log2);
+  const wm = qWrapMask(log2);
+  tr(id, S.cmdqProd & im, S.cmdqCons & im, (S.cmdqProd & wm) >> log2, (S.cmdqCons & wm) >> log2);
+}
+
+/** The effect of one command on this model (QEMU's switch on the opcode). */
+function execute(type: u32): u32 {
+  switch (type) {
+    case CMD_SYNC: {
+      S.bump(ST_SYNCS);
+      if ((<u32>ex(w0, CMD_SYNC_CS) & SYNC_CS_IRQ) != 0) triggerIrq(IRQ_CMD_SYNC, 0);
+      return CERROR_NONE;
+    }
+    case CMD_PREFETCH_CONFIG:
+    case CMD_PREFETCH_ADDR:
+      return CERROR_NONE;
+    case CMD_CFGI_STE: {
+      if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
+      const sid = <u32>ex(w0, CMD_SID);
+      if (!isDevice(sid & (SID_SPACE - 1))) return CERROR_NONE; // no such device (QEMU smmu_iommu_mr)
+      if (traceOn) tr(T_CMDQ_CFGI_STE, sid);
+      if (localCaches) flushConfig(sid);
+      return CERROR_NONE;
+    }
+    case CMD_CFGI_STE_RANGE: {
+      if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
+      const sid = <u32>ex(w0, CMD_SID);
+      const range = <u32>ex(w1, CMD_STE_RANGE);
+      const mask = <u32>((<u64>1 << <u64>(range + 1)) - 1);
+      const start = sid & ~mask;
+      const end = start + mask;
+      if (traceOn) tr(T_CMDQ_CFGI_STE_RANGE, start, end);
+      if (localCaches) flushConfigRange(start, end);
+      return CERROR_NONE;
+    }
+    case CMD_CFGI_CD:
+    case CMD_CFGI_CD_ALL: {
+      if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
+      const sid = <u32>ex(w0, CMD_SID);
+      if (!isDevice(sid & (SID_SPACE - 1))) return CERROR_NONE;
+      if (traceOn) tr(T_CMDQ_CFGI_CD, sid);
+      if (localCaches) flushConfig(sid);
+      return CERROR_NONE;
+    }
+    case CMD_TLBI_NH_ASID: {
+      const asid = <u32>ex(w0, CMD_ASID);
+      if (traceOn) tr(T_CMDQ_TLBI_NH_ASID, asid);
+      if (localCaches) iotlbInvAsid(asid);
+      return CERROR_NONE;
+    }
+    case CMD_TLBI_NH_ALL:
+    case CMD_TLBI_NSNH_ALL: {
+      if (traceOn) tr(T_CMDQ_TLBI_NH);
+      if (localCaches) iotlbInvAll();
+      return CERROR_NONE;
+    }
+    case CMD_TLBI_NH_VAA:
+    case CMD_TLBI_NH_VA: {
+      if (localCaches || traceOn) rangeInval(type);
+      return CERROR_NONE;
+    }
+    case CMD_TLBI_EL3_ALL:
+    case CMD_TLBI_EL3_VA:
+    case CMD_TLBI_EL2_ALL:
+    case CMD_TLBI_EL2_ASID:
+    case CMD_TLBI_EL2_VA:
+    case CMD_TLBI_EL2_VAA:
+    case CMD_TLBI_S12_VMALL:
+    case CMD_TLBI_S2_IPA:
+    case CMD_ATC_INV:
+    case CMD_PRI_RESP:
+    case CMD_RESUME:
+    case CMD_STALL_TERM: {
+      if (traceOn) tr(T_UNHANDLED_CMD, type);
+      return CERROR_NONE;
+    }
+  }
+  return CERROR_ILL;
+}
+
+/**
+ * TLBI_NH_VA / TLBI_NH_VAA (QEMU smmuv3_s1_range_inval): without TG one 4 KiB page;
+ * with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
+ * power-of-two chunks.
+ */
+function rangeInval(type: u32): void {
+  let addr = w1 & ~<u64>0xfff; // CMD_ADDR
+  const vmid = <u32>ex(w0, CMD_VMID);
+  const scale = <u32>ex(w0, CMD_SCALE);
+  const num = <u32>ex(w0, CMD_NUM);
+  const ttl = <u32>ex(w1, CMD_TTL);
+  const leaf = <u32>ex(w1, CMD_LEAF);
+  const tg = <u32>ex(w1, CMD_TG);
+  const asid: i32 = type == CMD_TLBI_NH_VA ? <i32>ex(w0, CMD_ASID) : -1;
+  if (tg == 0) {
+    if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, 1, ttl, leaf);
+    if (localCaches) iotlbInvIova(asid, addr, tg, 1, ttl);
+    return;
+  }
+  let pages: u64 = <u64>(num + 1) << <u64>scale;
+  const granule = <u64>(tg * 2 + 10);
+  const end = addr + (pages << granule) - 1;
+  while (addr != end + 1) {
+    const mask = alignedPow2Mask(addr, end);
+    pages = (mask + 1) >> granule;
+    if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, pages, ttl, leaf);
+    if (localCaches) iotlbInvIova(asid, addr, tg, pages, ttl);
+    addr += mask + 1;
+  }
+}
+
+/** Largest naturally aligned power-of-two block starting at `start` and not past `end` (QEMU dma_aligned_pow2_mask, 64-bit). */
+function alignedPow2Mask(start: u64, end: u64): u64 {
+  const addrMask = end - start;
+  const alignMask: u64 = start != 0 ? (start & (0 - start)) - 1 : <u64>-1;
+  if (alignMask <= addrMask) return alignMask;
+  if (addrMask == <u64>-1) return <u64>-1;
+  return (<u64>1 << (63 - clz<u64>(addrMask + 1))) - 1;
+}

@@ -1,0 +1,239 @@
+// Configuration cache (QEMU 7.2 bc->configs): the decoded STE + CD of each device,
+// kept until a CFGI command drops it. Decoding (smmuv3_decode_config, decode_cd)
+// lives here too. One 64-byte entry per 16-bit StreamID, plus a dense list of the
+// cached ones so that range invalidation touches only what is cached.
+
+import * as S from "./state";
+import { ld, qmask } from "./bits";
+import { gread } from "./guestmem";
+import { halloc } from "./heap";
+import { evSet, evSetAddr } from "./evtq";
+import { findSte, decodeSte, steBuf, STE_DECODED_ABORT, STE_DECODED_BYPASS, STE_DECODED_BAD } from "./strtab";
+import { traceOn, tr } from "./trace";
+import { ST_CFG_HITS, ST_CFG_MISSES } from "../src/arch/abi";
+import {
+  CD_BYTES, CD_V, CD_AA64, CD_A, CD_S, CD_HA, CD_HD, CD_IPS, CD_TBI, CD_ASID, CD_EPD0, CD_T0SZ,
+  CD_TG0, CD_ENDI, CD_TTB0_QEMU, CD_HAD0, CD_R, CD_TT_STRIDE, CD_TTB_STRIDE,
+} from "../src/arch/cd";
+import { STE_S1CTXPTR_QEMU } from "../src/arch/ste";
+import { QEMU_OAS } from "../src/arch/registers";
+import { EVT_F_CD_FETCH, EVT_C_BAD_CD } from "../src/arch/events";
+import {
+  T_GET_CD, T_DECODE_CD, T_DECODE_CD_TT, T_CONFIG_CACHE_HIT, T_CONFIG_CACHE_MISS, T_CONFIG_CACHE_INV,
+} from "../src/arch/trace-events";
+
+export const SID_SPACE: u32 = 1 << 16; // QEMU device StreamIDs are bus << 8 | devfn
+
+// Entry layout (64 bytes).
+export const CF_CACHED = 0; // u8: 1 when the entry holds a decoded configuration
+export const CF_KIND = 1; // u8: KIND_*
+export const CF_RECORD = 2; // u8: CD.R, record faults
+export const CF_TBI = 3; // u8: CD.TBI
+export const CF_ASID = 4; // u16
+export const CF_OAS = 6; // u8: output address size in bits
+export const CF_DEVICE = 7; // u8: 1 when a device with this StreamID exists
+export const CF_TT = 8; // 2 x 4 bytes: disabled, tsz, granule shift, had
+export const TT_DISABLED = 0;
+export const TT_TSZ = 1;
+export const TT_GRANULE = 2;
+export const TT_HAD = 3;
+export const CF_TTB = 16; // 2 x u64
+export const CF_IOTLB_HITS = 32; // u32 (per cached configuration, as QEMU's cfg->iotlb_hits)
+export const CF_IOTLB_MISSES = 36; // u32
+export const CF_DEV_HITS = 40; // u32 (per device, as QEMU's sdev->cfg_cache_hits)
+export const CF_DEV_MISSES = 44; // u32
+export const CF_DENSE = 48; // u32: position in the cached list
+export const CF_BYTES = 64;
+
+export const KIND_S1: u8 = 0;
+export const KIND_ABORT: u8 = 1;
+export const KIND_BYPASS: u8 = 2;
+
+let table: usize = 0;
+let dense: usize = 0;
+let ncached: u32 = 0;
+const cdBuf = memory.data(CD_BYTES);
+
+export function configInit(): void {
+  table = halloc(<usize>SID_SPACE * CF_BYTES, 64);
+  dense = halloc(<usize>SID_SPACE * 4, 16);
+}
+
+// @ts-ignore: decorator
+@inline export function cfgEntry(sid: u32): usize {
+  return table + (<usize>(sid & (SID_SPACE - 1)) << 6);
+}
+
+export function setDevice(sid: u32, present: bool): void {
+  store<u8>(cfgEntry(sid), present ? 1 : 0, CF_DEVICE);
+}
+
+export function isDevice(sid: u32): bool {
+  return load<u8>(cfgEntry(sid), CF_DEVICE) != 0;
+}
+
+/**
+ * Configuration of device `sid` (QEMU smmuv3_get_config): the cached entry, or a
+ * fresh decode cached on success. Returns 0 on a decode error (event info set).
+ */
+export function getConfig(sid: u32): usize {
+  const e = cfgEntry(sid);
+  if (load<u8>(e, CF_CACHED) != 0) {
+    const hits = load<u32>(e, CF_DEV_HITS) + 1;
+    store<u32>(e, hits, CF_DEV_HITS);
+    S.bump(ST_CFG_HITS);
+    if (traceOn) {
+      const misses = load<u32>(e, CF_DEV_MISSES);
+      tr(T_CONFIG_CACHE_HIT, sid, hits, misses, <u64>(100 * <u64>hits / (<u64>hits + misses)));
+    }
+    return e;
+  }
+  const misses = load<u32>(e, CF_DEV_MISSES) + 1;
+  store<u32>(e, misses, CF_DEV_MISSES);
+  S.bump(ST_CFG_MISSES);
+  if (traceOn) {
+    const hits = load<u32>(e, CF_DEV_HITS);
+    tr(T_CONFIG_CACHE_MISS, sid, hits, misses, <u64>(100 * <u64>hits / (<u64>hits + misses)));
+  }
+  // decode into a clean entry, keeping the per-device fields
+  memory.fill(e, 0, CF_DEVICE);
+  memory.fill(e + CF_TT, 0, CF_DEV_HITS - CF_TT);
+  if (!decodeConfig(sid, e)) return 0;
+  store<u8>(e, 1, CF_CACHED);
+  store<u32>(e, ncached, CF_DENSE);
+  store<u32>(dense + (<usize>ncached << 2), sid & (SID_SPACE - 1));
+  ncached++;
+  return e;
+}
+
+function decodeConfig(sid: u32, e: usize): bool {
+  if (!findSte(sid)) return false;
+  const kind = decodeSte();
+  if (kind == STE_DECODED_BAD) return false;
+  if (kind == STE_DECODED_ABORT) {
+    store<u8>(e, KIND_ABORT, CF_KIND);
+    return true;
+  }
+  if (kind == STE_DECODED_BYPASS) {
+    store<u8>(e, KIND_BYPASS, CF_KIND);
+    return true;
+  }
+  const ctx = ld(steBuf, STE_S1CTXPTR_QEMU) << 6;
+  if (traceOn) tr(T_GET_CD, ctx);
+  if (!gread(ctx, cdBuf, CD_BYTES)) {
+    evSet(EVT_F_CD_FETCH);
+    evSetAddr(ctx);
+    return false;
+  }
+  return decodeCd(e);
+}
+
+/** Output address size in bits for an IPS/OAS encoding; -1 for the reserved ones (QEMU oas2bits). */
+export function oas2bits(f: u32): i32 {
+  switch (f) {
+    case 0: return 32;
+    case 1: return 36;
+    case 2: return 40;
+    case 3: return 42;
+    case 4: return 44;
+    case 5: return 48;
+  }
+  return -1;
+}
+
+/** Granule shift for a TG0 (ttbr 0) or TG1 (ttbr 1) encoding, 0 when reserved (QEMU tg2granule). */
+export function tg2granule(bits: u32, ttbr: u32): u8 {
+  switch (bits) {
+    case 0: return ttbr != 0 ? 0 : 12;
+    case 1: return ttbr != 0 ? 14 : 16;
+    case 2: return ttbr != 0 ? 12 : 14;
+    case 3: return ttbr != 0 ? 16 : 0;
+  }
+  return 0;
+}
+
+/** QEMU 7.2 decode_cd: AArch64, A=1, S=0, no HTTU; T*SZ 16..39; 4K/16K/64K granules; little-endian. */
+function decodeCd(e: usize): bool {
+  const cd = cdBuf;
+  if (ld(cd, CD_V) == 0 || ld(cd, CD_AA64) == 0 || ld(cd, CD_A) == 0 || ld(cd, CD_S) != 0 ||
+      ld(cd, CD_HA) != 0 || ld(cd, CD_HD) != 0) {
+    evSet(EVT_C_BAD_CD);
+    return false;
+  }
+  // cfg->oas is a uint8: the reserved IPS encodings (-1) become 255, then MIN(44, .) applies.
+  let oas = oas2bits(<u32>ld(cd, CD_IPS)) & 0xff;
+  const maxOas = oas2bits(QEMU_OAS);
+  if (maxOas < oas) oas = maxOas;
+  store<u8>(e, <u8>oas, CF_OAS);
+  store<u8>(e, <u8>ld(cd, CD_TBI), CF_TBI);
+  store<u16>(e, <u16>ld(cd, CD_ASID), CF_ASID);
+  if (traceOn) tr(T_DECODE_CD, oas);
+  for (let i = 0; i < 2; i++) {
+    const tt = e + CF_TT + <usize>(i << 2);
+    const sh = i * CD_TT_STRIDE;
+    const disabled = ld(cd, CD_EPD0 + sh);
+    store<u8>(tt, <u8>disabled, TT_DISABLED);
+    if (disabled != 0) continue;
+    const tsz = <u32>ld(cd, CD_T0SZ + sh);
+    if (tsz < 16 || tsz > 39) {
+      evSet(EVT_C_BAD_CD);
+      return false;
+    }
+    const g = tg2granule(<u32>ld(cd, CD_TG0 + sh), <u32>i);
+    if ((g != 12 && g != 14 && g != 16) || ld(cd, CD_ENDI) != 0) {
+      evSet(EVT_C_BAD_CD);
+      return false;
+    }
+    store<u8>(tt, <u8>tsz, TT_TSZ);
+    store<u8>(tt, g, TT_GRANULE);
+    const ttb = ld(cd, CD_TTB0_QEMU + i * CD_TTB_STRIDE) << 4;
+    if ((ttb & ~qmask(oas)) != 0) {
+      evSet(EVT_C_BAD_CD);
+      return false;
+    }
+    store<u64>(e + CF_TTB + <usize>(i << 3), ttb);
+    const had = <u8>ld(cd, CD_HAD0 + i * CD_TTB_STRIDE);
+    store<u8>(tt, had, TT_HAD);
+    if (traceOn) tr(T_DECODE_CD_TT, i, tsz, ttb, g, had);
+  }
+  store<u8>(e, <u8>ld(cd, CD_R), CF_RECORD);
+  return true;
+}
+
+/** Drops the cached configuration of `sid` (QEMU smmuv3_flush_config). */
+export function flushConfig(sid: u32): void {
+  if (traceOn) tr(T_CONFIG_CACHE_INV, sid & (SID_SPACE - 1));
+  drop(sid & (SID_SPACE - 1));
+}
+
+function drop(sid: u32): void {
+  const e = cfgEntry(sid);
+  if (load<u8>(e, CF_CACHED) == 0) return;
+  store<u8>(e, 0, CF_CACHED);
+  const pos = load<u32>(e, CF_DENSE);
+  ncached--;
+  if (pos != ncached) {
+    const last = load<u32>(dense + (<usize>ncached << 2));
+    store<u32>(dense + (<usize>pos << 2), last);
+    store<u32>(cfgEntry(last), pos, CF_DENSE);
+  }
+}
+
+/** Drops every cached configuration whose StreamID lies in [start, end] (CFGI_STE_RANGE). */
+export function flushConfigRange(start: u32, end: u32): void {
+  let i: u32 = 0;
+  while (i < ncached) {
+    const sid = load<u32>(dense + (<usize>i << 2));
+    if (sid >= start && sid <= end) {
+      if (traceOn) tr(T_CONFIG_CACHE_INV, sid);
+      drop(sid); // moves the last entry into position i
+    } else {
+      i++;
+    }
+  }
+}
+
+/** Drops everything (device reset). */
+export function flushAllConfigs(): void {
+  while (ncached > 0) drop(load<u32>(dense));
+}

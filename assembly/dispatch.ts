@@ -1,0 +1,381 @@
+// vIOMMU dispatcher: splits the guest's commands between this model's own caches
+// and the physical SMMUs (backends) behind it, following the forwarding contract of
+// the trace spec ("The vIOMMU extension"), shaped after Linux iommufd's vIOMMU:
+// TLBI_NH_* go to the backends holding the ASID (all of them when unknown) with the
+// backend's VMID, CFGI_CD*/ATC_INV go to the device's backend with its physical SID,
+// CFGI_STE* install the guest STE (checked as iommufd checks it) on the backend.
+// Output is a log of FW_* records in guest order that the host hands to backends.
+
+import { ex, ld, fmask } from "./bits";
+import { halloc } from "./heap";
+import { gread64, readOk } from "./guestmem";
+import { findSte, steBuf } from "./strtab";
+import * as S from "./state";
+import { traceOn, tr } from "./trace";
+import { eventqEnabled, writeRecord } from "./evtq";
+import {
+  CMD_OPCODE, CMD_SID, CMD_ASID, CMD_VMID, CMD_STE_RANGE, CMD_TLBI_NH_ALL, CMD_TLBI_NH_ASID,
+  CMD_TLBI_NH_VA, CMD_TLBI_NH_VAA, CMD_TLBI_NSNH_ALL, CMD_CFGI_CD, CMD_CFGI_CD_ALL, CMD_ATC_INV,
+  CMD_CFGI_STE, CMD_CFGI_STE_RANGE,
+} from "../src/arch/commands";
+import {
+  STE_V, STE_CONFIG, STE_S1FMT, STE_S1CTXPTR, STE_S1CDMAX, STE_CFG_ABORT, STE_CFG_BYPASS, STE_CFG_S1_TRANS,
+  STE0_NESTING_ALLOWED_LO, STE0_NESTING_ALLOWED_HI, STE1_NESTING_ALLOWED_LO, STE1_NESTING_ALLOWED_HI,
+} from "../src/arch/ste";
+import { CD_BYTES, CD_V, CD_ASID } from "../src/arch/cd";
+import { EVT_SID, EVT_BYTES } from "../src/arch/events";
+import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
+import {
+  FW_BACKEND, FW_KIND, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE,
+  CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
+} from "../src/arch/abi";
+import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
+
+export const MAX_BACKENDS: u32 = 32;
+export const MAX_VDEVS: u32 = 1024;
+/** Most CDs read to learn the ASIDs of one STE; past it the backend is assumed to hold every ASID. */
+export const LEARN_CD_LIMIT: u32 = 4096;
+/** Record kind of the marker that stands for a command error found while forwarding was pending. */
+export const FWK_ERROR: u8 = 2;
+
+export let dispatchOn = false;
+export let fwdCount: u32 = 0;
+export let fwdBusy = false;
+/** CMDQ_CONS as the guest sees it while forwarded entries are outstanding, -1 when not held. */
+export let holdCons: i64 = -1;
+
+let nBackends: u32 = 0;
+const vmids = memory.data(MAX_BACKENDS * 4);
+let allMask: u32 = 0;
+let wildcard: u32 = 0; // backends assumed to hold every ASID
+
+let nVdev: u32 = 0;
+let vdevSid: usize = 0; // u32[MAX_VDEVS], sorted
+let vdevBackend: usize = 0; // u32[MAX_VDEVS]
+let vdevPsid: usize = 0; // u32[MAX_VDEVS]
+
+let vasid: usize = 0; // u32 backend mask per ASID
+let learned: usize = 0; // u16 list of ASIDs with a non-zero mask
+let nLearned: u32 = 0;
+
+let log: usize = 0;
+let seq: u32 = 0;
+
+export function dispatchInit(): void {
+  vdevSid = halloc(MAX_VDEVS * 4);
+  vdevBackend = halloc(MAX_VDEVS * 4);
+  vdevPsid = halloc(MAX_VDEVS * 4);
+  vasid = halloc(65536 * 4, 64);
+  learned = halloc(65536 * 2);
+  log = halloc(<usize>FW_CAPACITY * FW_BYTES, 64);
+}
+
+export function logPtr(): usize { return log; }
+
+/** Sets the backends (physical SMMUs) and the VMID this VM has on each. */
+export function setBackend(index: u32, vmid: u32): bool {
+  if (index >= MAX_BACKENDS || vmid > 0xffff) return false;
+  store<u32>(vmids + (<usize>index << 2), vmid);
+  if (index >= nBackends) nBackends = index + 1;
+  allMask = nBackends == 32 ? 0xffffffff : (<u32>1 << nBackends) - 1;
+  dispatchOn = true;
+  return true;
+}
+
+export function backendCount(): u32 { return nBackends; }
+
+// @ts-ignore: decorator
+@inline function sidAt(i: u32): u32 { return load<u32>(vdevSid + (<usize>i << 2)); }
+
+/** Position of `vsid` in the vdev table, or -(insertion point) - 1. */
+function vdevFind(vsid: u32): i32 {
+  let lo: i32 = 0, hi: i32 = <i32>nVdev - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sidAt(<u32>mid);
+    if (v == vsid) return mid;
+    if (v < vsid) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+/** Binds passthrough device `vsid` to backend `b` as `psid` (iommufd vdevice). */
+export function vdevBind(vsid: u32, b: u32, psid: u32): bool {
+  if (b >= nBackends) return false;
+  let i = vdevFind(vsid);
+  if (i < 0) {
+    if (nVdev >= MAX_VDEVS) return false;
+    i = -i - 1;
+    const n = nVdev - <u32>i;
+    memory.copy(vdevSid + (<usize>(i + 1) << 2), vdevSid + (<usize>i << 2), <usize>n << 2);
+    memory.copy(vdevBackend + (<usize>(i + 1) << 2), vdevBackend + (<usize>i << 2), <usize>n << 2);
+    memory.copy(vdevPsid + (<usize>(i + 1) << 2), vdevPsid + (<usize>i << 2), <usize>n << 2);
+    nVdev++;
+  }
+  store<u32>(vdevSid + (<usize>i << 2), vsid);
+  store<u32>(vdevBackend + (<usize>i << 2), b);
+  store<u32>(vdevPsid + (<usize>i << 2), psid);
+  return true;
+}
+
+/** Unbinds `vsid` (hot-unplug); learned ASIDs stay (over-invalidation is safe). */
+export function vdevUnbind(vsid: u32): bool {
+  const i = vdevFind(vsid);
+  if (i < 0) return false;
+  const n = nVdev - <u32>i - 1;
+  memory.copy(vdevSid + (<usize>i << 2), vdevSid + (<usize>(i + 1) << 2), <usize>n << 2);
+  memory.copy(vdevBackend + (<usize>i << 2), vdevBackend + (<usize>(i + 1) << 2), <usize>n << 2);
+  memory.copy(vdevPsid + (<usize>i << 2), vdevPsid + (<usize>(i + 1) << 2), <usize>n << 2);
+  nVdev--;
+  return true;
+}
+
+/** Whether backend `b` has a passthrough device of this vSMMU with physical SID `psid`. */
+export function vdevHasPsid(b: u32, psid: u32): bool {
+  for (let i: u32 = 0; i < nVdev; i++) {
+    if (load<u32>(vdevBackend + (<usize>i << 2)) == b && load<u32>(vdevPsid + (<usize>i << 2)) == psid) return true;
+  }
+  return false;
+}
+
+/** vSID of the device bound to (b, psid), or -1. */
+export function vdevFromPsid(b: u32, psid: u32): i64 {
+  for (let i: u32 = 0; i < nVdev; i++) {
+    if (load<u32>(vdevBackend + (<usize>i << 2)) == b && load<u32>(vdevPsid + (<usize>i << 2)) == psid) return <i64>sidAt(i);
+  }
+  return -1;
+}
+
+/** Backend mask of the ASID (learned). */
+export function vasidMask(asid: u32): u32 {
+  return load<u32>(vasid + (<usize>(asid & 0xffff) << 2));
+}
+
+export function wildcardMask(): u32 { return wildcard; }
+
+function learn(asid: u32, b: u32): void {
+  const p = vasid + (<usize>asid << 2);
+  const m = load<u32>(p);
+  if (m == 0) {
+    store<u16>(learned + (<usize>nLearned << 1), <u16>asid);
+    nLearned++;
+  }
+  if ((m & (<u32>1 << b)) == 0) {
+    store<u32>(p, m | (<u32>1 << b));
+    if (traceOn) tr(T_VASID_LEARN, b, asid);
+  }
+}
+
+function forgetAll(): void {
+  for (let i: u32 = 0; i < nLearned; i++) {
+    store<u32>(vasid + (<usize>load<u16>(learned + (<usize>i << 1)) << 2), 0);
+  }
+  nLearned = 0;
+  wildcard = 0;
+}
+
+/** Learns the ASIDs of the valid CDs of `vsid`'s STE (when it is a valid stage-1 STE) for backend `b`. */
+function learnFrom(vsid: u32, b: u32): void {
+  if (!findSte(vsid)) return;
+  if (ld(steBuf, STE_V) == 0 || <u32>ld(steBuf, STE_CONFIG) != STE_CFG_S1_TRANS) return;
+  const ctx = ld(steBuf, STE_S1CTXPTR) << 6;
+  const cdmax = <u32>ld(steBuf, STE_S1CDMAX);
+  const fmt = <u32>ld(steBuf, STE_S1FMT);
+  const n: u64 = <u64>1 << <u64>cdmax;
+  if (n > <u64>LEARN_CD_LIMIT) {
+    wildcard |= <u32>1 << b;
+    return;
+  }
+  if (cdmax == 0 || fmt == 0) {
+    for (let i: u32 = 0; i < <u32>n; i++) learnCd(ctx + (<u64>i << 6), b);
+    return;
+  }
+  if (fmt > 2) return; // reserved S1Fmt: no CD is reachable
+  // two levels: L1 descriptors (V [0], L2Ptr [51:12]) each cover 2^split CDs
+  const split: u32 = fmt == 1 ? 6 : 10;
+  const l1n: u32 = cdmax > split ? <u32>1 << (cdmax - split) : 1;
+  const per: u32 = cdmax > split ? <u32>1 << split : <u32>n;
+  for (let j: u32 = 0; j < l1n; j++) {
+    const d = gread64(ctx + (<u64>j << 3));
+    if (!readOk || (d & 1) == 0) continue;
+    const l2 = d & 0x000ffffffffff000;
+    for (let k: u32 = 0; k < per; k++) learnCd(l2 + (<u64>k << 6), b);
+  }
+}
+
+function learnCd(addr: u64, b: u32): void {
+  const w = gread64(addr);
+  if (!readOk || ex(w, CD_V) == 0) return;
+  learn(<u32>ex(w, CD_ASID), b);
+}
+
+// @ts-ignore: decorator
+@inline export function fwdRoom(): bool {
+  return fwdCount + MAX_VDEVS + MAX_BACKENDS + 1 <= <u32>FW_CAPACITY;
+}
+
+export function pause(): u32 {
+  fwdBusy = true;
+  return CQ_FORWARD;
+}
+
+/** Ends a forwarding window (after the host flushed the log, or gave up on it). */
+export function endWindow(): void {
+  fwdCount = 0;
+  fwdBusy = false;
+  holdCons = -1;
+  seq = 0;
+}
+
+function emit(b: u32, kind: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
+  if (fwdCount == 0) holdCons = <i64>cons;
+  const r = log + <usize>(fwdCount * FW_BYTES);
+  store<u8>(r, <u8>b, FW_BACKEND);
+  store<u8>(r, <u8>kind, FW_KIND);
+  store<u32>(r, seq, FW_SEQ);
+  store<u32>(r, cons, FW_CONS);
+  store<u32>(r, psid, FW_PSID);
+  store<u64>(r, e0, FW_W0);
+  store<u64>(r, e1, FW_W1);
+  fwdCount++;
+  S.bump(ST_FORWARDED);
+  if (traceOn) tr(T_FORWARD, b, kind, psid, e0, e1);
+}
+
+/** Marker for a command error found while entries were pending; raised when they are done. */
+export function appendError(err: u32, cons: u32, type: u32): void {
+  const r = log + <usize>(fwdCount * FW_BYTES);
+  store<u8>(r, 0xff, FW_BACKEND);
+  store<u8>(r, FWK_ERROR, FW_KIND);
+  store<u32>(r, seq, FW_SEQ);
+  store<u32>(r, cons, FW_CONS);
+  store<u32>(r, 0, FW_PSID);
+  store<u64>(r, <u64>err, FW_W0);
+  store<u64>(r, <u64>type, FW_W1);
+  fwdCount++;
+}
+
+// @ts-ignore: decorator
+@inline function withVmid(e0: u64, b: u32): u64 {
+  return (e0 & ~fmask(CMD_VMID)) | (<u64>load<u32>(vmids + (<usize>b << 2)) << 32);
+}
+
+/** Classifies one guest command; returns CERROR_ILL when a passthrough STE is rejected. */
+export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
+  const before = fwdCount;
+  let err = CERROR_NONE;
+  switch (type) {
+    case CMD_TLBI_NH_ASID:
+    case CMD_TLBI_NH_VA: {
+      const asid = <u32>ex(w0, CMD_ASID);
+      let m = load<u32>(vasid + (<usize>asid << 2)) | wildcard;
+      if (m == 0) {
+        m = allMask;
+        S.bump(ST_BROADCAST_TLBI);
+      } else {
+        S.bump(ST_TARGETED_TLBI);
+      }
+      m &= allMask;
+      while (m != 0) {
+        const b = <u32>ctz(m);
+        m &= m - 1;
+        emit(b, FWK_INV, cons, 0, withVmid(w0, b), w1);
+      }
+      break;
+    }
+    case CMD_TLBI_NH_VAA:
+    case CMD_TLBI_NH_ALL: {
+      S.bump(ST_BROADCAST_TLBI);
+      for (let b: u32 = 0; b < nBackends; b++) emit(b, FWK_INV, cons, 0, withVmid(w0, b), w1);
+      break;
+    }
+    case CMD_TLBI_NSNH_ALL: {
+      S.bump(ST_BROADCAST_TLBI);
+      for (let b: u32 = 0; b < nBackends; b++) {
+        emit(b, FWK_INV, cons, 0, withVmid(<u64>CMD_TLBI_NH_ALL, b), 0);
+      }
+      break;
+    }
+    case CMD_CFGI_CD:
+    case CMD_CFGI_CD_ALL:
+    case CMD_ATC_INV: {
+      const vsid = <u32>ex(w0, CMD_SID);
+      const i = vdevFind(vsid);
+      if (i < 0) break;
+      const b = load<u32>(vdevBackend + (<usize>i << 2));
+      const psid = load<u32>(vdevPsid + (<usize>i << 2));
+      emit(b, FWK_INV, cons, psid, (w0 & 0xffffffff) | (<u64>psid << 32), w1);
+      if (type != CMD_ATC_INV) learnFrom(vsid, b);
+      break;
+    }
+    case CMD_CFGI_STE: {
+      const vsid = <u32>ex(w0, CMD_SID);
+      const i = vdevFind(vsid);
+      if (i >= 0) err = installSte(<u32>i, cons);
+      break;
+    }
+    case CMD_CFGI_STE_RANGE: {
+      const range = <u32>ex(w1, CMD_STE_RANGE);
+      const mask = <u32>((<u64>1 << <u64>(range + 1)) - 1);
+      const start = <u32>ex(w0, CMD_SID) & ~mask;
+      const end = start + mask;
+      if (range == 31) forgetAll(); // CFGI_ALL
+      let i = vdevFind(start);
+      if (i < 0) i = -i - 1;
+      while (<u32>i < nVdev && sidAt(<u32>i) <= end) {
+        err = installSte(<u32>i, cons);
+        if (err != CERROR_NONE) break;
+        i++;
+      }
+      break;
+    }
+  }
+  if (err != CERROR_NONE) {
+    fwdCount = before; // the failing command takes no effect on the backends
+    if (fwdCount == 0) holdCons = -1;
+  } else if (fwdCount == before) {
+    S.bump(ST_FILTERED);
+  }
+  seq++;
+  return err;
+}
+
+/** CFGI_STE for passthrough device `i`: the guest STE, checked as iommufd checks a nested STE, then installed. */
+function installSte(i: u32, cons: u32): u32 {
+  const vsid = sidAt(i);
+  const b = load<u32>(vdevBackend + (<usize>i << 2));
+  const psid = load<u32>(vdevPsid + (<usize>i << 2));
+  let s0: u64 = 0, s1: u64 = 0;
+  if (findSte(vsid)) {
+    s0 = load<u64>(steBuf);
+    s1 = load<u64>(steBuf, 8);
+  }
+  if (ex(s0, STE_V) != 0) {
+    const allowed0 = (<u64>STE0_NESTING_ALLOWED_HI << 32) | <u64>STE0_NESTING_ALLOWED_LO;
+    const allowed1 = (<u64>STE1_NESTING_ALLOWED_HI << 32) | <u64>STE1_NESTING_ALLOWED_LO;
+    if ((s0 & ~allowed0) != 0 || (s1 & ~allowed1) != 0) return CERROR_ILL;
+    const cfg = <u32>ex(s0, STE_CONFIG);
+    if (cfg != STE_CFG_ABORT && cfg != STE_CFG_BYPASS && cfg != STE_CFG_S1_TRANS) return CERROR_ILL;
+  }
+  emit(b, FWK_STE, cons, psid, s0, s1);
+  learnFrom(vsid, b);
+  return CERROR_NONE;
+}
+
+/**
+ * A physical event from backend `b` (32-byte record at `rec`): delivered to the guest's
+ * event queue with the pSID replaced by the vSID, or dropped when no passthrough device
+ * of this vSMMU has that pSID there. Returns 1 delivered, 0 dropped.
+ */
+export function backendEvent(b: u32, rec: usize): u32 {
+  const w0 = load<u64>(rec);
+  const psid = <u32>ex(w0, EVT_SID);
+  const v = vdevFromPsid(b, psid);
+  if (traceOn) tr(T_BACKEND_EVENT, b, psid, <u64>v);
+  if (v < 0) return 0;
+  if (!eventqEnabled()) return 0;
+  store<u64>(rec, (w0 & 0xffffffff) | (<u64>v << 32));
+  writeRecord(rec);
+  return 1;
+}

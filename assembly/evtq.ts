@@ -1,0 +1,174 @@
+// Event queue (IHI 0070, 7): the event-info record the translation path fills, its
+// encoding into the 32-byte record exactly as QEMU 7.2's smmuv3_record_event does,
+// and the queue write with its overflow and abort behaviour.
+
+import * as S from "./state";
+import { dp, ex32, fmask } from "./bits";
+import { gwrite } from "./guestmem";
+import { triggerIrq } from "./irq";
+import { baseAddr, qEmpty, qFull, qIndexMask, qWrapIndexMask } from "./queue";
+import { traceOn, tr } from "./trace";
+import {
+  EVT_BYTES, EVT_NONE, EVT_F_UUT, EVT_C_BAD_STREAMID, EVT_F_STE_FETCH, EVT_C_BAD_STE,
+  EVT_F_STREAM_DISABLED, EVT_F_TRANSL_FORBIDDEN, EVT_C_BAD_SUBSTREAMID, EVT_F_CD_FETCH,
+  EVT_C_BAD_CD, EVT_F_WALK_EABT, EVT_F_TRANSLATION, EVT_F_ADDR_SIZE, EVT_F_ACCESS,
+  EVT_F_PERMISSION, EVT_F_CFG_CONFLICT, EVT_TYPE, EVT_SSV, EVT_SSID, EVT_SID, EVT_STAG,
+  EVT_STALL, EVT_PNU, EVT_IND, EVT_RNW, EVT_S2, EVT_CLASS,
+} from "../src/arch/events";
+import { CR0_EVENTQEN, GERROR_EVENTQ_ABT_ERR, IRQ_EVTQ, IRQ_GERROR } from "../src/arch/registers";
+import { ST_EVENTS, ST_EVENTS_LOST } from "../src/arch/abi";
+import { T_RECORD_EVENT } from "../src/arch/trace-events";
+
+// Event info (QEMU SMMUEventInfo): filled by the translation path, encoded by recordEvent.
+export let evType: u32 = 0;
+export let evSid: u32 = 0;
+export let evSsid: u32 = 0;
+export let evSsv: u32 = 0;
+export let evAddr: u64 = 0;
+export let evAddr2: u64 = 0;
+export let evRnw: u32 = 0;
+export let evPnu: u32 = 0;
+export let evInd: u32 = 0;
+export let evClass: u32 = 0;
+export let evS2: u32 = 0;
+export let evStall: u32 = 0;
+export let evStag: u32 = 0;
+
+export function evReset(sid: u32): void {
+  evType = EVT_NONE;
+  evSid = sid;
+  evSsid = 0;
+  evSsv = 0;
+  evAddr = 0;
+  evAddr2 = 0;
+  evRnw = 0;
+  evPnu = 0;
+  evInd = 0;
+  evClass = 0;
+  evS2 = 0;
+  evStall = 0;
+  evStag = 0;
+}
+
+export function evSet(type: u32): void {
+  evType = type;
+}
+
+export function evSetAddr(addr: u64): void {
+  evAddr = addr;
+}
+
+export function evSetAddr2(addr: u64): void {
+  evAddr2 = addr;
+}
+
+export function evSetRnw(rnw: u32): void {
+  evRnw = rnw;
+}
+
+export function evSetClass(c: u32): void {
+  evClass = c;
+}
+
+const rec = memory.data(EVT_BYTES);
+
+/**
+ * Encodes the event info and writes it to the event queue (QEMU smmuv3_record_event).
+ * Returns true when the event counts as recorded (the queue was enabled).
+ */
+export function recordEvent(): bool {
+  if (ex32(S.cr0, CR0_EVENTQEN) == 0) return false;
+  const t = evType;
+  if (t == EVT_NONE) return false;
+  let w0: u64 = dp(0, EVT_TYPE, <u64>t);
+  w0 = dp(w0, EVT_SID, <u64>evSid);
+  let w1: u64 = 0, w2: u64 = 0, w3: u64 = 0;
+  switch (t) {
+    case EVT_F_UUT: {
+      w0 = dp(dp(w0, EVT_SSID, evSsid), EVT_SSV, evSsv);
+      w2 = evAddr;
+      w1 = dp(dp(dp(w1, EVT_RNW, evRnw), EVT_PNU, evPnu), EVT_IND, evInd);
+      break;
+    }
+    case EVT_C_BAD_STREAMID:
+    case EVT_C_BAD_STE:
+    case EVT_C_BAD_CD:
+    case EVT_F_CFG_CONFLICT: {
+      w0 = dp(dp(w0, EVT_SSID, evSsid), EVT_SSV, evSsv);
+      break;
+    }
+    case EVT_F_STE_FETCH: {
+      w0 = dp(dp(w0, EVT_SSID, evSsid), EVT_SSV, evSsv);
+      w3 = evAddr2;
+      break;
+    }
+    case EVT_F_STREAM_DISABLED:
+      break;
+    case EVT_F_TRANSL_FORBIDDEN: {
+      w2 = evAddr;
+      w1 = dp(w1, EVT_RNW, evRnw);
+      break;
+    }
+    case EVT_C_BAD_SUBSTREAMID: {
+      w0 = dp(w0, EVT_SSID, evSsid);
+      break;
+    }
+    case EVT_F_CD_FETCH: {
+      w0 = dp(dp(w0, EVT_SSID, evSsid), EVT_SSV, evSsv);
+      w2 = evAddr;
+      break;
+    }
+    case EVT_F_WALK_EABT:
+    case EVT_F_TRANSLATION:
+    case EVT_F_ADDR_SIZE:
+    case EVT_F_ACCESS:
+    case EVT_F_PERMISSION: {
+      w1 = dp(w1, EVT_STALL, evStall);
+      w1 = dp(w1, EVT_STAG, evStag);
+      w0 = dp(dp(w0, EVT_SSID, evSsid), EVT_SSV, evSsv);
+      w1 = dp(w1, EVT_S2, evS2);
+      w2 = evAddr;
+      w1 = dp(w1, EVT_RNW, evRnw);
+      w1 = dp(w1, EVT_PNU, evPnu);
+      w1 = dp(w1, EVT_IND, evInd);
+      w1 = dp(w1, EVT_CLASS, evClass);
+      w3 = evAddr2;
+      break;
+    }
+    default:
+      return false; // not produced by this model
+  }
+  store<u64>(rec, w0);
+  store<u64>(rec, w1, 8);
+  store<u64>(rec, w2, 16);
+  store<u64>(rec, w3, 24);
+  if (traceOn) tr(T_RECORD_EVENT, t, evSid);
+  writeRecord(rec);
+  return true;
+}
+
+/** Appends a 32-byte record to the event queue; a full or failing queue raises GERROR.EVENTQ_ABT_ERR. */
+export function writeRecord(r: usize): void {
+  if (!eventqWrite(r)) {
+    S.bump(ST_EVENTS_LOST);
+    triggerIrq(IRQ_GERROR, <u32>fmask(GERROR_EVENTQ_ABT_ERR));
+  } else {
+    S.bump(ST_EVENTS);
+  }
+}
+
+function eventqWrite(r: usize): bool {
+  if (ex32(S.cr0, CR0_EVENTQEN) == 0) return false;
+  const log2 = S.eventqLog2;
+  if (qFull(S.eventqProd, S.eventqCons, log2)) return false;
+  const addr = baseAddr(S.eventqBase) + (<u64>(S.eventqProd & qIndexMask(log2)) << 5);
+  if (!gwrite(addr, r, EVT_BYTES)) return false;
+  S.eventqProd = (S.eventqProd + 1) & qWrapIndexMask(log2);
+  if (!qEmpty(S.eventqProd, S.eventqCons, log2)) triggerIrq(IRQ_EVTQ, 0);
+  return true;
+}
+
+/** Whether the guest has the event queue enabled (events from backends are dropped otherwise). */
+export function eventqEnabled(): bool {
+  return ex32(S.cr0, CR0_EVENTQEN) != 0;
+}

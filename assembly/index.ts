@@ -1,0 +1,100 @@
+// WebAssembly ABI of the vsmmu engine. Everything crosses as numbers; areas shared
+// with the host are found through the *_ptr exports and laid out by src/arch/abi.ts.
+
+import * as S from "./state";
+import { addRam as gAddRam, setHostMemory } from "./guestmem";
+import { configInit, setDevice } from "./config";
+import { iotlbInit, iotlbCount } from "./iotlb";
+import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
+import * as D from "./dispatch";
+import { cmdqConsume, raiseCommandError, setLocalCaches } from "./cmdq";
+import { powerOn, deviceReset, mmioRead32, mmioRead64, mmioWrite32, mmioWrite64 } from "./regs";
+import { setTrace, tracePtr, traceTake } from "./trace";
+import { heapTop } from "./heap";
+import { FW_BYTES, FW_KIND, FW_CONS, FW_W0, FW_W1, FWK_STE, BEV_BYTES } from "../src/arch/abi";
+import { CERROR_ILL } from "../src/arch/registers";
+import { CMD_CFGI_STE } from "../src/arch/commands";
+
+let ready = false;
+
+/** Allocates the tables and powers the device on with `profile` (PF_* flags). */
+export function init(profile: u32): void {
+  if (!ready) {
+    configInit();
+    iotlbInit();
+    translateInit();
+    D.dispatchInit();
+    ready = true;
+  }
+  powerOn(profile);
+}
+
+export { deviceReset as device_reset };
+export { mmioRead32 as mmio_read32, mmioRead64 as mmio_read64, mmioWrite32 as mmio_write32, mmioWrite64 as mmio_write64 };
+export { cmdqConsume as cmdq_consume };
+export { setTrace as set_trace, tracePtr as trace_ptr, traceTake as trace_take };
+export { setHostMemory as set_host_memory, setLocalCaches as set_local_caches };
+export { translateBatch as translate_batch, batchPtr as batch_ptr, dmaBufPtr as dma_buf_ptr };
+export { heapTop as heap_top };
+
+export function add_ram(baseLo: u32, baseHi: u32, sizeLo: u32, sizeHi: u32): usize {
+  return gAddRam((<u64>baseHi << 32) | baseLo, (<u64>sizeHi << 32) | sizeLo);
+}
+
+export function set_device(sid: u32, present: bool): void {
+  setDevice(sid, present);
+}
+
+export function translate(sid: u32, iovaLo: u32, iovaHi: u32, access: u32): u32 {
+  return xlate(sid, (<u64>iovaHi << 32) | iovaLo, access);
+}
+
+export function xo_ptr(): usize { return xo; }
+
+export function dma_run(sid: u32, iovaLo: u32, iovaHi: u32, len: u32, write: bool): u32 {
+  return dmaRun(sid, (<u64>iovaHi << 32) | iovaLo, len, write);
+}
+
+export function irq_ptr(): usize { return S.irqCounters; }
+export function stats_ptr(): usize { return S.stats; }
+export function iotlb_count(): u32 { return iotlbCount; }
+
+// vIOMMU
+export function set_backend(index: u32, vmid: u32): bool { return D.setBackend(index, vmid); }
+export function vdev_bind(vsid: u32, backend: u32, psid: u32): bool { return D.vdevBind(vsid, backend, psid); }
+export function vdev_unbind(vsid: u32): bool { return D.vdevUnbind(vsid); }
+export function vdev_has_psid(backend: u32, psid: u32): bool { return D.vdevHasPsid(backend, psid); }
+export function vasid_mask(asid: u32): u32 { return D.vasidMask(asid); }
+export function wildcard_mask(): u32 { return D.wildcardMask(); }
+export function fwd_log_ptr(): usize { return D.logPtr(); }
+export function fwd_count(): u32 { return D.fwdCount; }
+
+/**
+ * Ends a forwarding window. `failIndex` < 0: every record took effect. Otherwise the
+ * record at that index failed (or is an error marker): CONS goes back to its command,
+ * which gets CERROR_ILL (or the marker's error); consumption resumes from there once
+ * the guest acknowledges the error.
+ */
+export function fwd_done(failIndex: i32): void {
+  if (failIndex >= 0 && <u32>failIndex < D.fwdCount) {
+    const r = D.logPtr() + <usize>(<u32>failIndex * FW_BYTES);
+    const kind = load<u8>(r, FW_KIND);
+    let err: u32 = CERROR_ILL;
+    let type: u32 = <u32>(load<u64>(r, FW_W0) & 0xff);
+    if (kind == D.FWK_ERROR) {
+      err = <u32>load<u64>(r, FW_W0);
+      type = <u32>load<u64>(r, FW_W1);
+    } else if (kind == FWK_STE) {
+      type = CMD_CFGI_STE;
+    }
+    S.cmdqCons = load<u32>(r, FW_CONS);
+    D.endWindow();
+    raiseCommandError(err, type);
+    return;
+  }
+  D.endWindow();
+}
+
+const bev = memory.data(BEV_BYTES);
+export function bev_ptr(): usize { return bev; }
+export function backend_event(backend: u32): u32 { return D.backendEvent(backend, bev); }

@@ -1,0 +1,97 @@
+// Stream table lookup and STE decoding (IHI 0070, 5.1-5.2) with QEMU 7.2's checks
+// (smmu_find_ste, decode_ste) and the events they raise.
+
+import * as S from "./state";
+import { ex, ex32, ld, qmask } from "./bits";
+import { gread, gread64, readOk } from "./guestmem";
+import { baseAddr } from "./queue";
+import { evSet, evSetAddr2 } from "./evtq";
+import { traceOn, tr } from "./trace";
+import { QEMU_SIDSIZE, STRTAB_CFG_LOG2SIZE } from "../src/arch/registers";
+import {
+  STE_BYTES, L1STD_BYTES, L1STD_SPAN, STE_V, STE_CONFIG, STE_S1CDMAX, STE_S1STALLD,
+  STE_CFG_ENABLE_BIT, STE_CFG_BYPASS, STE_CFG_S2_BIT,
+} from "../src/arch/ste";
+import { EVT_C_BAD_STREAMID, EVT_F_STE_FETCH, EVT_C_BAD_STE } from "../src/arch/events";
+import { T_FIND_STE, T_FIND_STE_2LVL, T_GET_STE } from "../src/arch/trace-events";
+
+/** The STE read by the last successful findSte. */
+export const steBuf = memory.data(STE_BYTES);
+
+/** QEMU 7.2 keeps bits 63:5 of a level-1 descriptor as the L2 table pointer. */
+const L1STD_L2PTR_QEMU_MASK: u64 = ~<u64>0x1f;
+
+/**
+ * Reads the STE of `sid` into steBuf (QEMU smmu_find_ste). On failure the event info
+ * holds C_BAD_STREAMID, F_STE_FETCH or C_BAD_STE and false is returned.
+ */
+export function findSte(sid: u32): bool {
+  if (traceOn) tr(T_FIND_STE, sid, S.features, S.sidSplit);
+  const log2size = ex32(S.strtabBaseCfg, STRTAB_CFG_LOG2SIZE);
+  const limit = log2size < <u32>QEMU_SIDSIZE ? log2size : <u32>QEMU_SIDSIZE;
+  if (<u64>sid >= (<u64>1 << <u64>limit)) {
+    evSet(EVT_C_BAD_STREAMID);
+    return false;
+  }
+  let addr: u64;
+  if ((S.features & S.FEATURE_2LVL_STE) != 0) {
+    const split = S.sidSplit;
+    // Align the base to the L1 table size, ignoring the SIDSIZE bound (QEMU).
+    let shift = <i32>log2size - <i32>split - 1 + 3;
+    if (shift < 5) shift = 5;
+    const base = baseAddr(S.strtabBase) & ~qmask(shift);
+    const l1Off = <u64>(split >= 32 ? 0 : sid >> split);
+    const l2Off = <u64>(sid & <u32>((<u64>1 << <u64>split) - 1));
+    const l1ptr = base + l1Off * L1STD_BYTES;
+    const l1 = gread64(l1ptr);
+    if (!readOk) {
+      evSet(EVT_F_STE_FETCH);
+      evSetAddr2(l1ptr);
+      return false;
+    }
+    const span = <u32>ex(l1, L1STD_SPAN);
+    if (span == 0) {
+      evSet(EVT_C_BAD_STREAMID); // L2 pointer not valid
+      return false;
+    }
+    const maxL2 = (<u64>1 << <u64>span) - 1;
+    const l2ptr = l1 & L1STD_L2PTR_QEMU_MASK;
+    if (traceOn) tr(T_FIND_STE_2LVL, S.strtabBase, l1ptr, l1Off, l2ptr, l2Off, maxL2);
+    if (l2Off > maxL2) {
+      evSet(EVT_C_BAD_STE);
+      return false;
+    }
+    addr = l2ptr + l2Off * STE_BYTES;
+  } else {
+    const base = baseAddr(S.strtabBase) & ~qmask(<i32>log2size + 5);
+    addr = base + <u64>sid * STE_BYTES;
+  }
+  if (traceOn) tr(T_GET_STE, addr);
+  if (!gread(addr, steBuf, STE_BYTES)) {
+    evSet(EVT_F_STE_FETCH);
+    evSetAddr2(addr);
+    return false;
+  }
+  return true;
+}
+
+export const STE_DECODED_S1: u32 = 0;
+export const STE_DECODED_ABORT: u32 = 1;
+export const STE_DECODED_BYPASS: u32 = 2;
+export const STE_DECODED_BAD: u32 = 3;
+
+/** QEMU 7.2 decode_ste: stage 1 only, one CD, no stall; anything else is C_BAD_STE. */
+export function decodeSte(): u32 {
+  if (ld(steBuf, STE_V) == 0) {
+    evSet(EVT_C_BAD_STE);
+    return STE_DECODED_BAD;
+  }
+  const config = <u32>ld(steBuf, STE_CONFIG);
+  if ((config & STE_CFG_ENABLE_BIT) == 0) return STE_DECODED_ABORT;
+  if (config == STE_CFG_BYPASS) return STE_DECODED_BYPASS;
+  if ((config & STE_CFG_S2_BIT) != 0 || ld(steBuf, STE_S1CDMAX) != 0 || ld(steBuf, STE_S1STALLD) != 0) {
+    evSet(EVT_C_BAD_STE);
+    return STE_DECODED_BAD;
+  }
+  return STE_DECODED_S1;
+}

@@ -1,0 +1,222 @@
+// Translation of one transaction (QEMU 7.2 smmuv3_translate): SMMU enable, config
+// cache, STE/CD decode, TT selection, IOTLB, walk, and the event of each failure.
+// Also the DMA helper that moves data through translations as the trace spec says.
+
+import * as S from "./state";
+import { ex32 } from "./bits";
+import { gread, gwrite } from "./guestmem";
+import {
+  evType, evReset, evSet, evSetAddr, evSetAddr2, evSetRnw, evSetClass, recordEvent,
+} from "./evtq";
+import { getConfig, setDevice, isDevice, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE, CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, SID_SPACE } from "./config";
+import { iotlbFind, iotlbInsert, levelHasEntries, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_LEVEL } from "./iotlb";
+import { selectTt, walk, levelShift, startLevel, wIova, wTa, wMask, wPerm, wLevel, wGranule, wFaultAddr, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION } from "./ptw";
+import { traceOn, tr } from "./trace";
+import { CR0_SMMUEN, GBPA_ABORT } from "../src/arch/registers";
+import {
+  XO_ADDR, XO_MASK, XO_PERM, XO_EVENT, XO_RECORDED, XO_LEVEL, XO_BYTES,
+  XS_SUCCESS, XS_DISABLE, XS_BYPASS, XS_ABORT, XS_ERROR, XS_GBPA_ABORT,
+  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, PF_GBPA,
+  XB_CAPACITY, XB_SID, XB_IOVA, XB_ACCESS, XB_STATUS, XB_OUT, XB_BYTES, DMA_BUF_BYTES,
+} from "../src/arch/abi";
+import { EVT_C_BAD_STREAMID, EVT_F_WALK_EABT, EVT_F_TRANSLATION, EVT_F_ADDR_SIZE, EVT_F_ACCESS, EVT_F_PERMISSION, EVT_CLASS_TT } from "../src/arch/events";
+import {
+  T_TRANSLATE_DISABLE, T_TRANSLATE_BYPASS, T_TRANSLATE_ABORT, T_TRANSLATE_SUCCESS, T_IOTLB_LOOKUP_HIT, T_IOTLB_LOOKUP_MISS,
+} from "../src/arch/trace-events";
+import { halloc } from "./heap";
+
+/** Result of the last translate() (XO_* offsets). */
+export const xo = memory.data(XO_BYTES);
+let batch: usize = 0;
+let dmaBuf: usize = 0;
+
+export function translateInit(): void {
+  batch = halloc(XB_BYTES, 64);
+  dmaBuf = halloc(DMA_BUF_BYTES, 64);
+}
+
+export function batchPtr(): usize { return batch; }
+export function dmaBufPtr(): usize { return dmaBuf; }
+
+/** The translated block size for bypass, as QEMU's ~TARGET_PAGE_MASK with 4 KiB pages. */
+const PAGE_MASK: u64 = 0xfff;
+
+/** Translates one access of device `sid`; the result is in `xo`, the status returned (XS_*). */
+export function translate(sid: u32, iova: u64, access: u32): u32 {
+  S.bump(ST_TRANSLATIONS);
+  if (sid < SID_SPACE && !isDevice(sid)) setDevice(sid, true); // a device that does DMA exists
+  evReset(sid);
+  store<u32>(xo, 0, XO_EVENT);
+  store<u32>(xo, 0, XO_RECORDED);
+  const rnw = access & 1;
+  const write = (access & ACC_WRITE) != 0;
+
+  if (ex32(S.cr0, CR0_SMMUEN) == 0) {
+    if ((S.profile & PF_GBPA) != 0 && ex32(S.gbpa, GBPA_ABORT) != 0) {
+      store<u32>(xo, 0, XO_PERM);
+      return XS_GBPA_ABORT;
+    }
+    if (traceOn) tr(T_TRANSLATE_DISABLE, sid, iova, access);
+    return passThrough(iova, access, XS_DISABLE);
+  }
+  const cfg = sid < SID_SPACE ? getConfig(sid) : 0;
+  if (cfg == 0) {
+    if (sid >= SID_SPACE) {
+      // cannot come from a QEMU device; treated as an out-of-range StreamID
+      findOutOfRange();
+    }
+    return fail();
+  }
+  const kind = load<u8>(cfg, CF_KIND);
+  if (kind == KIND_ABORT) {
+    if (traceOn) tr(T_TRANSLATE_ABORT, sid, iova, 0);
+    store<u32>(xo, 0, XO_PERM);
+    return XS_ABORT;
+  }
+  if (kind == KIND_BYPASS) {
+    if (traceOn) tr(T_TRANSLATE_BYPASS, sid, iova, access);
+    return passThrough(iova, access, XS_BYPASS);
+  }
+  const record = load<u8>(cfg, CF_RECORD) != 0;
+  const t = selectTt(cfg, iova);
+  if (t < 0) {
+    if (record) faultAt(EVT_F_TRANSLATION, iova, rnw);
+    return fail();
+  }
+  const tt = cfg + CF_TT + <usize>(t << 2);
+  const granule = <u32>load<u8>(tt, TT_GRANULE);
+  const aligned = iova & ~((<u64>1 << <u64>granule) - 1);
+  const asid = <u32>load<u16>(cfg, CF_ASID);
+
+  // IOTLB lookup (QEMU smmu_iotlb_lookup): every level from the start level to 3.
+  let hit: usize = 0;
+  if (load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid)) {
+    const tg = (granule - 10) >> 1;
+    for (let level = startLevel(<u32>load<u8>(tt, TT_TSZ), granule); level <= 3; level++) {
+      if (!levelHasEntries(level)) continue;
+      const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
+      hit = iotlbFind(asid, aligned & ~m, tg, level);
+      if (hit != 0) break;
+    }
+  }
+  if (hit != 0) {
+    const h = load<u32>(cfg, CF_IOTLB_HITS) + 1;
+    store<u32>(cfg, h, CF_IOTLB_HITS);
+    S.bump(ST_IOTLB_HITS);
+    if (traceOn) {
+      const m = load<u32>(cfg, CF_IOTLB_MISSES);
+      tr(T_IOTLB_LOOKUP_HIT, asid, aligned, h, m, <u64>(100 * <u64>h / (<u64>h + m)));
+    }
+    const perm = <u32>load<u8>(hit, IE_PERM);
+    if (write && (perm & ACC_WRITE) == 0) {
+      if (record) faultAt(EVT_F_PERMISSION, iova, rnw);
+      return fail();
+    }
+    return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), perm, <u32>load<u8>(hit, IE_LEVEL));
+  }
+  const mi = load<u32>(cfg, CF_IOTLB_MISSES) + 1;
+  store<u32>(cfg, mi, CF_IOTLB_MISSES);
+  S.bump(ST_IOTLB_MISSES);
+  if (traceOn) {
+    const h = load<u32>(cfg, CF_IOTLB_HITS);
+    tr(T_IOTLB_LOOKUP_MISS, asid, aligned, h, mi, <u64>(100 * <u64>h / (<u64>h + mi)));
+  }
+  const r = walk(cfg, selectTt(cfg, aligned), aligned, access);
+  if (r == PTW_OK) {
+    iotlbInsert(asid, wIova, (wGranule - 10) >> 1, wLevel, wTa, wMask, wPerm, wGranule);
+    return success(sid, iova, wTa, wMask, wPerm, wLevel);
+  }
+  if (r == PTW_ERR_WALK_EABT) {
+    // recorded whatever CD.R says (QEMU)
+    faultAt(EVT_F_WALK_EABT, iova, rnw);
+    evSetClass(EVT_CLASS_TT);
+    evSetAddr2(wFaultAddr);
+  } else if (record) {
+    faultAt(r == PTW_ERR_TRANSLATION ? EVT_F_TRANSLATION
+      : r == PTW_ERR_ADDR_SIZE ? EVT_F_ADDR_SIZE
+      : r == PTW_ERR_ACCESS ? EVT_F_ACCESS : EVT_F_PERMISSION, iova, rnw);
+  }
+  return fail();
+}
+
+/** StreamIDs beyond QEMU's 16-bit device IDs: nothing is cached, the lookup fails as smmu_find_ste does. */
+function findOutOfRange(): void {
+  evSet(EVT_C_BAD_STREAMID);
+}
+
+// @ts-ignore: decorator
+@inline function faultAt(type: u32, iova: u64, rnw: u32): void {
+  evSet(type);
+  evSetAddr(iova);
+  evSetRnw(rnw);
+}
+
+function fail(): u32 {
+  store<u32>(xo, 0, XO_PERM);
+  const recorded = recordEvent();
+  store<u32>(xo, evType, XO_EVENT);
+  store<u32>(xo, recorded ? 1 : 0, XO_RECORDED);
+  return XS_ERROR;
+}
+
+function passThrough(iova: u64, access: u32, status: u32): u32 {
+  store<u64>(xo, iova, XO_ADDR);
+  store<u64>(xo, PAGE_MASK, XO_MASK);
+  store<u32>(xo, access, XO_PERM);
+  store<u32>(xo, 0, XO_LEVEL);
+  return status;
+}
+
+// @ts-ignore: decorator
+@inline function success(sid: u32, iova: u64, ta: u64, mask: u64, perm: u32, level: u32): u32 {
+  const out = ta + (iova & mask);
+  store<u64>(xo, out, XO_ADDR);
+  store<u64>(xo, mask, XO_MASK);
+  store<u32>(xo, perm, XO_PERM);
+  store<u32>(xo, level, XO_LEVEL);
+  if (traceOn) tr(T_TRANSLATE_SUCCESS, sid, iova, out, perm);
+  return XS_SUCCESS;
+}
+
+/** Translates the first `n` requests of the batch area (XB_* arrays) in order. */
+export function translateBatch(n: u32): void {
+  if (n > <u32>XB_CAPACITY) n = <u32>XB_CAPACITY;
+  for (let i: u32 = 0; i < n; i++) {
+    const sid = load<u32>(batch + XB_SID + (<usize>i << 2));
+    const iova = <u64>load<f64>(batch + XB_IOVA + (<usize>i << 3));
+    const acc = <u32>load<u8>(batch + XB_ACCESS + <usize>i);
+    const st = translate(sid, iova, acc);
+    store<u8>(batch + XB_STATUS + <usize>i, <u8>st);
+    store<f64>(batch + XB_OUT + (<usize>i << 3), st == XS_SUCCESS || st == XS_DISABLE || st == XS_BYPASS ? <f64>load<u64>(xo, XO_ADDR) : 0);
+  }
+}
+
+/**
+ * Device DMA through the SMMU (trace spec "How a dma moves data"): from `iova`, for
+ * `len` bytes, between guest memory and the DMA buffer at `bufOff`. Translated runs go
+ * to the end of their 4 KiB block; a failed translation covers 4 bytes, read as zeros
+ * or dropped. Stops before the buffer could overflow; returns the bytes handled.
+ */
+export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
+  const access: u32 = write ? ACC_WRITE : 1;
+  let done: u32 = 0;
+  while (done < len && done <= <u32>(DMA_BUF_BYTES - 4096)) {
+    const a = iova + <u64>done;
+    const st = translate(sid, a, access);
+    const left = len - done;
+    const buf = dmaBuf + <usize>done;
+    if (st == XS_SUCCESS || st == XS_DISABLE || st == XS_BYPASS) {
+      const toBlockEnd: u32 = 4096 - <u32>(a & 0xfff);
+      const n = toBlockEnd < left ? toBlockEnd : left;
+      const pa = load<u64>(xo, XO_ADDR);
+      if (write) gwrite(pa, buf, n);
+      else gread(pa, buf, n); // unassigned parts read as zeros
+      done += n;
+    } else {
+      const n: u32 = left < 4 ? left : 4;
+      if (!write) memory.fill(buf, 0, n);
+      done += n;
+    }
+  }
+  return done;
+}

@@ -1,0 +1,92 @@
+// Layout of the areas the WebAssembly engine and the TypeScript host share.
+// The engine exports the address of each area (ptr_* functions); the byte offsets
+// inside them are defined here, once, for both sides.
+
+// Translation result (single translate call): written by the engine.
+export const XO_ADDR = 0; // u64 output address (or the input address when bypassed)
+export const XO_MASK = 8; // u64 address mask of the translated block (size - 1)
+export const XO_PERM = 16; // u32 permissions granted: bit 0 read, bit 1 write
+export const XO_EVENT = 20; // u32 event number of the fault (0 when none)
+export const XO_RECORDED = 24; // u32 1 when the event was written to the event queue
+export const XO_LEVEL = 28; // u32 walk level of the entry that translated
+export const XO_BYTES = 32;
+
+// Translation status (engine return value and batch status byte), as QEMU's
+// SMMUTranslationStatus.
+export const XS_SUCCESS = 0;
+export const XS_DISABLE = 1; // SMMUEN = 0: bypass (or GBPA abort in the arch profile)
+export const XS_BYPASS = 2; // STE Config = bypass
+export const XS_ABORT = 3; // STE Config = abort, no event
+export const XS_ERROR = 4; // fault: event recorded if the configuration asks for it
+export const XS_GBPA_ABORT = 5; // SMMUEN = 0 and GBPA.ABORT = 1 (arch profile)
+
+// Access flags of a translation request.
+export const ACC_READ = 1;
+export const ACC_WRITE = 2;
+
+// Translation batch: parallel arrays inside one area of XB_CAPACITY entries.
+export const XB_CAPACITY = 4096;
+export const XB_SID = 0; // u32[cap]
+export const XB_IOVA = 4 * 4096; // f64[cap] (numbers below 2^53)
+export const XB_ACCESS = 12 * 4096; // u8[cap]
+export const XB_STATUS = 13 * 4096; // u8[cap]
+export const XB_OUT = 14 * 4096; // f64[cap] output address
+export const XB_BYTES = 22 * 4096;
+
+// DMA staging buffer (device side of a dma() call).
+export const DMA_BUF_BYTES = 65536;
+
+// Forwarding log: what the dispatcher sends to physical SMMUs, in guest order.
+export const FW_BACKEND = 0; // u8 backend index
+export const FW_KIND = 1; // u8: FWK_INV or FWK_STE
+export const FW_SEQ = 4; // u32 sequence number of the guest command in this window
+export const FW_CONS = 8; // u32 CMDQ_CONS value of the guest command
+export const FW_PSID = 12; // u32 physical StreamID (FWK_STE)
+export const FW_W0 = 16; // u64 entry word 0 (rewritten command, or STE word 0)
+export const FW_W1 = 24; // u64 entry word 1
+export const FW_BYTES = 32;
+export const FW_CAPACITY = 8192;
+export const FWK_INV = 0;
+export const FWK_STE = 1;
+
+// cmdq_consume / mmio_write result.
+export const CQ_IDLE = 0; // nothing for the host to do
+export const CQ_FORWARD = 1; // forwarding log holds entries: flush, then fwd_done / fwd_fail
+export const CQ_BUSY = 2; // a flush is outstanding; consumption resumes after it
+
+// Backend event staging: one 32-byte record.
+export const BEV_BYTES = 32;
+
+// Interrupt pulse counters: u32 per line (IRQ_* in registers.ts), cleared by the host.
+export const IRQ_COUNTERS_BYTES = 16;
+
+// Trace ring: records of TR_BYTES, TR_CAPACITY of them.
+export const TR_ID = 0; // u32 event id (src/arch/trace-events.ts)
+export const TR_ARGS = 8; // u64[8]
+export const TR_BYTES = 72;
+export const TR_CAPACITY = 256;
+
+// Statistics counters (u64 each), read by the host.
+export const ST_COMMANDS = 0;
+export const ST_SYNCS = 8;
+export const ST_TRANSLATIONS = 16;
+export const ST_IOTLB_HITS = 24;
+export const ST_IOTLB_MISSES = 32;
+export const ST_CFG_HITS = 40;
+export const ST_CFG_MISSES = 48;
+export const ST_EVENTS = 56;
+export const ST_EVENTS_LOST = 64;
+export const ST_FORWARDED = 72;
+export const ST_FILTERED = 80; // commands for emulated devices / not forwarded anywhere
+export const ST_BROADCAST_TLBI = 88;
+export const ST_TARGETED_TLBI = 96;
+export const ST_WALK_READS = 104;
+export const ST_IOTLB_FLUSH_FULL = 112;
+export const ST_BYTES = 128;
+
+// Profile flags (reset argument).
+export const PF_GBPA = 1; // GBPA implemented: Update handshake, ABORT honoured while SMMUEN = 0
+export const PF_AF = 2; // Access flag checked: AF = 0 gives F_ACCESS
+export const PF_ADDR_SIZE = 4; // output addresses checked against the CD's IPS / IDR5.OAS: F_ADDR_SIZE
+export const PF_QEMU_72 = 0;
+export const PF_ARCH = 7;

@@ -1,0 +1,45 @@
+// Stream table entries (IHI 0070, 5.2): 64 bytes, eight little-endian 64-bit words,
+// and level-1 stream table descriptors (5.1): 8 bytes.
+
+export const STE_BYTES = 64;
+export const L1STD_BYTES = 8;
+
+// Word 0
+export const STE_V = 0 | (1 * 1024); // [0]
+export const STE_CONFIG = 1 | (3 * 1024); // [3:1]
+export const STE_S1FMT = 4 | (2 * 1024); // [5:4]
+/** S1ContextPtr as QEMU 7.2 reads it: bits 47:6 (the architecture has 51:6). */
+export const STE_S1CTXPTR_QEMU = 6 | (42 * 1024);
+export const STE_S1CTXPTR = 6 | (46 * 1024); // [51:6]
+export const STE_S1CDMAX = 59 | (5 * 1024); // [63:59]
+// Word 1
+export const STE_S1DSS = 64 | (2 * 1024); // [65:64]
+export const STE_S1CIR = 66 | (2 * 1024);
+export const STE_S1COR = 68 | (2 * 1024);
+export const STE_S1CSH = 70 | (2 * 1024);
+export const STE_S1STALLD = 91 | (1 * 1024); // [91]
+export const STE_EATS = 92 | (2 * 1024); // [93:92]
+export const STE_STRW = 94 | (2 * 1024); // [95:94]
+// Word 2
+export const STE_S2VMID = 128 | (16 * 1024);
+
+// Config values (5.2, Table 5-3): bit 2 = "not abort", bit 0 = stage 1, bit 1 = stage 2.
+export const STE_CFG_ABORT = 0;
+export const STE_CFG_BYPASS = 4;
+export const STE_CFG_S1_TRANS = 5;
+export const STE_CFG_S2_TRANS = 6;
+export const STE_CFG_NESTED = 7;
+export const STE_CFG_S1_BIT = 1;
+export const STE_CFG_S2_BIT = 2;
+export const STE_CFG_ENABLE_BIT = 4;
+
+// Bits a nested stage-1 STE may have set (Linux iommufd, STRTAB_STE_{0,1}_NESTING_ALLOWED):
+// word 0: V, Config, S1Fmt, S1ContextPtr, S1CDMax; word 1: S1DSS, S1CIR, S1COR, S1CSH, S1STALLD, EATS.
+export const STE0_NESTING_ALLOWED_LO = 0xffffffff;
+export const STE0_NESTING_ALLOWED_HI = 0xf80fffff;
+export const STE1_NESTING_ALLOWED_LO = 0x380000ff;
+export const STE1_NESTING_ALLOWED_HI = 0;
+
+// Level-1 stream table descriptor (5.1)
+export const L1STD_SPAN = 0 | (5 * 1024); // [4:0]
+export const L1STD_L2PTR = 6 | (46 * 1024); // [51:6]; QEMU 7.2 keeps bits 63:5 (l1std_l2ptr)

@@ -1,0 +1,87 @@
+// Loads the WebAssembly engine (build/vsmmu.wasm) in Node or in a browser, once per
+// process, and instantiates it per device with the host's imports.
+
+export interface EngineExports {
+  memory: WebAssembly.Memory;
+  init(profile: number): void;
+  device_reset(): void;
+  mmio_read32(offset: number): number;
+  mmio_read64(offset: number): bigint;
+  mmio_write32(offset: number, value: number): number;
+  mmio_write64(offset: number, value: bigint): number;
+  cmdq_consume(): number;
+  add_ram(baseLo: number, baseHi: number, sizeLo: number, sizeHi: number): number;
+  set_host_memory(on: number): void;
+  set_local_caches(on: number): void;
+  set_device(sid: number, present: number): void;
+  translate(sid: number, iovaLo: number, iovaHi: number, access: number): number;
+  xo_ptr(): number;
+  translate_batch(n: number): void;
+  batch_ptr(): number;
+  dma_run(sid: number, iovaLo: number, iovaHi: number, len: number, write: number): number;
+  dma_buf_ptr(): number;
+  irq_ptr(): number;
+  stats_ptr(): number;
+  iotlb_count(): number;
+  set_trace(on: number): void;
+  trace_ptr(): number;
+  trace_take(): number;
+  heap_top(): number;
+  set_backend(index: number, vmid: number): number;
+  vdev_bind(vsid: number, backend: number, psid: number): number;
+  vdev_unbind(vsid: number): number;
+  vdev_has_psid(backend: number, psid: number): number;
+  vasid_mask(asid: number): number;
+  wildcard_mask(): number;
+  fwd_log_ptr(): number;
+  fwd_count(): number;
+  fwd_done(failIndex: number): void;
+  bev_ptr(): number;
+  backend_event(backend: number): number;
+}
+
+export interface EngineImports {
+  host_read(addrLo: number, addrHi: number, len: number, dst: number): number;
+  host_write(addrLo: number, addrHi: number, len: number, src: number): number;
+  trace_flush(count: number): void;
+}
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+let wasmOverride: Uint8Array | undefined;
+
+/** Uses these bytes instead of build/vsmmu.wasm (e.g. the debug build in tests). */
+export function setEngineBytes(bytes: Uint8Array): void {
+  wasmOverride = bytes;
+  compiled = undefined;
+}
+
+async function loadBytes(): Promise<Uint8Array> {
+  if (wasmOverride) return wasmOverride;
+  const url = new URL('../../build/vsmmu.wasm', import.meta.url);
+  if (url.protocol === 'file:') {
+    const fs = await import('node:fs/promises');
+    return new Uint8Array(await fs.readFile(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`vsmmu: cannot load the engine from ${url}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export function compileEngine(): Promise<WebAssembly.Module> {
+  if (!compiled) compiled = loadBytes().then((b) => WebAssembly.compile(b as BufferSource));
+  return compiled;
+}
+
+export async function instantiateEngine(imports: EngineImports): Promise<EngineExports> {
+  const module = await compileEngine();
+  const env = {
+    host_read: (lo: number, hi: number, len: number, dst: number) => imports.host_read(lo, hi, len, dst),
+    host_write: (lo: number, hi: number, len: number, src: number) => imports.host_write(lo, hi, len, src),
+    trace_flush: (n: number) => imports.trace_flush(n),
+    abort: (msg: number, file: number, line: number, col: number) => {
+      throw new Error(`vsmmu engine assertion failed at ${line}:${col}`);
+    },
+  };
+  const inst = await WebAssembly.instantiate(module, { env });
+  return inst.exports as unknown as EngineExports;
+}

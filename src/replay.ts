@@ -1,0 +1,205 @@
+// Trace replayer (../shared/spec/vsmmu-trace.md): builds the machine a trace header
+// describes, applies its operations in order and compares every expectation.
+
+import { createHash } from 'node:crypto';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createSmmu, type Smmu } from './smmu.js';
+import { SimulatedPsmmu, toHex } from './backends/simulated.js';
+import { parseNum, hex } from './bits.js';
+import type { Profile, SmmuOptions } from './types.js';
+
+export interface Mismatch {
+  line: number;
+  op: string;
+  expect: unknown;
+  got: unknown;
+}
+
+export interface FileResult {
+  file: string;
+  expects: number;
+  mismatches: Mismatch[];
+}
+
+export interface ReplayOptions {
+  /** Diagnostic trace sink (QEMU trace-event lines). */
+  trace?: (line: string) => void;
+}
+
+type Op = Record<string, unknown> & { op: string };
+
+function leBytes(value: bigint, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = Number((value >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+function fromLe(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  return v;
+}
+
+function hexBytes(s: unknown, what: string): Uint8Array {
+  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error(`${what}: expected an even-length hex string`);
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
+  return out;
+}
+
+function num(v: unknown, what: string): number {
+  const b = parseNum(v, what);
+  if (b > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${what}: ${hex(b)} is beyond 2^53`);
+  return Number(b);
+}
+
+/** Replays one trace given as text. */
+export async function replayText(text: string, file: string, options: ReplayOptions = {}): Promise<FileResult> {
+  const result: FileResult = { file, expects: 0, mismatches: [] };
+  const lines = text.split('\n');
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(lines[0]);
+  } catch (err) {
+    result.mismatches.push({ line: 1, op: 'header', expect: 'a vsmmu-trace header', got: String(err) });
+    return result;
+  }
+  if (header.format !== 'vsmmu-trace' || header.version !== 1) {
+    result.mismatches.push({ line: 1, op: 'header', expect: 'format vsmmu-trace version 1', got: `${String(header.format)} ${String(header.version)}` });
+    return result;
+  }
+  let smmu: Smmu;
+  const sims = new Map<string, SimulatedPsmmu>();
+  try {
+    const opts: SmmuOptions = {
+      profile: (header.profile ?? 'qemu-7.2') as Profile,
+      ram: ((header.ram ?? []) as Array<{ base: unknown; size: unknown }>).map((r) => ({ base: num(r.base, 'ram.base'), size: num(r.size, 'ram.size') })),
+      devices: ((header.devices ?? []) as Array<{ sid: unknown }>).map((d) => num(d.sid, 'devices.sid')),
+      trace: options.trace,
+    };
+    const v = header.viommu as undefined | { backends: Array<{ name: string; vmid: unknown }>; devices: Array<{ sid: unknown; kind: string; backend?: string; psid?: unknown }> };
+    if (v) {
+      opts.viommu = {
+        backends: v.backends.map((b) => {
+          const sim = new SimulatedPsmmu({ name: b.name });
+          sims.set(b.name, sim);
+          return { name: b.name, vmid: num(b.vmid, 'viommu.backends.vmid'), backend: sim };
+        }),
+        devices: v.devices.filter((d) => d.kind === 'passthrough').map((d) => ({ sid: num(d.sid, 'sid'), backend: String(d.backend), psid: num(d.psid, 'psid') })),
+      };
+      opts.devices = [...(opts.devices ?? []), ...v.devices.filter((d) => d.kind === 'emulated').map((d) => num(d.sid, 'sid'))];
+    }
+    smmu = await createSmmu(opts);
+  } catch (err) {
+    result.mismatches.push({ line: 1, op: 'header', expect: 'a machine the model can build', got: String(err) });
+    return result;
+  }
+  const seen = new Map<string, number>();
+  for (let i = 1; i < lines.length; i++) {
+    const lineNo = i + 1;
+    const text = lines[i].trim();
+    if (text === '') continue;
+    let op: Op;
+    try {
+      op = JSON.parse(text);
+    } catch (err) {
+      result.mismatches.push({ line: lineNo, op: 'parse', expect: 'a JSON object', got: String(err) });
+      continue;
+    }
+    if ('expect' in op) result.expects++;
+    try {
+      const m = applyOp(smmu, sims, seen, op);
+      if (m) result.mismatches.push({ line: lineNo, op: op.op, ...m });
+    } catch (err) {
+      result.mismatches.push({ line: lineNo, op: String(op.op), expect: 'op applied', got: (err as Error).message });
+    }
+  }
+  smmu.dispose();
+  return result;
+}
+
+function applyOp(smmu: Smmu, sims: Map<string, SimulatedPsmmu>, seen: Map<string, number>, op: Op): { expect: unknown; got: unknown } | undefined {
+  switch (op.op) {
+    case 'mmio_write': {
+      smmu.mmioWrite(num(op.offset, 'offset'), num(op.size, 'size'), parseNum(op.value, 'value'));
+      return;
+    }
+    case 'mmio_read': {
+      const got = BigInt(smmu.mmioRead(num(op.offset, 'offset'), num(op.size, 'size')));
+      const exp = parseNum(op.expect, 'expect');
+      return got === exp ? undefined : { expect: op.expect, got: hex(got) };
+    }
+    case 'mem_write': {
+      const size = num(op.size, 'size');
+      smmu.writeMemory(num(op.addr, 'addr'), leBytes(parseNum(op.value, 'value'), size));
+      return;
+    }
+    case 'mem_fill': {
+      smmu.writeMemory(num(op.addr, 'addr'), hexBytes(op.hex, 'hex'));
+      return;
+    }
+    case 'mem_read': {
+      const got = fromLe(smmu.readMemory(num(op.addr, 'addr'), num(op.size, 'size')));
+      const exp = parseNum(op.expect, 'expect');
+      return got === exp ? undefined : { expect: op.expect, got: hex(got) };
+    }
+    case 'mem_digest': {
+      const data = smmu.readMemory(num(op.addr, 'addr'), num(op.len, 'len'));
+      const got = createHash('sha256').update(data).digest('hex');
+      return got === op.expect ? undefined : { expect: op.expect, got };
+    }
+    case 'dma': {
+      const sid = num(op.sid, 'sid');
+      const len = num(op.len, 'len');
+      const buf = new Uint8Array(len);
+      smmu.dma64(sid, parseNum(op.src, 'src'), 'read', buf);
+      smmu.dma64(sid, parseNum(op.dst, 'dst'), 'write', buf);
+      return;
+    }
+    case 'backend_expect': {
+      const name = String(op.backend);
+      const sim = sims.get(name);
+      if (!sim) throw new Error(`no backend named "${name}"`);
+      const from = seen.get(name) ?? 0;
+      const got = sim.applied.slice(from);
+      seen.set(name, sim.applied.length);
+      const exp = op.expect as string[];
+      const same = Array.isArray(exp) && exp.length === got.length && exp.every((s, k) => s === got[k]);
+      return same ? undefined : { expect: exp, got };
+    }
+    case 'backend_fail': {
+      const sim = sims.get(String(op.backend));
+      if (!sim) throw new Error(`no backend named "${String(op.backend)}"`);
+      sim.failAt(num(op.at, 'at'));
+      return;
+    }
+    case 'backend_event': {
+      smmu.backendEvent(String(op.backend), hexBytes(op.record, 'record'));
+      return;
+    }
+    default:
+      throw new Error(`unknown op "${String(op.op)}"`);
+  }
+}
+
+/** Trace files named by `paths` (directories contribute their *.jsonl files, sorted). */
+export async function expandPaths(paths: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of paths) {
+    const s = await stat(p);
+    if (s.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => n.endsWith('.jsonl')).sort();
+      out.push(...names.map((n) => join(p, n)));
+    } else {
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+export async function replayFile(file: string, options: ReplayOptions = {}): Promise<FileResult> {
+  return replayText(await readFile(file, 'utf8'), file, options);
+}
+
+export { toHex };

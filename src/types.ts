@@ -1,0 +1,102 @@
+// Public types of the vsmmu API.
+
+import type { PsmmuBackend } from './backends/types.js';
+
+/** Which behaviour the model follows. `qemu-7.2`: QEMU 7.2's arm-smmuv3, bit for bit.
+ *  `arch`: the same plus the architected behaviours QEMU 7.2 lacks (GBPA, access flag and
+ *  address-size faults); see the README. */
+export type Profile = 'qemu-7.2' | 'arch';
+
+/** Interrupt lines of the SMMU (the wired SPIs of QEMU's virt machine, in its order). */
+export type IrqLine = 'eventq' | 'priq' | 'cmd-sync' | 'gerror';
+
+/** Emulator-owned guest memory. Addresses are guest physical, below 2^53. */
+export interface GuestMemoryCallbacks {
+  /** Fill `dst` from guest memory at `addr`; return false if the access fails (external abort). */
+  read(addr: number, dst: Uint8Array): boolean;
+  /** Write `src` to guest memory at `addr`; return false if the access fails. */
+  write(addr: number, src: Uint8Array): boolean;
+}
+
+export interface RamRegion {
+  /** Guest physical base address. */
+  base: number | bigint;
+  /** Size in bytes (at most 3 GiB in all). */
+  size: number;
+}
+
+export interface ViommuBackendConfig {
+  /** Name the devices refer to. */
+  name: string;
+  /** The VMID this VM has on that pSMMU. */
+  vmid: number;
+  /** The pSMMU. Defaults to a new SimulatedPsmmu. */
+  backend?: PsmmuBackend;
+}
+
+export interface PassthroughDevice {
+  /** Virtual StreamID the guest uses. */
+  sid: number;
+  /** Backend name. */
+  backend: string;
+  /** Physical StreamID on that backend. */
+  psid: number;
+}
+
+export interface SmmuOptions {
+  /** Behaviour profile (default `qemu-7.2`). */
+  profile?: Profile;
+  /** RAM regions placed inside the model's WebAssembly memory (fastest: no JS call to reach them). */
+  ram?: RamRegion[];
+  /** Emulator-owned memory for every address outside `ram`. Without it, such addresses are unassigned. */
+  memory?: GuestMemoryCallbacks;
+  /** Interrupt delivery: `count` pulses of `line` (edge-triggered; coalescing them is allowed). */
+  irq?: (line: IrqLine, count: number) => void;
+  /** StreamIDs of the emulated devices behind the SMMU (QEMU: the PCI devices on its bus). */
+  devices?: number[];
+  /** Diagnostic trace sink: one line per decision, in QEMU's trace-event format. */
+  trace?: (line: string) => void;
+  /** vIOMMU: physical SMMUs and passthrough devices behind this vSMMU. */
+  viommu?: { backends: ViommuBackendConfig[]; devices?: PassthroughDevice[] };
+  /** Keep no emulated caches (a dedicated passthrough vSMMU: commands are only forwarded). */
+  passthroughOnly?: boolean;
+}
+
+export type Access = 'read' | 'write';
+
+export type TranslateStatus = 'success' | 'disabled' | 'bypass' | 'abort' | 'fault';
+
+export interface TranslateResult {
+  status: TranslateStatus;
+  /** True when the access may proceed (success, disabled-bypass or STE bypass). */
+  ok: boolean;
+  /** Output (physical) address; the input address when bypassed; 0 on abort/fault. */
+  addr: number;
+  /** Size of the translated block (page or block mapping; 4096 when bypassed). */
+  size: number;
+  /** Permissions of the translation: bit 0 read, bit 1 write. */
+  perm: number;
+  /** Event number of the fault (0 when none), as in the event record. */
+  event: number;
+  /** Whether that event was written to the event queue. */
+  recorded: boolean;
+}
+
+export interface SmmuStats {
+  commands: number;
+  syncs: number;
+  translations: number;
+  iotlbHits: number;
+  iotlbMisses: number;
+  configHits: number;
+  configMisses: number;
+  events: number;
+  eventsLost: number;
+  forwarded: number;
+  filtered: number;
+  broadcastTlbi: number;
+  targetedTlbi: number;
+  walkReads: number;
+  iotlbFullFlushes: number;
+  iotlbEntries: number;
+}
