@@ -6,6 +6,7 @@ import { addRam as gAddRam, setHostMemory } from "./guestmem";
 import { configInit, setDevice } from "./config";
 import { iotlbInit, iotlbCount } from "./iotlb";
 import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
+import * as X from "./translate";
 import * as D from "./dispatch";
 import { cmdqConsume, raiseCommandError, setLocalCaches } from "./cmdq";
 import { powerOn, deviceReset, mmioRead32, mmioRead64, mmioWrite32, mmioWrite64 } from "./regs";
@@ -50,6 +51,13 @@ export function translate(sid: u32, iovaLo: u32, iovaHi: u32, access: u32): u32 
 }
 
 export function xo_ptr(): usize { return xo; }
+
+/** Failed-translation bytes of DMA since the last call. */
+export function dma_failed(): u32 {
+  const n = X.dmaFailed;
+  X.dmaFailed = 0;
+  return n;
+}
 
 export function dma_run(sid: u32, iovaLo: u32, iovaHi: u32, len: u32, write: bool): u32 {
   return dmaRun(sid, (<u64>iovaHi << 32) | iovaLo, len, write);

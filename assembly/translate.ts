@@ -197,6 +197,9 @@ export function translateBatch(n: u32): void {
  * to the end of their 4 KiB block; a failed translation covers 4 bytes, read as zeros
  * or dropped. Stops before the buffer could overflow; returns the bytes handled.
  */
+/** Bytes of the DMA calls so far whose translation failed (read by the host, then reset). */
+export let dmaFailed: u32 = 0;
+
 export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
   const access: u32 = write ? ACC_WRITE : 1;
   let done: u32 = 0;
@@ -215,6 +218,7 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
     } else {
       const n: u32 = left < 4 ? left : 4;
       if (!write) memory.fill(buf, 0, n);
+      dmaFailed += n;
       done += n;
     }
   }

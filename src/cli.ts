@@ -1,55 +1,39 @@
 #!/usr/bin/env node
-// vsmmu command line: replay traces (and the tools later issues add).
+// vsmmu command line. Each subcommand is a module in ./commands exporting
+// `usage` (one line) and `run(args): Promise<number>` (the exit status).
 
-import { expandPaths, replayFile, type FileResult } from './replay.js';
+import { readdirSync } from 'node:fs';
 
-const USAGE = `usage:
-  vsmmu replay [--json] [--trace] <file-or-dir>...   replay vsmmu-trace files against the model
-`;
+interface Command {
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
 
-async function replay(args: string[]): Promise<number> {
-  const json = args.includes('--json');
-  const trace = args.includes('--trace');
-  const paths = args.filter((a) => !a.startsWith('--'));
-  if (paths.length === 0) {
-    process.stderr.write(USAGE);
-    return 2;
-  }
-  const files = await expandPaths(paths);
-  const results: FileResult[] = [];
-  for (const f of files) {
-    const r = await replayFile(f, trace ? { trace: (l) => process.stderr.write(l + '\n') } : {});
-    results.push(r);
-    if (!json) {
-      for (const m of r.mismatches) {
-        process.stdout.write(`${f}:${m.line}: ${m.op}: expected ${JSON.stringify(m.expect)}, got ${JSON.stringify(m.got)}\n`);
-      }
-    }
-  }
-  const failed = results.filter((r) => r.mismatches.length > 0).length;
-  if (json) {
-    process.stdout.write(JSON.stringify({ files: results }) + '\n');
-  } else {
-    process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
-  }
-  return failed > 0 ? 1 : 0;
+function commandNames(): string[] {
+  const dir = new URL('./commands/', import.meta.url);
+  return readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
+}
+
+async function usage(): Promise<string> {
+  const lines: string[] = [];
+  for (const n of commandNames()) lines.push('  ' + ((await import(`./commands/${n}.js`)) as Command).usage);
+  return `usage:\n${lines.join('\n')}\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'replay':
-      return replay(rest);
-    default:
-      process.stderr.write(USAGE);
-      return 2;
+  if (!cmd || !/^[a-z][a-z0-9-]*$/.test(cmd) || !commandNames().includes(cmd)) {
+    process.stderr.write(await usage());
+    return 2;
   }
+  const mod = (await import(`./commands/${cmd}.js`)) as Command;
+  return mod.run(rest);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
-    process.stderr.write(`vsmmu: ${(err as Error).message}\n`);
+    process.stderr.write(`vsmmu: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(2);
   },
 );

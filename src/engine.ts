@@ -20,6 +20,7 @@ export interface EngineExports {
   batch_ptr(): number;
   dma_run(sid: number, iovaLo: number, iovaHi: number, len: number, write: number): number;
   dma_buf_ptr(): number;
+  dma_failed(): number;
   irq_ptr(): number;
   stats_ptr(): number;
   iotlb_count(): number;

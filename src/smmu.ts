@@ -404,7 +404,7 @@ export class Smmu {
   private dmaImpl(sid: number, iova: bigint, write: boolean, bytes: Uint8Array): number {
     const e = this.e;
     let done = 0;
-    const before = this.stat(A.ST_EVENTS) + this.stat(A.ST_EVENTS_LOST);
+    e.dma_failed();
     while (done < bytes.length) {
       const len = Math.min(bytes.length - done, A.DMA_BUF_BYTES);
       const a = BigInt.asUintN(64, iova + BigInt(done));
@@ -415,7 +415,7 @@ export class Smmu {
       done += n;
     }
     this.afterCall();
-    return this.stat(A.ST_EVENTS) + this.stat(A.ST_EVENTS_LOST) - before;
+    return e.dma_failed();
   }
 
   // ---- statistics ---------------------------------------------------------------

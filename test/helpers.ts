@@ -1,0 +1,35 @@
+// Shared test fixtures: a model with RAM at 0x40000000 and a guest driver on it.
+
+import { createSmmu, type Smmu } from '../src/index.js';
+import { GuestDriver, type DriverOptions } from '../src/guest/driver.js';
+import type { IrqLine, SmmuOptions } from '../src/types.js';
+
+export const RAM_BASE = 0x40000000;
+export const RAM_SIZE = 0x1000000; // 16 MiB
+
+export interface Machine {
+  smmu: Smmu;
+  driver: GuestDriver;
+  irqs: Record<IrqLine, number>;
+}
+
+export async function machine(opts: Partial<SmmuOptions> = {}, drv: Partial<DriverOptions> = {}, init = true): Promise<Machine> {
+  const irqs: Record<IrqLine, number> = { eventq: 0, priq: 0, 'cmd-sync': 0, gerror: 0 };
+  const smmu = await createSmmu({
+    ram: [{ base: RAM_BASE, size: RAM_SIZE }],
+    devices: [0x18, 0x20, 0x28],
+    irq: (line, n) => { irqs[line] += n; },
+    ...opts,
+  });
+  const driver = new GuestDriver(smmu, { heap: { base: RAM_BASE + 0x100000, size: 0x800000 }, ...drv });
+  if (init) driver.init();
+  return { smmu, driver, irqs };
+}
+
+/** A page of recognisable bytes at `pa`. */
+export function fillPattern(smmu: Smmu, pa: number, len: number, seed: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let i = 0; i < len; i++) b[i] = (i * 131 + seed * 7 + (i >> 8)) & 0xff;
+  smmu.writeMemory(pa, b);
+  return b;
+}
