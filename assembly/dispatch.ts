@@ -26,7 +26,7 @@ import { CD_BYTES, CD_V, CD_ASID } from "../src/arch/cd";
 import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
-  FW_BACKEND, FW_KIND, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE,
+  FW_BACKEND, FW_KIND, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
   CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
 } from "../src/arch/abi";
 import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
@@ -35,8 +35,6 @@ export const MAX_BACKENDS: u32 = 32;
 export const MAX_VDEVS: u32 = 1024;
 /** Most CDs read to learn the ASIDs of one STE; past it the backend is assumed to hold every ASID. */
 export const LEARN_CD_LIMIT: u32 = 4096;
-/** Record kind of the marker that stands for a command error found while forwarding was pending. */
-export const FWK_ERROR: u8 = 2;
 
 export let dispatchOn = false;
 export let fwdCount: u32 = 0;

@@ -3,8 +3,8 @@
 
 import * as S from "./state";
 import { addRam as gAddRam, setHostMemory } from "./guestmem";
-import { configInit, setDevice } from "./config";
-import { iotlbInit, iotlbCount } from "./iotlb";
+import { configInit, setDevice, cfgEntry, CF_CACHED, getConfig } from "./config";
+import { iotlbInit, iotlbCount, iotlbInsert, entryAt } from "./iotlb";
 import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
 import * as X from "./translate";
 import * as D from "./dispatch";
@@ -12,7 +12,7 @@ import { cmdqConsume, raiseCommandError, setLocalCaches } from "./cmdq";
 import { powerOn, deviceReset, mmioRead32, mmioRead64, mmioWrite32, mmioWrite64 } from "./regs";
 import { setTrace, tracePtr, traceTake } from "./trace";
 import { heapTop } from "./heap";
-import { FW_BYTES, FW_KIND, FW_CONS, FW_W0, FW_W1, FWK_STE, BEV_BYTES } from "../src/arch/abi";
+import { FW_BYTES, FW_KIND, FW_CONS, FW_W0, FW_W1, FWK_STE, FWK_ERROR, BEV_BYTES } from "../src/arch/abi";
 import { CERROR_ILL } from "../src/arch/registers";
 import { CMD_CFGI_STE } from "../src/arch/commands";
 
@@ -89,7 +89,7 @@ export function fwd_done(failIndex: i32): void {
     const kind = load<u8>(r, FW_KIND);
     let err: u32 = CERROR_ILL;
     let type: u32 = <u32>(load<u64>(r, FW_W0) & 0xff);
-    if (kind == D.FWK_ERROR) {
+    if (kind == FWK_ERROR) {
       err = <u32>load<u64>(r, FW_W0);
       type = <u32>load<u64>(r, FW_W1);
     } else if (kind == FWK_STE) {
@@ -106,3 +106,25 @@ export function fwd_done(failIndex: i32): void {
 const bev = memory.data(BEV_BYTES);
 export function bev_ptr(): usize { return bev; }
 export function backend_event(backend: u32): u32 { return D.backendEvent(backend, bev); }
+
+// ---- debug hooks (tests compare the engine with the TypeScript reference) --------
+
+/** Inserts an IOTLB entry as a walk would (QEMU smmu_iotlb_insert, flush-when-full included). */
+export function debug_iotlb_insert(asid: u32, iova: u64, tg: u32, level: u32, ta: u64, mask: u64, perm: u32): void {
+  iotlbInsert(asid, iova, tg, level, ta, mask, perm, tg * 2 + 10);
+}
+
+/** Address of IOTLB entry `i` (0 <= i < iotlb_count()), laid out as IE_* in abi.ts. */
+export function debug_iotlb_entry(i: u32): usize {
+  return entryAt(i);
+}
+
+/** Whether StreamID `sid` has a cached configuration. */
+export function debug_config_cached(sid: u32): bool {
+  return load<u8>(cfgEntry(sid), CF_CACHED) != 0;
+}
+
+/** Decodes and caches the configuration of `sid` now (as a translation would); false on a decode error. */
+export function debug_config_load(sid: u32): bool {
+  return getConfig(sid) != 0;
+}

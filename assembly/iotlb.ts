@@ -8,24 +8,14 @@
 import { halloc } from "./heap";
 import * as S from "./state";
 import { traceOn, tr } from "./trace";
-import { ST_IOTLB_FLUSH_FULL } from "../src/arch/abi";
+import { ST_IOTLB_FLUSH_FULL, IE_IOVA, IE_TA, IE_MASK, IE_ASID, IE_TG, IE_LEVEL, IE_PERM, IE_GRANULE, IE_SLOT, IE_BYTES } from "../src/arch/abi";
+export { IE_TA, IE_MASK, IE_PERM, IE_LEVEL };
 import { T_IOTLB_INV_ALL, T_IOTLB_INV_ASID, T_IOTLB_INSERT } from "../src/arch/trace-events";
 
 export const IOTLB_MAX: u32 = 256; // SMMU_IOTLB_MAX_SIZE
 const SLOTS: u32 = 1024;
 const SLOT_MASK: u32 = SLOTS - 1;
 
-// Entry layout (32 bytes)
-export const IE_IOVA = 0; // u64 key: IOVA aligned to the entry's size
-export const IE_TA = 8; // u64 translated address of the block
-export const IE_MASK = 16; // u64 address mask (block size - 1)
-export const IE_ASID = 24; // u16
-export const IE_TG = 26; // u8 key: (granule - 10) / 2
-export const IE_LEVEL = 27; // u8 key: walk level
-export const IE_PERM = 28; // u8 ACC_READ | ACC_WRITE
-export const IE_GRANULE = 29; // u8 granule shift
-export const IE_SLOT = 30; // u16 hash slot holding this entry
-const IE_BYTES = 32;
 
 let entries: usize = 0;
 let slots: usize = 0; // u16: entry index + 1, 0 = empty

@@ -39,6 +39,10 @@ export interface EngineExports {
   fwd_done(failIndex: number): void;
   bev_ptr(): number;
   backend_event(backend: number): number;
+  debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
+  debug_iotlb_entry(i: number): number;
+  debug_config_cached(sid: number): number;
+  debug_config_load(sid: number): number;
 }
 
 export interface EngineImports {

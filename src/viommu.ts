@@ -8,8 +8,6 @@ import type { BatchResult, PsmmuBackend } from './backends/types.js';
 import * as A from './arch/abi.js';
 import * as C from './arch/commands.js';
 
-/** Error-marker record kind (assembly/dispatch.ts FWK_ERROR). */
-const FWK_ERROR = 2;
 
 export interface BoundBackend {
   name: string;
@@ -64,7 +62,7 @@ export class Forwarder {
     }
     let limit = Infinity;
     let failIndex = -1;
-    if (n > 0 && kind[n - 1] === FWK_ERROR) {
+    if (n > 0 && kind[n - 1] === A.FWK_ERROR) {
       limit = seq[n - 1];
       failIndex = n - 1;
     }
@@ -82,7 +80,7 @@ export class Forwarder {
         // records of this backend before the current failure limit, still bound
         const recs: number[] = [];
         for (let i = 0; i < n; i++) {
-          if (backend[i] !== b || kind[i] === FWK_ERROR || seq[i] >= limit) continue;
+          if (backend[i] !== b || kind[i] === A.FWK_ERROR || seq[i] >= limit) continue;
           if (this.carriesSid(kind[i], bytes, i) && !e.vdev_has_psid(b, psid[i])) {
             this.staleDropped++;
             continue;

@@ -33,6 +33,18 @@ export const XB_STATUS = 13 * 4096; // u8[cap]
 export const XB_OUT = 14 * 4096; // f64[cap] output address
 export const XB_BYTES = 22 * 4096;
 
+// IOTLB entry (assembly/iotlb.ts), readable through debug_iotlb_entry.
+export const IE_IOVA = 0; // u64 key: IOVA aligned to the entry's size
+export const IE_TA = 8; // u64 translated address of the block
+export const IE_MASK = 16; // u64 address mask (block size - 1)
+export const IE_ASID = 24; // u16
+export const IE_TG = 26; // u8 key: (granule - 10) / 2
+export const IE_LEVEL = 27; // u8 key: walk level
+export const IE_PERM = 28; // u8 ACC_READ | ACC_WRITE
+export const IE_GRANULE = 29; // u8 granule shift
+export const IE_SLOT = 30; // u16 hash slot holding this entry (engine-private)
+export const IE_BYTES = 32;
+
 // DMA staging buffer (device side of a dma() call).
 export const DMA_BUF_BYTES = 65536;
 
@@ -48,6 +60,7 @@ export const FW_BYTES = 32;
 export const FW_CAPACITY = 8192;
 export const FWK_INV = 0;
 export const FWK_STE = 1;
+export const FWK_ERROR = 2; // marker: a command error found while entries were pending (W0 = error, W1 = opcode)
 
 // cmdq_consume / mmio_write result.
 export const CQ_IDLE = 0; // nothing for the host to do
