@@ -42,6 +42,10 @@ export let fwdBusy = false;
 /** CMDQ_CONS as the guest sees it while forwarded entries are outstanding, -1 when not held. */
 export let holdCons: i64 = -1;
 
+/** When false nothing is learned and every TLBI_NH_ASID/VA goes to every backend. */
+let vasidOn = true;
+export function setVasidTable(on: bool): void { vasidOn = on; if (!on) forgetAll(); }
+
 let nBackends: u32 = 0;
 const vmids = memory.data(MAX_BACKENDS * 4);
 let allMask: u32 = 0;
@@ -175,7 +179,7 @@ function forgetAll(): void {
 
 /** Learns the ASIDs of the valid CDs of `vsid`'s STE (when it is a valid stage-1 STE) for backend `b`. */
 function learnFrom(vsid: u32, b: u32): void {
-  if (!findSte(vsid)) return;
+  if (!vasidOn || !findSte(vsid)) return;
   if (ld(steBuf, STE_V) == 0 || <u32>ld(steBuf, STE_CONFIG) != STE_CFG_S1_TRANS) return;
   const ctx = ld(steBuf, STE_S1CTXPTR) << 6;
   const cdmax = <u32>ld(steBuf, STE_S1CDMAX);

@@ -74,6 +74,7 @@ export function vdev_unbind(vsid: u32): bool { return D.vdevUnbind(vsid); }
 export function vdev_has_psid(backend: u32, psid: u32): bool { return D.vdevHasPsid(backend, psid); }
 export function vasid_mask(asid: u32): u32 { return D.vasidMask(asid); }
 export function wildcard_mask(): u32 { return D.wildcardMask(); }
+export function set_vasid_table(on: bool): void { D.setVasidTable(on); }
 export function fwd_log_ptr(): usize { return D.logPtr(); }
 export function fwd_count(): u32 { return D.fwdCount; }
 

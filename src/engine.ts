@@ -34,6 +34,7 @@ export interface EngineExports {
   vdev_has_psid(backend: number, psid: number): number;
   vasid_mask(asid: number): number;
   wildcard_mask(): number;
+  set_vasid_table(on: number): void;
   fwd_log_ptr(): number;
   fwd_count(): number;
   fwd_done(failIndex: number): void;

@@ -183,14 +183,17 @@ function applyOp(smmu: Smmu, sims: Map<string, SimulatedPsmmu>, seen: Map<string
   }
 }
 
-/** Trace files named by `paths` (directories contribute their *.jsonl files, sorted). */
+/** Trace files named by `paths` (directories contribute their *.jsonl files, recursively, sorted). */
 export async function expandPaths(paths: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of paths) {
     const s = await stat(p);
     if (s.isDirectory()) {
-      const names = (await readdir(p)).filter((n) => n.endsWith('.jsonl')).sort();
-      out.push(...names.map((n) => join(p, n)));
+      const entries = (await readdir(p, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+      for (const d of entries) {
+        if (d.isDirectory()) out.push(...(await expandPaths([join(p, d.name)])));
+        else if (d.name.endsWith('.jsonl')) out.push(join(p, d.name));
+      }
     } else {
       out.push(p);
     }

@@ -84,6 +84,7 @@ export class Smmu {
     for (const r of this.options.ram ?? []) this.addRam(r.base, r.size);
     e.set_host_memory(this.mem ? 1 : 0);
     if (this.options.passthroughOnly) e.set_local_caches(0);
+    if (this.options.vasidTable === false) e.set_vasid_table(0);
     for (const sid of this.options.devices ?? []) this.addDevice(sid);
     if (this.traceSink) e.set_trace(1);
     const v = this.options.viommu;

@@ -60,6 +60,8 @@ export interface SmmuOptions {
   viommu?: { backends: ViommuBackendConfig[]; devices?: PassthroughDevice[] };
   /** Keep no emulated caches (a dedicated passthrough vSMMU: commands are only forwarded). */
   passthroughOnly?: boolean;
+  /** Learn which backends hold each guest ASID (default true); false broadcasts every TLBI_NH_ASID/VA. */
+  vasidTable?: boolean;
 }
 
 export type Access = 'read' | 'write';

@@ -1,83 +1,152 @@
 // A simulated physical SMMU: what a vSMMU's forwarded commands do to real hardware,
-// with the costs that make topologies differ. It keeps an STE per physical StreamID,
-// an IOTLB tagged (VMID, ASID, VA) filled by passthrough devices' DMA, a command queue
-// whose work is priced per entry, per batch (the ioctl/doorbell) and per CMD_SYNC
-// (issued every 63 entries, as the kernel does), counters, and fault injection.
+// with the costs that make topologies differ (../../README.md, "Topologies").
+// - An STE per physical StreamID (nested stage-1 STEs installed by vSMMUs, each tagged
+//   with the VMID of the vIOMMU handle that installed it).
+// - An IOTLB tagged (VMID, ASID, VA page), finite and set-associative (LRU), filled by
+//   passthrough devices' DMA (dma()), and a stage-2 walk cache tagged (VMID, IPA page):
+//   every stage-1 descriptor read is an IPA that needs a stage-2 translation (identity
+//   here) costing `s2Levels` reads on a miss; so a cold 4-level S1 walk over a 4-level S2
+//   costs up to 24 reads.
+// - A command queue priced per entry, per batch (the ioctl/doorbell) and per CMD_SYNC,
+//   issued every `chunk` entries as the kernel does.
+// - Counters, including over-invalidation: IOTLB entries dropped whose translation the
+//   guest's page tables still hold (the guest did not need them dropped).
+// - Fault injection: refuse the k-th entry, throw, or answer after a delay.
 
 import type { BatchResult, PsmmuBackend } from './types.js';
 import * as C from '../arch/commands.js';
 import * as STE from '../arch/ste.js';
+import * as CD from '../arch/cd.js';
+import * as P from '../arch/pte.js';
+import * as E from '../arch/events.js';
 import { field64 } from '../bits.js';
 
 export interface SimulatedPsmmuOptions {
   name: string;
-  /** IOTLB capacity in entries (default 2048) and associativity (default 8 ways). */
+  /** IOTLB capacity in entries (default 1024) and associativity (default 8 ways). */
   iotlbEntries?: number;
   iotlbWays?: number;
-  /** Cost model in nanoseconds. */
+  /** Stage-2 walk cache capacity in entries (default 256, fully associative LRU). */
+  s2CacheEntries?: number;
+  /** Reads of one stage-2 walk (default 4: a 4-level stage 2). */
+  s2Levels?: number;
+  /** Costs in nanoseconds. */
   costPerEntryNs?: number;
   costPerBatchNs?: number;
   costPerSyncNs?: number;
+  costPerReadNs?: number;
   /** Entries per CMD_SYNC chunk (the kernel issues 63 then a sync). */
   chunk?: number;
-  /** Reads guest memory for the stage-1 walk of passthrough DMA (IPA = PA: identity stage 2). */
-  readMemory?: (addr: number, length: number) => Uint8Array;
+  /** Guest memory for walks (IPA = PA: identity stage 2); returns false on an abort. */
+  memory?: (addr: number, dst: Uint8Array) => boolean;
 }
 
 export interface PsmmuCounters {
+  /** Invalidation entries and STE installs that took effect. */
   entries: number;
+  /** Calls (ioctls / doorbells). */
   batches: number;
+  /** CMD_SYNCs the physical queue needed. */
   syncs: number;
   steInstalls: number;
   iotlbDropped: number;
   overInvalidations: number;
   iotlbHits: number;
   iotlbMisses: number;
+  s2Hits: number;
+  s2Misses: number;
   walkReads: number;
-  busyNs: number;
+  faults: number;
+  /** Time spent on commands (entries, batches, syncs). */
+  commandNs: number;
+  /** Time spent on table walks (reads). */
+  walkNs: number;
+}
+
+interface SteSlot {
+  w0: bigint;
+  w1: bigint;
+  vmid: number;
+}
+
+interface Walk {
+  root: number;
+  granule: number; // shift
+  tsz: number;
 }
 
 interface TlbEntry {
   vmid: number;
   asid: number;
-  va: number; // page number
+  page: number;
+  pa: number; // page base
+  writable: boolean;
+  walk: Walk;
+}
+
+export interface PassthroughDmaResult {
+  ok: boolean;
+  /** Output address (0 when !ok). */
   pa: number;
-  /** Still cached as far as the guest knows (false once the guest asked for it to go). */
-  live: boolean;
+  /** Event number raised (0 when none). */
+  event: number;
 }
 
 const PAGE = 4096;
+const OA_MASK = 0x0000fffffffff000n;
 
 export class SimulatedPsmmu implements PsmmuBackend {
   readonly name: string;
   readonly counters: PsmmuCounters = {
     entries: 0, batches: 0, syncs: 0, steInstalls: 0, iotlbDropped: 0, overInvalidations: 0,
-    iotlbHits: 0, iotlbMisses: 0, walkReads: 0, busyNs: 0,
+    iotlbHits: 0, iotlbMisses: 0, s2Hits: 0, s2Misses: 0, walkReads: 0, faults: 0, commandNs: 0, walkNs: 0,
   };
-  /** Installed nested STEs (words 0-1) by physical StreamID. */
-  readonly stes = new Map<number, Uint8Array>();
+  /** Installed nested STEs by physical StreamID. */
+  readonly stes = new Map<number, SteSlot>();
   /** Everything that took effect, in order, as `inv:<32 hex>` / `ste:<psid>:<32 hex>`. */
   readonly applied: string[] = [];
+  /** VMIDs seen in invalidation entries (what the property tests check). */
+  readonly vmidsSeen = new Set<number>();
   private failIn = -1;
   private throwIn = -1;
   private delayMs = 0;
   private readonly listeners = new Set<(r: Uint8Array) => void>();
   private readonly sets: TlbEntry[][];
   private readonly ways: number;
-  private readonly opts: Required<Omit<SimulatedPsmmuOptions, 'readMemory'>> & Pick<SimulatedPsmmuOptions, 'readMemory'>;
+  private readonly s2 = new Map<string, true>();
+  private readonly o: Required<Omit<SimulatedPsmmuOptions, 'memory'>> & Pick<SimulatedPsmmuOptions, 'memory'>;
 
   constructor(options: SimulatedPsmmuOptions) {
-    if (!options || typeof options.name !== 'string') throw new TypeError('SimulatedPsmmu: name is required');
+    if (!options || typeof options.name !== 'string' || options.name === '') throw new TypeError('SimulatedPsmmu: options.name must be a non-empty string');
     this.name = options.name;
-    this.opts = {
-      iotlbEntries: 2048, iotlbWays: 8, costPerEntryNs: 40, costPerBatchNs: 1000, costPerSyncNs: 500, chunk: 63,
+    this.o = {
+      iotlbEntries: 1024, iotlbWays: 8, s2CacheEntries: 256, s2Levels: 4,
+      costPerEntryNs: 40, costPerBatchNs: 1000, costPerSyncNs: 500, costPerReadNs: 80, chunk: 63,
       ...options,
       name: options.name,
     };
-    const entries = this.opts.iotlbEntries;
-    this.ways = Math.max(1, Math.min(this.opts.iotlbWays, entries));
-    const nsets = Math.max(1, Math.floor(entries / this.ways));
-    this.sets = Array.from({ length: nsets }, () => []);
+    for (const k of ['iotlbEntries', 'iotlbWays', 's2CacheEntries', 'chunk'] as const) {
+      const v = this.o[k];
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`SimulatedPsmmu: ${k} must be a positive integer, got ${v}`);
+    }
+    this.ways = Math.min(this.o.iotlbWays, this.o.iotlbEntries);
+    this.sets = Array.from({ length: Math.max(1, Math.floor(this.o.iotlbEntries / this.ways)) }, () => []);
+  }
+
+  // ---- vIOMMU handles ------------------------------------------------------------
+
+  /**
+   * The backend a vSMMU uses for this pSMMU: an iommufd vIOMMU object with its own VMID.
+   * Several vSMMUs (of one VM or of several) can each hold a handle with a distinct VMID.
+   */
+  viommu(vmid: number): PsmmuBackend {
+    if (!Number.isInteger(vmid) || vmid < 0 || vmid > 0xffff) throw new RangeError(`SimulatedPsmmu: vmid must be in [0, 65535], got ${vmid}`);
+    return {
+      name: this.name,
+      invalidate: (entries) => this.invalidate(entries),
+      installSte: (psid, ste) => this.install(psid, ste, vmid),
+      subscribe: (l) => this.subscribe(l),
+    };
   }
 
   // ---- fault injection ------------------------------------------------------------
@@ -100,16 +169,21 @@ export class SimulatedPsmmu implements PsmmuBackend {
   // ---- PsmmuBackend --------------------------------------------------------------
 
   invalidate(entries: Uint8Array): BatchResult | Promise<BatchResult> {
-    if (entries.length % 16 !== 0) return { done: 0, error: 'entry length must be a multiple of 16' };
-    const n = entries.length / 16;
-    return this.run(n, (i) => this.applyInvalidation(entries.subarray(i * 16, i * 16 + 16)));
+    if (!(entries instanceof Uint8Array) || entries.length % 16 !== 0) return { done: 0, error: 'entries must be a multiple of 16 bytes' };
+    return this.run(entries.length / 16, (i) => this.applyInvalidation(entries.subarray(i * 16, i * 16 + 16)));
   }
 
   installSte(psid: number, ste: Uint8Array): BatchResult | Promise<BatchResult> {
+    return this.install(psid, ste, 0);
+  }
+
+  private install(psid: number, ste: Uint8Array, vmid: number): BatchResult | Promise<BatchResult> {
     return this.run(1, () => {
       const err = checkNestedSte(ste);
       if (err) return err;
-      this.stes.set(psid, ste.slice(0, 16));
+      const dv = new DataView(ste.buffer, ste.byteOffset, 16);
+      const w0 = dv.getBigUint64(0, true);
+      this.stes.set(psid, { w0: (w0 & 1n) === 0n ? 0n : w0, w1: (w0 & 1n) === 0n ? 0n : dv.getBigUint64(8, true), vmid });
       this.counters.steInstalls++;
       this.applied.push(`ste:0x${psid.toString(16)}:${toHex(ste.subarray(0, 16))}`);
       return undefined;
@@ -121,47 +195,46 @@ export class SimulatedPsmmu implements PsmmuBackend {
     return () => this.listeners.delete(listener);
   }
 
-  /** Reports a physical event (32-byte record with the pSID in bits 63:32) to every subscribed vSMMU. */
+  /** Reports a physical event (32-byte record, pSID in bits 63:32) to every subscribed vSMMU. */
   raiseEvent(record: Uint8Array): void {
-    for (const l of this.listeners) l(record);
+    for (const l of [...this.listeners]) l(record);
   }
 
   private run(n: number, apply: (i: number) => string | undefined): BatchResult | Promise<BatchResult> {
     const exec = (): BatchResult => {
       this.counters.batches++;
-      this.counters.busyNs += this.opts.costPerBatchNs;
+      this.counters.commandNs += this.o.costPerBatchNs;
       let done = 0;
-      for (; done < n; done++) {
-        if (this.throwIn === 0) {
-          this.throwIn = -1;
-          throw new Error(`${this.name}: injected failure`);
+      try {
+        for (; done < n; done++) {
+          if (this.throwIn === 0) {
+            this.throwIn = -1;
+            throw new Error(`${this.name}: injected failure`);
+          }
+          if (this.throwIn > 0) this.throwIn--;
+          if (this.failIn === 0) {
+            this.failIn = -1;
+            return { done, error: 'injected failure' };
+          }
+          if (this.failIn > 0) this.failIn--;
+          const err = apply(done);
+          if (err) return { done, error: err };
+          this.counters.entries++;
+          this.counters.commandNs += this.o.costPerEntryNs;
         }
-        if (this.throwIn > 0) this.throwIn--;
-        if (this.failIn === 0) {
-          this.failIn = -1;
-          this.chargeSyncs(done);
-          return { done, error: 'injected failure' };
-        }
-        if (this.failIn > 0) this.failIn--;
-        const err = apply(done);
-        if (err) {
-          this.chargeSyncs(done);
-          return { done, error: err };
-        }
-        this.counters.entries++;
-        this.counters.busyNs += this.opts.costPerEntryNs;
+        return { done };
+      } finally {
+        const syncs = Math.max(1, Math.ceil(done / this.o.chunk));
+        this.counters.syncs += syncs;
+        this.counters.commandNs += syncs * this.o.costPerSyncNs;
       }
-      this.chargeSyncs(done);
-      return { done };
     };
-    if (this.delayMs > 0) return new Promise((res, rej) => setTimeout(() => { try { res(exec()); } catch (e) { rej(e); } }, this.delayMs));
+    if (this.delayMs > 0) {
+      return new Promise((resolve, reject) => setTimeout(() => {
+        try { resolve(exec()); } catch (e) { reject(e); }
+      }, this.delayMs));
+    }
     return exec();
-  }
-
-  private chargeSyncs(entries: number): void {
-    const syncs = Math.max(1, Math.ceil(entries / this.opts.chunk));
-    this.counters.syncs += syncs;
-    this.counters.busyNs += syncs * this.opts.costPerSyncNs;
   }
 
   private applyInvalidation(e: Uint8Array): string | undefined {
@@ -172,15 +245,18 @@ export class SimulatedPsmmu implements PsmmuBackend {
     const asid = Number(field64(w, C.CMD_ASID));
     switch (op) {
       case C.CMD_TLBI_NH_ALL:
+        this.vmidsSeen.add(vmid);
         this.drop((t) => t.vmid === vmid);
         break;
       case C.CMD_TLBI_NH_ASID:
+        this.vmidsSeen.add(vmid);
         this.drop((t) => t.vmid === vmid && t.asid === asid);
         break;
       case C.CMD_TLBI_NH_VA:
       case C.CMD_TLBI_NH_VAA: {
+        this.vmidsSeen.add(vmid);
         const [first, pages] = vaRange(w);
-        this.drop((t) => t.vmid === vmid && (op === C.CMD_TLBI_NH_VAA || t.asid === asid) && t.va >= first && t.va < first + pages);
+        this.drop((t) => t.vmid === vmid && (op === C.CMD_TLBI_NH_VAA || t.asid === asid) && t.page >= first && t.page < first + pages);
         break;
       }
       case C.CMD_CFGI_CD:
@@ -188,7 +264,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
       case C.CMD_ATC_INV:
         break; // no CD cache or ATC modelled
       default:
-        return `opcode 0x${op.toString(16)} not accepted`;
+        return `opcode 0x${op.toString(16)} is not accepted (iommufd takes TLBI_NH_*, CFGI_CD*, ATC_INV)`;
     }
     this.applied.push(`inv:${toHex(e)}`);
     return undefined;
@@ -197,58 +273,146 @@ export class SimulatedPsmmu implements PsmmuBackend {
   private drop(match: (t: TlbEntry) => boolean): void {
     for (const set of this.sets) {
       for (let i = set.length - 1; i >= 0; i--) {
-        if (!match(set[i])) continue;
+        const t = set[i];
+        if (!match(t)) continue;
         this.counters.iotlbDropped++;
-        if (set[i].live) this.counters.overInvalidations++;
+        const now = this.walkFrom(t.walk, t.page * PAGE, false, false);
+        if (typeof now === 'object' && now.pa === t.pa && now.writable === t.writable) this.counters.overInvalidations++;
         set.splice(i, 1);
       }
     }
-  }
-
-  /**
-   * The guest told us (through its own bookkeeping) that these translations are stale:
-   * used by the topology explorer so that drops of entries the guest still wanted count
-   * as over-invalidation and drops of stale ones do not.
-   */
-  markStale(vmid: number, asid: number, vaFirst: number, pages: number): void {
-    const f = Math.floor(vaFirst / PAGE);
-    for (const set of this.sets) for (const t of set) if (t.vmid === vmid && t.asid === asid && t.va >= f && t.va < f + pages) t.live = false;
   }
 
   // ---- passthrough DMA ----------------------------------------------------------
 
-  /** Translation of a passthrough device's access through the IOTLB (fills it on a miss). */
-  lookup(vmid: number, asid: number, va: number, walk: () => number | null): number | null {
-    const page = Math.floor(va / PAGE);
-    const set = this.sets[(page ^ asid * 31 ^ vmid * 131) % this.sets.length];
+  private read(addr: number, len: number, vmid: number, costed: boolean): Uint8Array | null {
+    const out = new Uint8Array(len);
+    if (costed) {
+      this.s2Translate(vmid, addr);
+      this.counters.walkReads++;
+      this.counters.walkNs += this.o.costPerReadNs;
+    }
+    if (!this.o.memory || !this.o.memory(addr, out)) return null;
+    return out;
+  }
+
+  /** Stage 2 (identity) through the walk cache: a miss costs s2Levels reads. */
+  private s2Translate(vmid: number, ipa: number): void {
+    const key = `${vmid}:${Math.floor(ipa / PAGE)}`;
+    if (this.s2.has(key)) {
+      this.counters.s2Hits++;
+      this.s2.delete(key);
+      this.s2.set(key, true);
+      return;
+    }
+    this.counters.s2Misses++;
+    this.counters.walkReads += this.o.s2Levels;
+    this.counters.walkNs += this.o.s2Levels * this.o.costPerReadNs;
+    if (this.s2.size >= this.o.s2CacheEntries) this.s2.delete(this.s2.keys().next().value as string);
+    this.s2.set(key, true);
+  }
+
+  /** Stage-1 walk from a root; a fault number, or the page and its permission. */
+  private walkFrom(w: Walk, va: number, costed: boolean, write: boolean, vmid = 0): { pa: number; writable: boolean } | number {
+    const g = w.granule;
+    const stride = g - 3;
+    const inputsize = 64 - w.tsz;
+    let level = 4 - Math.floor((inputsize - 4) / stride);
+    let table = w.root;
+    if (va >= 2 ** inputsize) return E.EVT_F_TRANSLATION;
+    for (; level <= 3; level++) {
+      const shift = g + (3 - level) * stride;
+      const idx = Math.floor(va / 2 ** shift) % 2 ** stride;
+      const b = this.read(table + idx * 8, 8, vmid, costed);
+      if (!b) return E.EVT_F_WALK_EABT;
+      const pte = new DataView(b.buffer).getBigUint64(0, true);
+      const type = Number(pte & 3n);
+      if ((pte & 1n) === 0n || (level === 3 && type === P.PTE_TYPE_L3_RESERVED)) return E.EVT_F_TRANSLATION;
+      if (level < 3 && type === P.PTE_TYPE_TABLE) {
+        table = Number(pte & OA_MASK & ~BigInt(2 ** g - 1));
+        continue;
+      }
+      const writable = (Number(field64([pte], P.PTE_AP)) & P.AP_RDONLY) === 0;
+      if (write && !writable) return E.EVT_F_PERMISSION;
+      const base = Number(pte & OA_MASK & ~BigInt(2 ** shift - 1));
+      const pa = base + (va % 2 ** shift);
+      return { pa: pa - (pa % PAGE), writable };
+    }
+    return E.EVT_F_TRANSLATION;
+  }
+
+  /**
+   * A passthrough device's access to `iova` through this pSMMU: STE, CD, IOTLB, walk.
+   * Faults are reported as physical events (with the pSID) to the subscribed vSMMUs.
+   */
+  dma(psid: number, iova: number, access: 'read' | 'write' = 'read'): PassthroughDmaResult {
+    const write = access === 'write';
+    const ste = this.stes.get(psid);
+    const fault = (type: number): PassthroughDmaResult => {
+      this.counters.faults++;
+      const rec = new Uint8Array(32);
+      const dv = new DataView(rec.buffer);
+      dv.setBigUint64(0, BigInt(type) | (BigInt(psid) << 32n), true);
+      dv.setBigUint64(8, write ? 0n : 1n << 35n, true); // RnW
+      dv.setBigUint64(16, BigInt(iova), true);
+      this.raiseEvent(rec);
+      return { ok: false, pa: 0, event: type };
+    };
+    if (!ste || (ste.w0 & 1n) === 0n) return fault(E.EVT_C_BAD_STE);
+    const cfg = Number(field64([ste.w0], STE.STE_CONFIG));
+    if (cfg === STE.STE_CFG_ABORT) return { ok: false, pa: 0, event: 0 };
+    if (cfg === STE.STE_CFG_BYPASS) {
+      this.s2Translate(ste.vmid, iova);
+      return { ok: true, pa: iova, event: 0 };
+    }
+    const ctx = Number(field64([ste.w0], STE.STE_S1CTXPTR)) * 64;
+    const cdb = this.read(ctx, 64, ste.vmid, true);
+    if (!cdb) return fault(E.EVT_F_CD_FETCH);
+    const dv = new DataView(cdb.buffer);
+    const cd = [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
+    if (!field64(cd, CD.CD_V) || field64(cd, CD.CD_EPD0)) return fault(E.EVT_C_BAD_CD);
+    const tg = Number(field64(cd, CD.CD_TG0));
+    const granule = tg === 0 ? 12 : tg === 1 ? 16 : tg === 2 ? 14 : 0;
+    const tsz = Number(field64(cd, CD.CD_T0SZ));
+    if (!granule || tsz < 16 || tsz > 39) return fault(E.EVT_C_BAD_CD);
+    const asid = Number(field64(cd, CD.CD_ASID));
+    const walk: Walk = { root: Number(cd[1] & 0x000ffffffffffff0n), granule, tsz };
+    const page = Math.floor(iova / PAGE);
+    const set = this.sets[(page * 31 + asid * 131 + ste.vmid * 7919) % this.sets.length];
     for (let i = 0; i < set.length; i++) {
       const t = set[i];
-      if (t.vmid === vmid && t.asid === asid && t.va === page) {
+      if (t.vmid === ste.vmid && t.asid === asid && t.page === page) {
+        if (write && !t.writable) return fault(E.EVT_F_PERMISSION);
         this.counters.iotlbHits++;
         set.splice(i, 1);
-        set.push(t); // LRU order
-        return t.pa + (va % PAGE);
+        set.push(t); // most recently used last
+        return { ok: true, pa: t.pa + (iova % PAGE), event: 0 };
       }
     }
     this.counters.iotlbMisses++;
-    const pa = walk();
-    if (pa === null) return null;
+    const r = this.walkFrom(walk, iova, true, write, ste.vmid);
+    if (typeof r === 'number') return fault(r);
     if (set.length >= this.ways) set.shift();
-    set.push({ vmid, asid, va: page, pa: pa - (pa % PAGE), live: true });
-    return pa;
+    set.push({ vmid: ste.vmid, asid, page, pa: r.pa, writable: r.writable, walk });
+    return { ok: true, pa: r.pa + (iova % PAGE), event: 0 };
   }
 
-  /** Number of IOTLB entries cached for (vmid, asid), or for vmid when asid is undefined. */
+  /** IOTLB entries cached for `vmid` (and `asid` when given). */
   cached(vmid: number, asid?: number): number {
     let n = 0;
     for (const set of this.sets) for (const t of set) if (t.vmid === vmid && (asid === undefined || t.asid === asid)) n++;
     return n;
   }
 
-  /** Whether the IOTLB holds a translation for this page. */
+  /** Whether the IOTLB holds a translation of this page. */
   holds(vmid: number, asid: number, va: number): boolean {
     const page = Math.floor(va / PAGE);
-    return this.sets.some((s) => s.some((t) => t.vmid === vmid && t.asid === asid && t.va === page));
+    return this.sets.some((s) => s.some((t) => t.vmid === vmid && t.asid === asid && t.page === page));
+  }
+
+  /** Every cached translation (for checks): VMID, ASID, VA page address, PA. */
+  entries(): Array<{ vmid: number; asid: number; va: number; pa: number }> {
+    return this.sets.flatMap((s) => s.map((t) => ({ vmid: t.vmid, asid: t.asid, va: t.page * PAGE, pa: t.pa })));
   }
 }
 
@@ -260,12 +424,12 @@ export function vaRange(w: bigint[]): [number, number] {
   const num = Number(field64(w, C.CMD_NUM));
   const scale = Number(field64(w, C.CMD_SCALE));
   const granule = 2 ** (tg * 2 + 10);
-  return [Math.floor(addr / PAGE), ((num + 1) * 2 ** scale * granule) / PAGE];
+  return [Math.floor(addr / PAGE), Math.max(1, ((num + 1) * 2 ** scale * granule) / PAGE)];
 }
 
 /** iommufd's check of a nested STE (arm_smmu_validate_vste); undefined when acceptable. */
 export function checkNestedSte(ste: Uint8Array): string | undefined {
-  if (ste.length < 16) return 'STE must be 16 bytes';
+  if (!(ste instanceof Uint8Array) || ste.length < 16) return 'STE must be 16 bytes';
   const dv = new DataView(ste.buffer, ste.byteOffset, 16);
   const w0 = dv.getBigUint64(0, true), w1 = dv.getBigUint64(8, true);
   if (field64([w0], STE.STE_V) === 0n) return undefined; // installed as abort

@@ -1,0 +1,162 @@
+// Scenario builder: emits trace operations and applies each one at once to a model
+// instance (the oracle), so that a generator can act on what a guest would see (CONS
+// after a batch, EVENTQ_PROD before consuming events) as a driver does. The oracle only
+// steers generation; the expectations come from QEMU when the scenario is recorded.
+
+import { createSmmu, type Smmu } from '../smmu.js';
+import { RAM_BASE, RAM_SIZE } from '../qtest/machine.js';
+import { wordsToBytes, type Words } from '../guest/encode.js';
+import * as R from '../arch/registers.js';
+import type { Op } from './scenario.js';
+import type { Rng } from './rng.js';
+
+/** Guest RAM the scenarios use: all of it but what QEMU writes at boot (see RAM_RESERVED). */
+export const ARENAS: ReadonlyArray<{ base: number; end: number }> = [
+  { base: 0x40100000, end: 0x48000000 },
+  { base: 0x48200000, end: RAM_BASE + RAM_SIZE },
+];
+/** First address above RAM: nothing is mapped there (machine virt, highmem=off), accesses fail. */
+export const UNASSIGNED = RAM_BASE + RAM_SIZE;
+
+const MASK64 = (1n << 64n) - 1n;
+
+export class Builder {
+  readonly ops: Op[] = [];
+  readonly opcodes = new Set<number>();
+  private arena = 0;
+  private next: number;
+
+  private constructor(readonly r: Rng, readonly m: Smmu, readonly devices: number[]) {
+    this.arena = r.chance(0.8) ? 0 : 1;
+    const a = ARENAS[this.arena];
+    // a random start so that structures land at varied addresses
+    this.next = a.base + r.int(0, 0x3f) * 0x10000 + (r.chance(0.3) ? r.int(0, 63) * 0x100000 : 0);
+  }
+
+  static async create(r: Rng, devices: number[]): Promise<Builder> {
+    const m = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices });
+    return new Builder(r, m, devices);
+  }
+
+  dispose(): void {
+    this.m.dispose();
+  }
+
+  // ---- guest memory allocation ----------------------------------------------------------
+
+  /** `size` bytes of (zero) guest RAM aligned to `align`, away from QEMU's boot data. */
+  alloc(size: number, align = 64): number {
+    for (let tries = 0; tries < 3; tries++) {
+      const a = ARENAS[this.arena];
+      const p = Math.ceil(this.next / align) * align;
+      if (p + size <= a.end) {
+        this.next = p + size;
+        return p;
+      }
+      this.arena = (this.arena + 1) % ARENAS.length;
+      this.next = ARENAS[this.arena].base;
+    }
+    throw new Error(`builder: out of guest memory for ${size} bytes`);
+  }
+
+  // ---- operations -------------------------------------------------------------------------
+
+  private push(o: Op): bigint | string | undefined {
+    this.ops.push(o);
+    const m = this.m;
+    switch (o.op) {
+      case 'mmio_write':
+        m.mmioWrite(o.offset, o.size, o.value);
+        return undefined;
+      case 'mmio_read':
+        return BigInt(m.mmioRead(o.offset, o.size));
+      case 'mem_write':
+        m.writeMemory(o.addr, leBytes(o.value, o.size));
+        return undefined;
+      case 'mem_fill':
+        m.writeMemory(o.addr, Buffer.from(o.hex, 'hex'));
+        return undefined;
+      case 'mem_read':
+        return fromLe(m.readMemory(o.addr, o.size));
+      case 'mem_digest':
+        return '';
+      case 'dma': {
+        const buf = new Uint8Array(o.len);
+        m.dma64(o.sid, o.src, 'read', buf);
+        m.dma64(o.sid, o.dst, 'write', buf);
+        return undefined;
+      }
+    }
+  }
+
+  mmioW(offset: number, size: 4 | 8, value: number | bigint): void {
+    this.push({ op: 'mmio_write', offset, size, value: BigInt.asUintN(size * 8, BigInt(value)) });
+  }
+
+  /** Register read, observed; returns the oracle's value. */
+  mmioR(offset: number, size: 4 | 8 = 4): bigint {
+    return this.push({ op: 'mmio_read', offset, size }) as bigint;
+  }
+
+  /** Register value as the oracle has it, without an operation. */
+  peek(offset: number, size: 4 | 8 = 4): number {
+    return Number(this.m.mmioRead(offset, size));
+  }
+
+  memW(addr: number, size: 1 | 2 | 4 | 8, value: bigint | number): void {
+    this.push({ op: 'mem_write', addr, size, value: BigInt.asUintN(size * 8, BigInt(value)) });
+  }
+
+  fill(addr: number, bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.push({ op: 'mem_fill', addr, hex: Buffer.from(bytes).toString('hex') });
+  }
+
+  memR(addr: number, size: 1 | 2 | 4 | 8 = 8): bigint {
+    return this.push({ op: 'mem_read', addr, size }) as bigint;
+  }
+
+  digest(addr: number, len: number): void {
+    this.push({ op: 'mem_digest', addr, len });
+  }
+
+  dma(sid: number, src: bigint | number, dst: bigint | number, len: number): void {
+    this.push({ op: 'dma', sid, src: BigInt(src) & MASK64, dst: BigInt(dst) & MASK64, len });
+  }
+
+  /** 64-bit word of guest memory as the oracle has it. */
+  peek64(addr: number): bigint {
+    return fromLe(this.m.readMemory(addr, 8));
+  }
+
+  /** Writes 64-bit words: one mem_fill, or one mem_write per word (both are plain CPU stores). */
+  words(addr: number, w: Words): void {
+    if (w.length > 1 && this.r.chance(0.5)) {
+      this.fill(addr, wordsToBytes(w));
+    } else {
+      w.forEach((x, i) => this.memW(addr + i * 8, 8, BigInt.asUintN(64, x)));
+    }
+  }
+
+  // ---- observation bundles -----------------------------------------------------------------
+
+  /** CMDQ_CONS and GERROR (and sometimes more) as a driver checks after a batch. */
+  observeCmdq(): void {
+    this.mmioR(R.R_CMDQ_CONS);
+    this.mmioR(R.R_GERROR);
+    if (this.r.chance(0.2)) this.mmioR(R.R_CMDQ_PROD);
+    if (this.r.chance(0.2)) this.mmioR(R.R_GERRORN);
+  }
+}
+
+export function leBytes(value: bigint, size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = Number((value >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+export function fromLe(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  return v;
+}

@@ -1,0 +1,93 @@
+// Recording: runs a scenario's operations on real QEMU and fills in every
+// observation's `expect` with what QEMU returned.
+
+import { QemuMachine, RAM_RESERVED, SMMU_SIZE } from '../qtest/machine.js';
+import type { Op } from './scenario.js';
+
+export interface RecordOptions {
+  binary?: string;
+  /** QEMU's smmu* trace events go to this file. */
+  traceFile?: string;
+  /** Called with QEMU's pid once it runs (for watchdogs). */
+  onStart?: (pid: number) => void;
+}
+
+export interface Recording {
+  ops: Op[];
+  origin: string;
+  /** Milliseconds spent in QEMU (start to close). */
+  ms: number;
+  qtestRequests: number;
+}
+
+let versionLine: string | undefined;
+
+/** "recorded from <QEMU version> ..." for trace headers. */
+export function recordingOrigin(binary?: string): string {
+  if (versionLine === undefined) versionLine = QemuMachine.version(binary) ?? 'qemu-system-aarch64 (unknown version)';
+  return `recorded from ${versionLine} -machine virt,iommu=smmuv3 via qtest (vsmmu conformance); edu devices as DMA engines`;
+}
+
+/** Refuses operations the qtest machine cannot perform faithfully. */
+export function checkOp(o: Op): void {
+  switch (o.op) {
+    case 'mmio_read':
+    case 'mmio_write':
+      if (o.offset < 0 || o.offset + o.size > SMMU_SIZE) throw new RangeError(`register offset 0x${o.offset.toString(16)} outside the SMMU`);
+      return;
+    case 'dma':
+      if (o.len < 1 || o.len > 4095) throw new RangeError(`dma len ${o.len}: the edu device moves 1..4095 bytes`);
+      return;
+    default:
+      return;
+  }
+}
+
+/** Where a scenario's memory operation overlaps what QEMU wrote at boot (its RAM is not all zero). */
+export function touchesReserved(addr: number, len: number): boolean {
+  return RAM_RESERVED.some((r) => addr < r.base + r.size && r.base < addr + len);
+}
+
+/** Applies one operation to QEMU; returns the observed value for observations. */
+export function applyQemu(m: QemuMachine, o: Op): bigint | string | undefined {
+  switch (o.op) {
+    case 'mmio_write':
+      m.mmioWrite(o.offset, o.size, o.value);
+      return undefined;
+    case 'mmio_read':
+      return BigInt(m.mmioRead(o.offset, o.size));
+    case 'mem_write':
+      m.write(o.addr, o.size, o.value);
+      return undefined;
+    case 'mem_fill':
+      m.writeMemory(o.addr, Buffer.from(o.hex, 'hex'));
+      return undefined;
+    case 'mem_read':
+      return m.read(o.addr, o.size);
+    case 'mem_digest':
+      return m.digest(o.addr, o.len);
+    case 'dma':
+      m.dma(o.sid, o.src, o.dst, o.len);
+      return undefined;
+  }
+}
+
+/** Runs `ops` on a fresh QEMU with these devices and returns them with QEMU's values as expects. */
+export async function recordOnQemu(devices: number[], ops: readonly Op[], opts: RecordOptions = {}): Promise<Recording> {
+  for (const o of ops) checkOp(o);
+  const t0 = Date.now();
+  const m = await QemuMachine.start({ devices, binary: opts.binary, traceFile: opts.traceFile });
+  opts.onStart?.(m.pid);
+  const out: Op[] = [];
+  try {
+    for (const o of ops) {
+      const v = applyQemu(m, o);
+      if (o.op === 'mmio_read' || o.op === 'mem_read') out.push({ ...o, expect: v as bigint });
+      else if (o.op === 'mem_digest') out.push({ ...o, expect: v as string });
+      else out.push(o);
+    }
+  } finally {
+    await m.close();
+  }
+  return { ops: out, origin: recordingOrigin(opts.binary), ms: Date.now() - t0, qtestRequests: m.q.requests };
+}

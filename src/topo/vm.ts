@@ -1,0 +1,111 @@
+// A virtual machine for vIOMMU topologies: one guest RAM shared by every vSMMU of the
+// VM and by the simulated pSMMUs (their walks read the guest's tables through an
+// identity stage 2), vSMMUs wired to pSMMUs through per-vIOMMU handles with their own
+// VMIDs, and a guest driver per vSMMU.
+
+import { createSmmu, type Smmu } from '../smmu.js';
+import { SimulatedPsmmu, type SimulatedPsmmuOptions } from '../backends/simulated.js';
+import { GuestDriver } from '../guest/driver.js';
+import type { GuestMemoryCallbacks } from '../types.js';
+
+/** Guest RAM owned by JavaScript, reachable from every vSMMU and pSMMU of the VM. */
+export class GuestRam implements GuestMemoryCallbacks {
+  readonly bytes: Uint8Array;
+  constructor(readonly base: number, readonly size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+  private range(addr: number, len: number): number {
+    const off = addr - this.base;
+    return off >= 0 && off + len <= this.size ? off : -1;
+  }
+  read = (addr: number, dst: Uint8Array): boolean => {
+    const off = this.range(addr, dst.length);
+    if (off < 0) {
+      dst.fill(0);
+      return false;
+    }
+    dst.set(this.bytes.subarray(off, off + dst.length));
+    return true;
+  };
+  write = (addr: number, src: Uint8Array): boolean => {
+    const off = this.range(addr, src.length);
+    if (off < 0) return false;
+    this.bytes.set(src, off);
+    return true;
+  };
+}
+
+export interface PsmmuSpec extends Partial<SimulatedPsmmuOptions> {
+  name: string;
+}
+
+export interface VsmmuSpec {
+  name: string;
+  /** StreamIDs of emulated devices. */
+  emulated: number[];
+  /** Passthrough devices: virtual SID, pSMMU name, physical SID. */
+  passthrough: Array<{ sid: number; psmmu: string; psid: number }>;
+  /** A dedicated passthrough vSMMU: no emulated caches. */
+  passthroughOnly?: boolean;
+  /** Whether the dispatcher may learn vASIDs (false models the "no vASID table" join). */
+  vasidTable?: boolean;
+}
+
+export interface TopologySpec {
+  psmmus: PsmmuSpec[];
+  vsmmus: VsmmuSpec[];
+}
+
+export interface VsmmuNode {
+  spec: VsmmuSpec;
+  smmu: Smmu;
+  driver: GuestDriver;
+  /** VMID of this vSMMU on each pSMMU it uses. */
+  vmids: Map<string, number>;
+}
+
+export interface Vm {
+  ram: GuestRam;
+  psmmus: Map<string, SimulatedPsmmu>;
+  vsmmus: VsmmuNode[];
+}
+
+export const VM_RAM_BASE = 0x40000000;
+
+/** Builds the VM: RAM, pSMMUs, vSMMUs (registers programmed by their drivers). */
+export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<Vm> {
+  const ram = new GuestRam(VM_RAM_BASE, ramSize);
+  const psmmus = new Map<string, SimulatedPsmmu>();
+  for (const p of spec.psmmus) psmmus.set(p.name, new SimulatedPsmmu({ ...p, memory: ram.read }));
+  const vsmmus: VsmmuNode[] = [];
+  const heap = Math.floor(ramSize / 2 / Math.max(1, spec.vsmmus.length) / 0x100000) * 0x100000;
+  for (let i = 0; i < spec.vsmmus.length; i++) {
+    const v = spec.vsmmus[i];
+    const used = [...new Set(v.passthrough.map((d) => d.psmmu))];
+    const vmids = new Map<string, number>();
+    used.forEach((name, j) => vmids.set(name, ((spec.psmmus.findIndex((p) => p.name === name) + 1) << 8) | (i + 1) | (j << 4)));
+    const smmu = await createSmmu({
+      memory: ram,
+      devices: v.emulated,
+      passthroughOnly: v.passthroughOnly,
+      viommu: used.length ? {
+        backends: used.map((name) => {
+          const p = psmmus.get(name);
+          if (!p) throw new RangeError(`topology: vSMMU ${v.name} names unknown pSMMU "${name}"`);
+          return { name, vmid: vmids.get(name)!, backend: p.viommu(vmids.get(name)!) };
+        }),
+        devices: v.passthrough.map((d) => ({ sid: d.sid, backend: d.psmmu, psid: d.psid })),
+      } : undefined,
+      vasidTable: v.vasidTable,
+    });
+    const driver = new GuestDriver(smmu, {
+      heap: { base: VM_RAM_BASE + i * heap, size: heap },
+      cmdqLog2: 10,
+      evtqLog2: 8,
+      strtab: { log2size: 16, split: 8 },
+    });
+    driver.init();
+    vsmmus.push({ spec: v, smmu, driver, vmids });
+  }
+  return { ram, psmmus, vsmmus };
+}
