@@ -84,6 +84,13 @@ interface TlbEntry {
   walk: Walk;
 }
 
+/** A vSMMU's handle on a pSMMU (an iommufd vIOMMU object): its VMID and what took effect through it. */
+export interface ViommuHandle extends PsmmuBackend {
+  readonly vmid: number;
+  /** Entries that took effect through this handle, as in SimulatedPsmmu.applied. */
+  readonly received: string[];
+}
+
 export interface PassthroughDmaResult {
   ok: boolean;
   /** Output address (0 when !ok). */
@@ -139,12 +146,21 @@ export class SimulatedPsmmu implements PsmmuBackend {
    * The backend a vSMMU uses for this pSMMU: an iommufd vIOMMU object with its own VMID.
    * Several vSMMUs (of one VM or of several) can each hold a handle with a distinct VMID.
    */
-  viommu(vmid: number): PsmmuBackend {
+  viommu(vmid: number): ViommuHandle {
     if (!Number.isInteger(vmid) || vmid < 0 || vmid > 0xffff) throw new RangeError(`SimulatedPsmmu: vmid must be in [0, 65535], got ${vmid}`);
+    const received: string[] = [];
+    const done = (r: BatchResult | Promise<BatchResult>, log: (n: number) => void) =>
+      r instanceof Promise ? r.then((x) => (log(x.done), x)) : (log(r.done), r);
     return {
       name: this.name,
-      invalidate: (entries) => this.invalidate(entries),
-      installSte: (psid, ste) => this.install(psid, ste, vmid),
+      vmid,
+      received,
+      invalidate: (entries) => done(this.invalidate(entries), (n) => {
+        for (let i = 0; i < n; i++) received.push(`inv:${toHex(entries.subarray(i * 16, i * 16 + 16))}`);
+      }),
+      installSte: (psid, ste) => done(this.install(psid, ste, vmid), (n) => {
+        if (n) received.push(`ste:0x${psid.toString(16)}:${toHex(ste.subarray(0, 16))}`);
+      }),
       subscribe: (l) => this.subscribe(l),
     };
   }

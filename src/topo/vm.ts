@@ -4,7 +4,7 @@
 // VMIDs, and a guest driver per vSMMU.
 
 import { createSmmu, type Smmu } from '../smmu.js';
-import { SimulatedPsmmu, type SimulatedPsmmuOptions } from '../backends/simulated.js';
+import { SimulatedPsmmu, type SimulatedPsmmuOptions, type ViommuHandle } from '../backends/simulated.js';
 import { GuestDriver } from '../guest/driver.js';
 import type { GuestMemoryCallbacks } from '../types.js';
 
@@ -62,6 +62,8 @@ export interface VsmmuNode {
   driver: GuestDriver;
   /** VMID of this vSMMU on each pSMMU it uses. */
   vmids: Map<string, number>;
+  /** Its vIOMMU handle on each pSMMU it uses. */
+  handles: Map<string, ViommuHandle>;
 }
 
 export interface Vm {
@@ -84,16 +86,18 @@ export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<
     const used = [...new Set(v.passthrough.map((d) => d.psmmu))];
     const vmids = new Map<string, number>();
     used.forEach((name, j) => vmids.set(name, ((spec.psmmus.findIndex((p) => p.name === name) + 1) << 8) | (i + 1) | (j << 4)));
+    const handles = new Map<string, ViommuHandle>();
+    for (const name of used) {
+      const p = psmmus.get(name);
+      if (!p) throw new RangeError(`topology: vSMMU ${v.name} names unknown pSMMU "${name}"`);
+      handles.set(name, p.viommu(vmids.get(name)!));
+    }
     const smmu = await createSmmu({
       memory: ram,
       devices: v.emulated,
       passthroughOnly: v.passthroughOnly,
       viommu: used.length ? {
-        backends: used.map((name) => {
-          const p = psmmus.get(name);
-          if (!p) throw new RangeError(`topology: vSMMU ${v.name} names unknown pSMMU "${name}"`);
-          return { name, vmid: vmids.get(name)!, backend: p.viommu(vmids.get(name)!) };
-        }),
+        backends: used.map((name) => ({ name, vmid: vmids.get(name)!, backend: handles.get(name)! })),
         devices: v.passthrough.map((d) => ({ sid: d.sid, backend: d.psmmu, psid: d.psid })),
       } : undefined,
       vasidTable: v.vasidTable,
@@ -105,7 +109,7 @@ export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<
       strtab: { log2size: 16, split: 8 },
     });
     driver.init();
-    vsmmus.push({ spec: v, smmu, driver, vmids });
+    vsmmus.push({ spec: v, smmu, driver, vmids, handles });
   }
   return { ram, psmmus, vsmmus };
 }
