@@ -358,17 +358,18 @@ export class SimulatedPsmmu implements PsmmuBackend {
   }
 
   /**
-   * A passthrough device's access to `iova` through this pSMMU: STE, CD, IOTLB, walk.
+   * A passthrough device's access to `iova` (with SubstreamID `ssid`, a linear CD
+   * table index) through this pSMMU: STE, CD, IOTLB, walk.
    * Faults are reported as physical events (with the pSID) to the subscribed vSMMUs.
    */
-  dma(psid: number, iova: number, access: 'read' | 'write' = 'read'): PassthroughDmaResult {
+  dma(psid: number, iova: number, access: 'read' | 'write' = 'read', ssid = 0): PassthroughDmaResult {
     const write = access === 'write';
     const ste = this.stes.get(psid);
     const fault = (type: number): PassthroughDmaResult => {
       this.counters.faults++;
       const rec = new Uint8Array(32);
       const dv = new DataView(rec.buffer);
-      dv.setBigUint64(0, BigInt(type) | (BigInt(psid) << 32n), true);
+      dv.setBigUint64(0, BigInt(type) | (ssid ? (1n << 11n) | (BigInt(ssid) << 12n) : 0n) | (BigInt(psid) << 32n), true);
       dv.setBigUint64(8, write ? 0n : 1n << 35n, true); // RnW
       dv.setBigUint64(16, BigInt(iova), true);
       this.raiseEvent(rec);
@@ -381,7 +382,9 @@ export class SimulatedPsmmu implements PsmmuBackend {
       this.s2Translate(ste.vmid, iova);
       return { ok: true, pa: iova, event: 0 };
     }
-    const ctx = Number(field64([ste.w0], STE.STE_S1CTXPTR)) * 64;
+    const cdmax = Number(field64([ste.w0], STE.STE_S1CDMAX));
+    if (ssid >= 2 ** cdmax || (ssid > 0 && Number(field64([ste.w0], STE.STE_S1FMT)) !== 0)) return fault(E.EVT_C_BAD_SUBSTREAMID);
+    const ctx = Number(field64([ste.w0], STE.STE_S1CTXPTR)) * 64 + ssid * 64;
     const cdb = this.read(ctx, 64, ste.vmid, true);
     if (!cdb) return fault(E.EVT_F_CD_FETCH);
     const dv = new DataView(cdb.buffer);
@@ -408,6 +411,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
     this.counters.iotlbMisses++;
     const r = this.walkFrom(walk, iova, true, write, ste.vmid);
     if (typeof r === 'number') return fault(r);
+    this.s2Translate(ste.vmid, r.pa); // the output IPA goes through stage 2 too
     if (set.length >= this.ways) set.shift();
     set.push({ vmid: ste.vmid, asid, page, pa: r.pa, writable: r.writable, walk });
     return { ok: true, pa: r.pa + (iova % PAGE), event: 0 };

@@ -167,6 +167,14 @@ export class GuestDriver {
     this.setSte(sid, { config: 5, s1ctxptr: domain.cdAddr });
   }
 
+  /** Points `sid` at a linear CD table: SubstreamID i uses domains[i] (S1CDMax = log2 of the table size). */
+  attachTable(sid: number, domains: Domain[]): void {
+    const cdmax = Math.ceil(Math.log2(Math.max(1, domains.length)));
+    const table = this.alloc(64 << cdmax, 64 << cdmax);
+    domains.forEach((d, i) => this.bus.writeMemory(table + i * 64, this.bus.readMemory(d.cdAddr, 64)));
+    this.setSte(sid, { config: 5, s1ctxptr: table, s1cdmax: cdmax });
+  }
+
   /** Maps [iova, iova+size) to pa, with the largest blocks alignment allows (io-pgtable-arm). */
   map(d: Domain, iova: number, pa: number, size: number, opts: { readOnly?: boolean; blocks?: boolean } = {}): void {
     const g = log2(d.granule);

@@ -1,0 +1,76 @@
+// vsmmu topo [--json] [--svg FILE] [--steps N] [--mode strict|lazy|range] [--devices N] ...
+
+import { writeFile } from 'node:fs/promises';
+import { DEFAULT_WORKLOAD, TOPOLOGIES, exploreAll, type TopologyMetrics, type Workload } from '../topo/explore.js';
+import { panelsSvg } from '../topo/svg.js';
+
+export const usage = 'vsmmu topo [--json] [--svg FILE] [--steps N] [--mode strict|lazy|range] [--devices N] [--passthrough-share F] [--asids N] [--seed N]   run the topology explorer headless';
+
+const NUMERIC: Record<string, keyof Workload> = {
+  '--devices': 'devices', '--passthrough-share': 'passthroughShare', '--asids': 'asidsPerDevice', '--maps': 'mapsPerStep',
+  '--dma': 'dmaPerStep', '--window': 'window', '--lazy-batch': 'lazyBatch', '--join-psmmus': 'joinPsmmus',
+  '--shared-frames': 'sharedFrames', '--iotlb': 'iotlbEntries', '--s2-cache': 's2CacheEntries', '--seed': 'seed',
+};
+
+export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): string {
+  const bars = (f: (x: TopologyMetrics) => number) => m.map((x) => ({ label: x.label.replace(/ \(.*\)/, ''), value: f(x) }));
+  const total = (x: TopologyMetrics) => Object.values(x.forwarded).reduce((a, b) => a + b, 0);
+  return panelsSvg(`vIOMMU topologies: ${w.devices} devices (${Math.round(w.passthroughShare * 100)}% passthrough), ${w.mode} invalidation, ${steps} steps`, [
+    { title: 'Entries forwarded to pSMMUs (all)', bars: bars(total) },
+    { title: 'Host calls to pSMMUs (ioctls)', bars: bars((x) => x.backend_calls) },
+    { title: 'Broadcast TLBIs', bars: bars((x) => x.broadcast_tlbi) },
+    { title: 'Mean CMD_SYNC wait', bars: bars((x) => x.sync_latency_us), unit: ' µs' },
+    { title: 'pSMMU stage-2 walk-cache hit rate', bars: bars((x) => x.s2_hit_rate) },
+    { title: 'pSMMU walk reads', bars: bars((x) => x.walk_reads) },
+    { title: 'Over-invalidated pSMMU IOTLB entries', bars: bars((x) => x.over_invalidation) },
+    { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate) },
+  ]);
+}
+
+export async function run(args: string[]): Promise<number> {
+  const w: Workload = { ...DEFAULT_WORKLOAD };
+  let steps = 50;
+  let svg: string | undefined;
+  let json = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--json') json = true;
+    else if (a === '--svg') svg = args[++i];
+    else if (a === '--steps') steps = Number(args[++i]);
+    else if (a === '--mode') {
+      const m = args[++i];
+      if (m !== 'strict' && m !== 'lazy' && m !== 'range') throw new Error(`--mode must be strict, lazy or range, got ${m}`);
+      w.mode = m;
+    } else if (a in NUMERIC) {
+      const v = Number(args[++i]);
+      if (!Number.isFinite(v) || v < 0) throw new Error(`${a} needs a non-negative number`);
+      (w as unknown as Record<string, number>)[NUMERIC[a]] = v;
+    } else {
+      process.stderr.write(`unknown argument ${a}\nusage: ${usage}\n`);
+      return 2;
+    }
+  }
+  if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps must be a positive integer');
+  const m = await exploreAll(w, steps, TOPOLOGIES.map((t) => t.name));
+  if (svg) await writeFile(svg, topologySvg(m, w, steps));
+  if (json) {
+    process.stdout.write(JSON.stringify({ workload: w, steps, topologies: m }) + '\n');
+    return 0;
+  }
+  const rows = m.map((x) => ({
+    topology: x.label,
+    commands: x.commands,
+    forwarded: Object.entries(x.forwarded).map(([k, v]) => `${k}:${v}`).join(' '),
+    calls: x.backend_calls,
+    'broadcast/targeted': `${x.broadcast_tlbi}/${x.targeted_tlbi}`,
+    'over-inval': x.over_invalidation,
+    'iotlb hit': x.iotlb_hit_rate.toFixed(3),
+    's2 hit': x.s2_hit_rate.toFixed(3),
+    'sync µs': x.sync_latency_us.toFixed(2),
+  }));
+  const cols = Object.keys(rows[0]);
+  const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String((r as Record<string, unknown>)[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i])).join('  ');
+  process.stdout.write(line(cols) + '\n' + rows.map((r) => line(cols.map((c) => String((r as Record<string, unknown>)[c])))).join('\n') + '\n');
+  return 0;
+}

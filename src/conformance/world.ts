@@ -1,0 +1,924 @@
+// A guest's view of one SMMU while a scenario is generated: what it programmed
+// (stream table, queues, CR0), its devices, address spaces (CDs and page tables) and
+// mappings, and the actions a driver (careful, careless or hostile) takes on them.
+// Everything goes through the Builder, which records trace operations.
+//
+// Safety rules (QEMU is a whole machine, not just an SMMU): every address the SMMU may
+// access for us (queues, tables, DMA targets) is guest RAM outside what QEMU wrote at
+// boot, or unassigned memory at or above 0x50000000; and every IOVA a device uses is
+// such an address too, because a device that ends up in bypass (SMMUEN = 0, an STE that
+// says bypass, a stale cached bypass configuration) uses its IOVA as a physical address.
+// The only exception is a scenario with small input ranges ("low IOVAs"), which then
+// never lets a device bypass.
+
+import { Builder, ARENAS, UNASSIGNED } from './builder.js';
+import type { Rng } from './rng.js';
+import * as R from '../arch/registers.js';
+import * as C from '../arch/commands.js';
+import { put, type Words } from '../guest/encode.js';
+import * as CD from '../arch/cd.js';
+import * as STE from '../arch/ste.js';
+
+const B = BigInt;
+const TWO48 = 1n << 48n;
+
+export interface PtOptions {
+  granule: 12 | 14 | 16;
+  tsz: number;
+}
+
+/** A stage-1 translation table tree built by the guest (io-pgtable style), with hostile variations. */
+export class PageTable {
+  readonly stride: number;
+  readonly inputsize: number;
+  readonly start: number;
+  readonly rootBytes: number;
+  readonly root: number;
+  private readonly tables = new Set<number>();
+
+  constructor(private readonly w: World, readonly granule: 12 | 14 | 16, readonly tsz: number) {
+    this.stride = granule - 3;
+    this.inputsize = 64 - tsz;
+    this.start = 4 - Math.floor((this.inputsize - 4) / this.stride);
+    this.rootBytes = 2 ** (this.inputsize - this.stride * (4 - this.start));
+    this.root = w.b.alloc(Math.max(this.rootBytes, 64), Math.max(this.rootBytes, 64));
+    this.tables.add(this.root);
+  }
+
+  shift(level: number): number {
+    return this.granule + (3 - level) * this.stride;
+  }
+
+  index(iova: bigint, level: number): number {
+    const masked = iova & ((1n << B(this.inputsize)) - 1n);
+    return Number((masked >> B(this.shift(level))) & ((1n << B(this.stride)) - 1n));
+  }
+
+  /** Address of the descriptor for `iova` at `level`, creating (or re-creating) the tables above it. */
+  descAddr(iova: bigint, level: number): number {
+    const b = this.w.b;
+    let table = this.root;
+    for (let l = this.start; l < level; l++) {
+      const d = table + this.index(iova, l) * 8;
+      const pte = b.peek64(d);
+      const next = Number(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n));
+      if ((pte & 3n) === 3n && this.tables.has(next)) {
+        table = next;
+        continue;
+      }
+      const t = b.alloc(2 ** this.granule, 2 ** this.granule);
+      this.tables.add(t);
+      b.memW(d, 8, this.w.tableDesc(t));
+      table = t;
+    }
+    return table + this.index(iova, level) * 8;
+  }
+
+  /** Descriptor address of an existing table entry above `level` for `iova` (for hostile edits), if any. */
+  upperDesc(iova: bigint, level: number): number | undefined {
+    const b = this.w.b;
+    let table = this.root;
+    let last: number | undefined;
+    for (let l = this.start; l < level; l++) {
+      const d = table + this.index(iova, l) * 8;
+      const pte = b.peek64(d);
+      const next = Number(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n));
+      if ((pte & 3n) !== 3n || !this.tables.has(next)) return last;
+      last = d;
+      table = next;
+    }
+    return last;
+  }
+}
+
+export interface Tt {
+  pt: PageTable;
+  /** IOVA range [lo, hi) this table translates (as QEMU's select_tt chooses it). */
+  lo: bigint;
+  hi: bigint;
+}
+
+export interface Domain {
+  asid: number;
+  cd: number;
+  tts: [Tt | undefined, Tt | undefined];
+  mappings: Mapping[];
+}
+
+export interface Mapping {
+  d: Domain;
+  /** IOVA window whose output lies in safe memory. */
+  iova: bigint;
+  len: number;
+  level: number;
+  desc: number;
+  tt: Tt;
+}
+
+export type DevState = 'none' | 's1' | 'bypass' | 'abort' | 'bad';
+
+export interface Device {
+  sid: number;
+  state: DevState;
+  domain?: Domain;
+  /** Set once the device may use its IOVAs as physical addresses. */
+  mayBypass: boolean;
+}
+
+export interface WorldOptions {
+  /** IOVAs below RAM are used (small input ranges): bypass is then never allowed. */
+  lowIova?: boolean;
+  /** Hostility level 0..1: how often actions do the wrong thing on purpose. */
+  chaos?: number;
+}
+
+export class World {
+  readonly r: Rng;
+  devices: Device[];
+  domains: Domain[] = [];
+  readonly lowIova: boolean;
+  chaos: number;
+  data = 0;
+  dataSize = 0;
+  // programmed state
+  strtab = { base: 0, log2size: 0, twoLevel: false, split: 0, l2: new Map<number, number>() };
+  /** Once a 2-level format was written, QEMU keeps it until reset. */
+  twoLevelSticky = false;
+  cmdq = { base: 0, log2: 0, prod: 0 };
+  evtq = { base: 0, log2: 0 };
+  private asidNext: number;
+
+  constructor(readonly b: Builder, opts: WorldOptions = {}) {
+    this.r = b.r;
+    this.devices = b.devices.map((sid) => ({ sid, state: 'none', mayBypass: false }));
+    this.lowIova = opts.lowIova ?? false;
+    this.chaos = opts.chaos ?? 0.1;
+    this.asidNext = this.r.chance(0.5) ? this.r.int(0, 0xffff) : this.r.int(0, 16);
+  }
+
+  get canBypass(): boolean {
+    return !this.lowIova;
+  }
+
+  // ---- safe addresses -----------------------------------------------------------------------
+
+  /** An unassigned physical address (no RAM, no device): accesses to it fail. */
+  unassigned(align = 64): number {
+    const r = this.r;
+    const a = r.weighted<number>([
+      [4, UNASSIGNED + r.int(0, 0xfffff) * 0x1000],
+      [2, 0x1_0000_0000 + r.int(0, 0xffffff) * 0x1000],
+      [1, 2 ** 40 + r.int(0, 0xffffff) * 0x10000],
+      [1, 2 ** 47 + r.int(0, 0xffffff) * 0x10000],
+    ]);
+    return Math.floor(a / align) * align;
+  }
+
+  /** Random (safe) physical address of a base register: arena or unassigned. */
+  safeBase(align = 64): number {
+    if (this.r.chance(0.85)) return this.b.alloc(0x1000, Math.max(align, 64));
+    return this.unassigned(Math.max(align, 64));
+  }
+
+  // ---- data area ----------------------------------------------------------------------------
+
+  /** The RAM DMA reads from and writes to, with a few random patterns in it. */
+  setupData(size: number): void {
+    this.dataSize = size;
+    // a guard after it: DMA that runs past a window's end stays in scenario memory
+    this.data = this.b.alloc(size + 0x2000, 0x10000);
+    const n = this.r.int(2, 6);
+    for (let i = 0; i < n; i++) {
+      const len = this.r.pick([16, 64, 256, 1024]);
+      const off = this.r.int(0, (size - len) / 16) * 16;
+      this.b.fill(this.data + off, this.r.bytes(len));
+    }
+  }
+
+  /** A physical address inside the data area, `room` bytes from its end. */
+  dataAddr(room = 0x1000, align = 1): number {
+    const span = Math.max(align, this.dataSize - room);
+    return this.data + Math.floor(this.r.int(0, span - 1) / align) * align;
+  }
+
+  observeData(): void {
+    this.b.digest(this.data, this.dataSize);
+  }
+
+  // ---- registers ----------------------------------------------------------------------------
+
+  get cr0(): number {
+    return this.b.peek(R.R_CR0);
+  }
+
+  /** Writes CR0 (keeping SMMUEN when bypass is not allowed) and reads CR0ACK. */
+  writeCr0(v: number, observe = true): void {
+    if (!this.canBypass) v |= 1;
+    if ((v & 1) === 0) for (const d of this.devices) d.mayBypass = true;
+    this.b.mmioW(R.R_CR0, 4, v >>> 0);
+    if (observe) this.b.mmioR(R.R_CR0ACK);
+  }
+
+  /** A queue base register value: address, LOG2SIZE and random upper / RA bits. */
+  qbase(addr: number, log2: number): bigint {
+    let v = B(addr) | B(log2 & 0x1f);
+    if (this.r.chance(0.3)) v |= 1n << 62n; // RA
+    if (this.r.chance(this.chaos)) v |= B(this.r.int(0, 0x7ff)) << 52n; // ignored high bits
+    if (this.r.chance(this.chaos)) v |= B(this.r.int(0, 1)) << 5n;
+    return v;
+  }
+
+  // ---- stream table ---------------------------------------------------------------------------
+
+  /** Linear stream table with 2^log2size entries. */
+  setupLinear(log2size: number, unalignedBase = false): void {
+    const bytes = 64 * 2 ** Math.min(log2size, 16);
+    const base = this.b.alloc(bytes, bytes);
+    const reg = unalignedBase ? base + this.r.int(0, bytes / 64 - 1) * 64 : base;
+    this.writeStrtabBase(reg);
+    this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: this.strtab.l2 };
+    const fmt = this.r.chance(this.chaos * 0.3) ? 2 : 0; // FMT 2 is reserved: QEMU treats it as linear
+    this.b.mmioW(R.R_STRTAB_BASE_CFG, 4, (fmt << 16) | (log2size & 0x3f) | (this.r.chance(this.chaos) ? this.r.int(0, 31) << 6 : 0));
+  }
+
+  /** 2-level stream table. */
+  setupTwoLevel(log2size: number, split: number): void {
+    const l1n = 2 ** Math.max(0, Math.min(log2size, 16) - split);
+    const bytes = Math.max(64, 8 * l1n);
+    const base = this.b.alloc(bytes, bytes);
+    this.writeStrtabBase(base);
+    this.strtab = { base, log2size, twoLevel: true, split, l2: new Map() };
+    this.twoLevelSticky = true;
+    this.b.mmioW(R.R_STRTAB_BASE_CFG, 4, (1 << 16) | ((split & 0x1f) << 6) | (log2size & 0x3f));
+  }
+
+  private writeStrtabBase(addr: number): void {
+    let v = B(addr);
+    if (this.r.chance(0.3)) v |= 1n << 62n;
+    if (this.r.chance(this.chaos)) v |= B(this.r.int(0, 0x7ff)) << 52n;
+    if (this.r.chance(0.5)) this.b.mmioW(R.R_STRTAB_BASE, 8, v);
+    else {
+      this.b.mmioW(R.R_STRTAB_BASE, 4, Number(v & 0xffffffffn));
+      this.b.mmioW(R.R_STRTAB_BASE + 4, 4, Number(v >> 32n));
+    }
+  }
+
+  /** Whether QEMU can find an STE for `sid` at all (SID in range). */
+  sidInRange(sid: number): boolean {
+    return sid < 2 ** Math.min(this.strtab.log2size, 16);
+  }
+
+  /** Address of the STE of `sid` (allocating its level-2 table), or undefined when none can exist. */
+  steAddr(sid: number): number | undefined {
+    const st = this.strtab;
+    if (!this.sidInRange(sid)) return undefined;
+    if (!st.twoLevel) return st.base + sid * 64;
+    const split = st.split;
+    const l1i = split >= 32 ? 0 : Math.floor(sid / 2 ** split);
+    const l2off = sid % 2 ** split;
+    let l2 = st.l2.get(l1i);
+    if (l2 === undefined) {
+      const n = 2 ** Math.min(split, 12);
+      l2 = this.b.alloc(64 * n, 64 * n);
+      st.l2.set(l1i, l2);
+      this.writeL1(l1i, l2, split + 1);
+    }
+    if (l2off >= 2 ** Math.min(split, 12)) return undefined;
+    return l2 + l2off * 64;
+  }
+
+  /** Writes the level-1 descriptor `l1i` (span normally split + 1). */
+  writeL1(l1i: number, l2: number, span: number, extra = 0n): void {
+    this.b.memW(this.strtab.base + l1i * 8, 8, B(l2) | B(span & 0x1f) | extra);
+  }
+
+  /** Writes an STE; notes whether the device may now bypass. */
+  writeSte(sid: number, w: Words): boolean {
+    const a = this.steAddr(sid);
+    if (a === undefined) return false;
+    const valid = (w[0] & 1n) === 1n;
+    const config = Number((w[0] >> 1n) & 7n);
+    const dev = this.devices.find((d) => d.sid === sid);
+    if (valid && config === 4) {
+      if (!this.canBypass) throw new Error('world: bypass STE in a low-IOVA scenario');
+      if (dev) dev.mayBypass = true;
+    }
+    this.b.words(a, w);
+    return true;
+  }
+
+  // ---- STE and CD encodings -------------------------------------------------------------------------
+
+  /** STE words of a kind; `cd` is the context descriptor address for stage-1 kinds. */
+  steWords(kind: 's1' | 'bypass' | 'abort' | 'invalid' | 's2' | 'nested' | 'cdmax' | 'stalld' | 'garbage', cd = 0): Words {
+    const r = this.r;
+    const w: Words = new Array(8).fill(0n);
+    const junk = r.chance(this.chaos + 0.2);
+    if (junk) {
+      // fields QEMU 7.2 ignores: S1Fmt, S1DSS, CIR/COR/CSH, EATS, STRW, words 2-7
+      w[0] |= B(r.int(0, 3)) << 4n;
+      w[1] = B(r.u32() & ~(1 << 27)) | (B(r.int(0, 0xffff)) << 32n);
+      for (let i = 2; i < 8; i++) if (r.chance(0.4)) w[i] = r.u64();
+    }
+    const setCfg = (v: number, config: number) => {
+      w[0] = (w[0] & ~0xfn) | B(v) | (B(config) << 1n);
+    };
+    switch (kind) {
+      case 's1':
+      case 'cdmax':
+      case 'stalld':
+        setCfg(1, 5);
+        w[0] |= B(cd) & 0x0000ffffffffffc0n;
+        if (r.chance(this.chaos)) w[0] |= B(r.int(1, 15)) << 48n; // S1ContextPtr[51:48]: QEMU reads 47:6
+        if (kind === 'cdmax') w[0] |= B(r.int(1, 31)) << 59n;
+        else w[0] &= ~(0x1fn << 59n);
+        if (kind === 'stalld') w[1] |= 1n << 27n;
+        else w[1] &= ~(1n << 27n);
+        break;
+      case 'bypass':
+        setCfg(1, 4);
+        break;
+      case 'abort':
+        setCfg(1, r.int(0, 3));
+        break;
+      case 'invalid':
+        setCfg(0, r.int(0, 7));
+        if (r.chance(0.5)) w[0] |= B(cd) & 0x0000ffffffffffc0n;
+        break;
+      case 's2':
+        setCfg(1, 6);
+        break;
+      case 'nested':
+        setCfg(1, 7);
+        w[0] |= B(cd) & 0x0000ffffffffffc0n;
+        break;
+      case 'garbage':
+        for (let i = 0; i < 8; i++) w[i] = r.u64();
+        if (!this.canBypass && (w[0] & 0xfn) === 9n) w[0] ^= 2n; // never bypass here
+        break;
+    }
+    return w;
+  }
+
+  // ---- address spaces ---------------------------------------------------------------------------
+
+  newAsid(): number {
+    if (this.domains.length > 0 && this.r.chance(0.15 + this.chaos * 0.3)) return this.r.pick(this.domains).asid; // shared ASID: QEMU's IOTLB is keyed by ASID only
+    this.asidNext = (this.asidNext + this.r.int(1, 3)) & 0xffff;
+    return this.asidNext;
+  }
+
+  /** T0SZ for a granule, as a guest picks it (input ranges that fit in 48 bits and leave room above RAM). */
+  pickTsz(granule: number): number {
+    const lo = this.lowIova ? 34 : 16;
+    const hi = this.lowIova ? 39 : 33;
+    // bias towards the boundaries where the start level changes
+    const stride = granule - 3;
+    const edges: number[] = [];
+    for (let t = lo; t <= hi; t++) {
+      const a = Math.floor((64 - t - 4) / stride);
+      const b2 = Math.floor((64 - (t + 1) - 4) / stride);
+      if (a !== b2 || t === lo || t === hi) edges.push(t);
+    }
+    return this.r.chance(0.5) ? this.r.pick(edges) : this.r.int(lo, hi);
+  }
+
+  /** A domain: CD plus one or two translation tables (TTB1 too, sometimes). */
+  newDomain(o: { granule?: 12 | 14 | 16; tsz?: number; tt1?: boolean; cdFields?: Partial<CdVariant> } = {}): Domain {
+    const r = this.r;
+    const granule = o.granule ?? r.pick([12, 14, 16] as const);
+    const tsz = o.tsz ?? this.pickTsz(granule);
+    const pt0 = new PageTable(this, granule, tsz);
+    const d: Domain = { asid: this.newAsid(), cd: this.b.alloc(64, 64), tts: [undefined, undefined], mappings: [] };
+    d.tts[0] = { pt: pt0, lo: 0n, hi: 1n << B(64 - tsz) };
+    if (o.tt1 ?? r.chance(0.15)) {
+      // QEMU's select_tt picks TTB1 for IOVAs outside TTB0's range whose bits above T1SZ are zero
+      const g1 = r.pick([12, 14, 16] as const);
+      const lo1 = Math.max(16, this.lowIova ? 34 : 16);
+      const t1 = r.int(lo1, Math.max(lo1, tsz - 1));
+      if (t1 < tsz) d.tts[1] = { pt: new PageTable(this, g1, t1), lo: 1n << B(64 - tsz), hi: 1n << B(64 - t1) };
+    }
+    this.domains.push(d);
+    this.writeCd(d, o.cdFields ?? {});
+    return d;
+  }
+
+  /** Writes the domain's CD (valid unless the variant says otherwise). */
+  writeCd(d: Domain, v: Partial<CdVariant>): void {
+    this.b.words(d.cd, this.cdWords(d, v));
+  }
+
+  cdWords(d: Domain, v: Partial<CdVariant>): Words {
+    const r = this.r;
+    const w: Words = new Array(8).fill(0n);
+    const tt0 = d.tts[0]!;
+    const tt1 = d.tts[1];
+    const tg0 = tt0.pt.granule === 12 ? 0 : tt0.pt.granule === 16 ? 1 : 2;
+    put(w, CD.CD_T0SZ, v.t0sz ?? tt0.pt.tsz);
+    put(w, CD.CD_TG0, v.tg0 ?? tg0);
+    put(w, CD.CD_EPD0, v.epd0 ? 1 : 0);
+    if (tt1) {
+      put(w, CD.CD_T1SZ, v.t1sz ?? tt1.pt.tsz);
+      put(w, CD.CD_TG1, v.tg1 ?? (tt1.pt.granule === 12 ? 2 : tt1.pt.granule === 14 ? 1 : 3));
+      put(w, CD.CD_EPD1, v.epd1 ? 1 : 0);
+    } else {
+      put(w, CD.CD_T1SZ, v.t1sz ?? (r.chance(0.5) ? 0 : r.int(0, 63)));
+      put(w, CD.CD_TG1, v.tg1 ?? r.int(0, 3));
+      put(w, CD.CD_EPD1, v.epd1 === false ? 0 : 1);
+    }
+    put(w, CD.CD_ENDI, v.endi ? 1 : 0);
+    put(w, CD.CD_V, v.valid === false ? 0 : 1);
+    put(w, CD.CD_IPS, v.ips ?? r.weighted([[4, 5], [2, 4], [1, 2], [1, 0], [1, r.int(0, 7)]]));
+    put(w, CD.CD_AFFD, r.int(0, 1));
+    put(w, CD.CD_TBI, v.tbi ?? (r.chance(0.2) ? r.int(0, 3) : 0));
+    put(w, CD.CD_AA64, v.aa64 === false ? 0 : 1);
+    put(w, CD.CD_HD, v.hd ? 1 : 0);
+    put(w, CD.CD_HA, v.ha ? 1 : 0);
+    put(w, CD.CD_S, v.s ? 1 : 0);
+    put(w, CD.CD_R, v.r ?? (r.chance(0.85) ? 1 : 0));
+    put(w, CD.CD_A, v.a === false ? 0 : 1);
+    put(w, CD.CD_ASID, d.asid);
+    // ignored fields Linux sets (IR0/OR0/SH0, ...) and random ones
+    if (r.chance(0.5)) w[0] |= B(r.int(0, 63)) << 8n;
+    if (r.chance(this.chaos)) w[0] |= B(r.int(0, 0xff)) << 24n & 0x3f000000n;
+    const ttb = (tt: Tt | undefined, over?: bigint) => {
+      if (over !== undefined) return over;
+      if (!tt) return r.chance(0.5) ? 0n : B(this.b.alloc(64, 64));
+      let a = B(tt.pt.root);
+      // QEMU aligns TTB down to the root table size: low bits below it are ignored
+      if (r.chance(this.chaos) && tt.pt.rootBytes > 16) a += B(r.int(1, tt.pt.rootBytes / 16 - 1) * 16);
+      return a;
+    };
+    w[1] = ttb(tt0, v.ttb0) | (v.had0 ?? r.chance(0.2) ? 2n : 0n);
+    if (r.chance(this.chaos)) w[1] |= B(r.int(0, 1)) | (B(r.int(0, 3)) << 2n) & ~2n;
+    w[2] = ttb(tt1, v.ttb1) | (v.had1 ?? r.chance(0.2) ? 2n : 0n);
+    w[3] = r.chance(0.3) ? r.u64() : 0n; // MAIR
+    for (let i = 4; i < 8; i++) if (r.chance(this.chaos)) w[i] = r.u64();
+    return w;
+  }
+
+  // ---- descriptors ------------------------------------------------------------------------------
+
+  /** A table descriptor with random APTable and ignored attribute bits. */
+  tableDesc(addr: number, had = false): bigint {
+    let v = B(addr) | 3n;
+    const r = this.r;
+    if (r.chance(0.15 + this.chaos)) v |= B(r.int(0, 3)) << 61n; // APTable
+    if (r.chance(this.chaos)) v |= B(r.int(0, 1)) << 63n | B(r.int(0, 3)) << 59n; // NSTable, XN/PXNTable
+    if (r.chance(this.chaos)) v |= B(r.int(0, 0x7f)) << 52n; // ignored
+    if (r.chance(this.chaos)) v |= B(r.int(0, 0x3ff)) << 2n; // ignored low bits
+    void had;
+    return v;
+  }
+
+  /** A block or page descriptor for output `pa` at `level`. */
+  leafDesc(pa: number, level: number, o: { ro?: boolean; junkAddr?: number } = {}): bigint {
+    const r = this.r;
+    let v = B(pa) | (level === 3 ? 3n : 1n);
+    const ro = o.ro ?? r.chance(0.25);
+    if (ro) v |= 2n << 6n; // AP[2] write protect
+    if (r.chance(0.6)) v |= 1n << 6n; // AP[1] (EL0): ignored for privileged accesses
+    if (r.chance(0.8)) v |= 1n << 10n; // AF (QEMU 7.2 ignores it)
+    if (r.chance(0.5)) v |= 3n << 8n; // SH
+    if (r.chance(0.5)) v |= B(r.int(0, 7)) << 2n; // AttrIndx
+    if (r.chance(0.2)) v |= 1n << 11n; // nG
+    if (r.chance(this.chaos + 0.1)) v |= B(r.int(0, 0xfff)) << 52n; // Contiguous, PXN, XN, software bits
+    if (o.junkAddr) v |= B(o.junkAddr);
+    return v;
+  }
+
+  // ---- mappings ---------------------------------------------------------------------------------
+
+  /** Picks a TT of the domain. */
+  pickTt(d: Domain): Tt {
+    return d.tts[1] && this.r.chance(0.4) ? d.tts[1] : d.tts[0]!;
+  }
+
+  /** An IOVA inside the TT's range that is also a safe physical address, aligned to `align`. */
+  iovaIn(tt: Tt, align: bigint): bigint | undefined {
+    const lo0 = this.lowIova ? tt.lo : maxB(tt.lo, B(ARENAS[0].base));
+    const hi = minB(tt.hi, TWO48);
+    for (let i = 0; i < 8; i++) {
+      const lo = alignUp(lo0, align);
+      if (lo >= hi) return undefined;
+      const span = (hi - lo) / align;
+      const k = span <= 1n ? 0n : randBig(this.r, span);
+      const iova = lo + k * align;
+      if (this.lowIova || safeIova(iova, Number(align > 0x1000000n ? 0x1000n : align))) return iova;
+    }
+    return undefined;
+  }
+
+  /**
+   * Maps something in domain d: a page or a block at a level the granule allows (QEMU
+   * 7.2 also takes level-0 and 16K/64K level-1 blocks, which the architecture forbids).
+   */
+  mapRandom(d: Domain, o: { level?: number; ro?: boolean; tt?: Tt } = {}): Mapping | undefined {
+    const r = this.r;
+    const tt = o.tt ?? this.pickTt(d);
+    const pt = tt.pt;
+    const level = o.level ?? r.weighted([[6, 3], [2, 2], [1, 1], [0.5, 0]].filter(([, l]) => l >= pt.start && (l as number) <= 3) as Array<[number, number]>);
+    if (level < pt.start) return undefined;
+    const size = 2n ** B(pt.shift(level));
+    if (size > tt.hi - tt.lo) return undefined;
+    let target: number;
+    let out: number;
+    const unassignedOut = r.chance(0.06 + this.chaos * 0.1);
+    if (size <= B(this.dataSize)) {
+      // the whole page or block lies in the data area
+      out = unassignedOut ? this.unassigned(Number(size)) : this.data + r.int(0, Math.floor(this.dataSize / Number(size)) - 1) * Number(size);
+      target = out;
+    } else {
+      target = unassignedOut ? this.unassigned(0x1000) : this.dataAddr(0x1000, 0x1000);
+      out = Number(B(target) & ~(size - 1n));
+    }
+    const base = this.iovaIn(tt, size);
+    if (base === undefined) return undefined;
+    const winOff = B(target - out);
+    const winLen = size <= B(this.dataSize) ? Number(size) : Math.min(0x1000 * r.int(1, 4), this.data + this.dataSize - target);
+    const desc = pt.descAddr(base, level);
+    const junk = level < 3 && r.chance(this.chaos) ? r.int(1, 2 ** Math.min(20, pt.shift(level) - 12) - 1) * 0x1000 : 0; // address bits below the block size: ignored
+    this.b.memW(desc, 8, this.leafDesc(out, level, { ro: o.ro, junkAddr: junk & (Number(size) - 1) }));
+    const m: Mapping = { d, iova: base + winOff, len: Math.max(1, winLen), level, desc, tt };
+    d.mappings.push(m);
+    return m;
+  }
+
+  // ---- command queue ----------------------------------------------------------------------------
+
+  /** Programs the command queue (2^log2 entries). */
+  setupCmdq(log2: number, at?: number): void {
+    const n = 2 ** Math.min(log2, 19);
+    const bytes = Math.min(n, 4096) * 16;
+    const base = at ?? this.b.alloc(Math.max(bytes, 64), Math.min(Math.max(bytes, 64), 0x10000));
+    this.cmdq = { base, log2: Math.min(log2 & 0x1f, 19), prod: 0 };
+    this.b.mmioW(R.R_CMDQ_BASE, 8, this.qbase(base, log2));
+  }
+
+  setupEvtq(log2: number, at?: number): void {
+    const n = 2 ** Math.min(log2, 19);
+    const bytes = Math.min(n, 4096) * 32;
+    const base = at ?? this.b.alloc(Math.max(bytes, 64), Math.min(Math.max(bytes, 64), 0x10000));
+    this.evtq = { base, log2: Math.min(log2 & 0x1f, 19) };
+    this.b.mmioW(R.R_EVENTQ_BASE, 8, this.qbase(base, log2));
+  }
+
+  get cmdqEntries(): number {
+    return 2 ** this.cmdq.log2;
+  }
+
+  /**
+   * Writes commands at PROD and publishes them, waiting for room as a driver does (by
+   * the oracle's CONS). Stops early (returns false) when a command error is pending and
+   * the queue is full.
+   */
+  submit(cmds: Words[], publishEach = false): boolean {
+    const size = this.cmdqEntries;
+    const wrapIdx = 2 * size - 1;
+    let i = 0;
+    while (i < cmds.length) {
+      const cons = this.b.peek(R.R_CMDQ_CONS) & wrapIdx;
+      const used = (this.cmdq.prod - cons) & wrapIdx;
+      let free = size - used;
+      if (free <= 0) {
+        if (((this.b.peek(R.R_GERROR) ^ this.b.peek(R.R_GERRORN)) & 1) !== 0 || (this.cr0 & 8) === 0) return false;
+        return false;
+      }
+      while (free > 0 && i < cmds.length) {
+        const idx = this.cmdq.prod & (size - 1);
+        const c = cmds[i];
+        this.b.opcodes.add(Number(c[0] & 0xffn));
+        this.b.words(this.cmdq.base + idx * 16, c);
+        this.cmdq.prod = (this.cmdq.prod + 1) & wrapIdx;
+        free--;
+        i++;
+        if (publishEach) break;
+      }
+      this.b.mmioW(R.R_CMDQ_PROD, 4, this.cmdq.prod);
+    }
+    return true;
+  }
+
+  /** After a batch: observe; on a command error, recover as a driver would (or not). */
+  afterBatch(): void {
+    this.b.observeCmdq();
+    for (let round = 0; round < 3; round++) {
+      const pending = (this.b.peek(R.R_GERROR) ^ this.b.peek(R.R_GERRORN)) & 1;
+      if (!pending) return;
+      const r = this.r;
+      const how = r.weighted<'skip' | 'ack' | 'leave' | 'replace'>([[6, 'skip'], [2, 'ack'], [1, 'leave'], [2, 'replace']]);
+      if (how === 'leave') return;
+      const cons = this.b.peek(R.R_CMDQ_CONS);
+      const idx = cons & (this.cmdqEntries - 1);
+      if (how === 'skip') this.b.words(this.cmdq.base + idx * 16, [put([0n, 0n], C.CMD_OPCODE, C.CMD_SYNC)[0] | B(r.int(0, 3) << 12), 0n]);
+      if (how === 'replace') this.b.words(this.cmdq.base + idx * 16, this.randomCmd());
+      this.b.mmioR(R.R_GERROR);
+      this.b.mmioW(R.R_GERRORN, 4, this.b.peek(R.R_GERROR) ^ (r.chance(this.chaos) ? r.int(0, 0x1ff) & ~1 : 0));
+      this.b.observeCmdq();
+    }
+  }
+
+  // ---- commands ---------------------------------------------------------------------------------
+
+  /** A random command: a valid one with random fields, any opcode, or garbage. */
+  randomCmd(): Words {
+    const r = this.r;
+    const kind = r.weighted<'valid' | 'any' | 'garbage'>([[8, 'valid'], [2, 'any'], [1, 'garbage']]);
+    if (kind === 'garbage') return [r.u64(), r.u64()];
+    const op = kind === 'any' ? r.int(0, 255) : r.pick(VALID_OPCODES);
+    const w: Words = [B(op), 0n];
+    const sid = this.pickSid();
+    switch (op) {
+      case C.CMD_SYNC:
+        put(w, C.CMD_SYNC_CS, r.int(0, 3));
+        if (r.chance(0.3)) w[1] = r.u64() & ~3n; // MSI address / data: ignored
+        if (r.chance(0.3)) put(w, C.CMD_SID, r.u32()); // MSIData
+        break;
+      case C.CMD_CFGI_STE:
+      case C.CMD_CFGI_CD:
+      case C.CMD_CFGI_CD_ALL:
+      case C.CMD_PREFETCH_CONFIG:
+      case C.CMD_PREFETCH_ADDR:
+      case C.CMD_ATC_INV:
+      case C.CMD_PRI_RESP:
+      case C.CMD_RESUME:
+      case C.CMD_STALL_TERM:
+        put(w, C.CMD_SID, sid);
+        if (r.chance(0.3)) put(w, C.CMD_SSID, r.int(0, 0xfffff));
+        if (r.chance(0.3)) w[0] |= 1n << 11n; // SSV
+        w[1] = r.chance(0.5) ? B(r.int(0, 1)) : r.u64();
+        break;
+      case C.CMD_CFGI_STE_RANGE:
+        put(w, C.CMD_SID, sid);
+        put(w, C.CMD_STE_RANGE, r.weighted([[3, r.int(0, 8)], [1, 31], [1, r.int(0, 31)]]));
+        break;
+      case C.CMD_TLBI_NH_ASID:
+      case C.CMD_TLBI_NH_VA:
+      case C.CMD_TLBI_NH_VAA:
+      case C.CMD_TLBI_NH_ALL:
+      case C.CMD_TLBI_EL2_ASID:
+      case C.CMD_TLBI_EL2_VA:
+      case C.CMD_TLBI_EL2_VAA:
+      case C.CMD_TLBI_EL2_ALL:
+      case C.CMD_TLBI_EL3_ALL:
+      case C.CMD_TLBI_EL3_VA:
+      case C.CMD_TLBI_S12_VMALL:
+      case C.CMD_TLBI_S2_IPA:
+      case C.CMD_TLBI_NSNH_ALL:
+        return this.tlbiCmd(op);
+      default:
+        w[0] |= r.u64() & ~0xffn;
+        w[1] = r.u64();
+    }
+    if (r.chance(this.chaos * 0.5)) w[0] |= 1n << 10n; // SSEC
+    return w;
+  }
+
+  pickSid(): number {
+    const r = this.r;
+    return r.weighted<number>([
+      [8, r.pick(this.devices).sid],
+      [1, r.int(0, 0xff)],
+      [1, r.pick(this.devices).sid | (r.int(1, 0xffff) << 16)], // QEMU keys devices by the low 16 bits
+      [0.5, r.u32()],
+    ]);
+  }
+
+  pickAsid(): number {
+    const r = this.r;
+    if (this.domains.length && r.chance(0.8)) return r.pick(this.domains).asid;
+    return r.int(0, 0xffff);
+  }
+
+  /** A TLBI command of opcode `op`, aimed at something mapped most of the time. */
+  tlbiCmd(op: number, target?: Mapping): Words {
+    const r = this.r;
+    const w: Words = [B(op), 0n];
+    const m = target ?? (this.allMappings().length && r.chance(0.8) ? r.pick(this.allMappings()) : undefined);
+    put(w, C.CMD_ASID, m && r.chance(0.85) ? m.d.asid : this.pickAsid());
+    put(w, C.CMD_VMID, r.chance(0.8) ? 0 : r.int(0, 0xffff));
+    let addr = m ? m.iova + (r.chance(0.5) ? 0n : B(r.int(0, Math.max(0, m.len - 1)))) : B(r.int(0, 0xfffff)) << 12n;
+    if (r.chance(0.1)) addr = r.u64();
+    w[1] = addr & ~0xfffn;
+    put(w, C.CMD_LEAF, r.int(0, 1));
+    if (r.chance(0.45)) {
+      // range invalidation (IDR3.RIL): TG, TTL, NUM, SCALE
+      const gr = m ? m.tt.pt.granule : r.pick([12, 14, 16]);
+      const tg = r.chance(0.8) ? (gr - 10) / 2 : r.int(0, 3);
+      put(w, C.CMD_TG, tg);
+      put(w, C.CMD_TTL, r.chance(0.5) && m ? m.level & 3 : r.int(0, 3));
+      put(w, C.CMD_NUM, r.weighted([[3, 0], [2, r.int(0, 3)], [1, r.int(0, 31)]]));
+      put(w, C.CMD_SCALE, r.weighted([[3, 0], [2, r.int(0, 4)], [1, r.int(0, 31)]]));
+    } else if (r.chance(0.2)) {
+      put(w, C.CMD_TTL, r.int(0, 3));
+    }
+    if (r.chance(this.chaos)) w[0] |= B(r.int(0, 3)) << 8n | B(r.int(0, 1)) << 11n;
+    return w;
+  }
+
+  allMappings(): Mapping[] {
+    return this.domains.flatMap((d) => d.mappings);
+  }
+
+  /** One invalidation (of any kind) that a driver might issue after changing `m` or an STE/CD. */
+  invalidation(m?: Mapping, sid?: number): Words[] {
+    const r = this.r;
+    const s = sid ?? this.pickSid();
+    const kind = r.weighted<number>([
+      [6, C.CMD_TLBI_NH_VA], [2, C.CMD_TLBI_NH_VAA], [3, C.CMD_TLBI_NH_ASID], [2, C.CMD_TLBI_NH_ALL],
+      [1, C.CMD_TLBI_NSNH_ALL], [1, r.pick([C.CMD_TLBI_EL2_ALL, C.CMD_TLBI_EL2_ASID, C.CMD_TLBI_EL2_VA, C.CMD_TLBI_EL2_VAA, C.CMD_TLBI_S12_VMALL, C.CMD_TLBI_S2_IPA, C.CMD_TLBI_EL3_ALL, C.CMD_TLBI_EL3_VA])],
+      [3, C.CMD_CFGI_STE], [2, C.CMD_CFGI_STE_RANGE], [2, C.CMD_CFGI_CD], [1, C.CMD_CFGI_CD_ALL], [1, -1],
+      [1, C.CMD_PREFETCH_CONFIG],
+    ]);
+    const out: Words[] = [];
+    switch (kind) {
+      case C.CMD_CFGI_STE:
+        out.push(put(put([B(kind), 0n], C.CMD_SID, s), C.CMD_LEAF, r.int(0, 1)));
+        break;
+      case C.CMD_CFGI_STE_RANGE:
+        out.push(put(put([B(kind), 0n], C.CMD_SID, s), C.CMD_STE_RANGE, r.weighted([[2, r.int(0, 8)], [1, 31], [1, r.int(0, 31)]])));
+        break;
+      case -1: // CFGI_ALL
+        out.push(put(put([B(C.CMD_CFGI_STE_RANGE), 0n], C.CMD_SID, r.chance(0.8) ? 0 : r.u32()), C.CMD_STE_RANGE, 31));
+        break;
+      case C.CMD_CFGI_CD:
+      case C.CMD_CFGI_CD_ALL:
+      case C.CMD_PREFETCH_CONFIG:
+        out.push(put(put([B(kind), 0n], C.CMD_SID, s), C.CMD_SSID, r.chance(0.8) ? 0 : r.int(0, 0xfffff)));
+        if (kind === C.CMD_CFGI_CD) put(out[0], C.CMD_LEAF, r.int(0, 1));
+        break;
+      default:
+        out.push(this.tlbiCmd(kind, m));
+    }
+    if (r.chance(this.chaos * 0.5)) out[0][0] |= 1n << 10n; // SSEC: CERROR_ILL for the CFGI ones
+    return out;
+  }
+
+  /** CMD_SYNC with a random CS (and junk MSI fields sometimes). */
+  sync(): Words {
+    const r = this.r;
+    const w = put([B(C.CMD_SYNC), 0n], C.CMD_SYNC_CS, r.weighted([[4, 0], [3, 1], [1, 2], [1, 3]]));
+    if (r.chance(0.2)) w[1] = r.u64() & ~3n;
+    return w;
+  }
+
+  // ---- event queue --------------------------------------------------------------------------------
+
+  /**
+   * Reads EVENTQ_PROD, the records written since CONS (up to a few, word by word, then
+   * a digest of the queue), and consumes them (CONS = PROD) unless told not to.
+   */
+  drainEvents(consume = true): void {
+    const b = this.b;
+    const r = this.r;
+    const prodOff = r.chance(0.8) ? R.R_EVENTQ_PROD + R.SMMU_PAGE1 : R.R_EVENTQ_PROD;
+    const consOff = r.chance(0.8) ? R.R_EVENTQ_CONS + R.SMMU_PAGE1 : R.R_EVENTQ_CONS;
+    const prod = Number(b.mmioR(prodOff));
+    const cons = Number(b.mmioR(consOff));
+    const log2 = this.evtq.log2;
+    const n = 2 ** log2;
+    const wrapIdx = 2 * n - 1;
+    let c = cons & wrapIdx;
+    const p = prod & wrapIdx;
+    let shown = 0;
+    const base = Number(B(this.evtq.base) & 0xffffffffffc0n);
+    const inRam = base >= ARENAS[0].base && base < UNASSIGNED;
+    while (c !== p && shown < 6 && inRam) {
+      const idx = c & (n - 1);
+      for (let k = 0; k < 4; k++) if (k !== 3 || r.chance(0.5)) b.memR(base + idx * 32 + k * 8, 8);
+      c = (c + 1) & wrapIdx;
+      shown++;
+    }
+    if (inRam && (c !== p || r.chance(0.3))) b.digest(base, Math.min(n, 256) * 32);
+    if (r.chance(0.3)) b.mmioR(R.R_GERROR);
+    if (consume) {
+      let v = p;
+      if (r.chance(this.chaos * 0.3)) v = r.u32();
+      b.mmioW(consOff, 4, v);
+      if (((b.peek(R.R_GERROR) ^ b.peek(R.R_GERRORN)) & 4) !== 0 && r.chance(0.7)) {
+        b.mmioW(R.R_GERRORN, 4, b.peek(R.R_GERRORN) ^ 4);
+      }
+    }
+  }
+
+  // ---- DMA ------------------------------------------------------------------------------------------
+
+  /** An IOVA for device d: mapped most of the time, otherwise unmapped, tagged or odd. */
+  pickIova(dev: Device, len: number): bigint {
+    const r = this.r;
+    const smmuOn = (this.cr0 & 1) === 1;
+    const maps = dev.domain ? dev.domain.mappings : [];
+    const choice = r.weighted<'map' | 'other' | 'data' | 'unmapped' | 'tagged' | 'unassigned'>([
+      [maps.length ? 10 : 0, 'map'],
+      [this.allMappings().length ? 1 : 0, 'other'],
+      [!smmuOn || dev.state !== 's1' || dev.mayBypass ? 4 : 1, 'data'],
+      [2, 'unmapped'],
+      [0.5, 'tagged'],
+      [0.5, 'unassigned'],
+    ]);
+    const misalign = (v: bigint) => (r.chance(0.25) ? v + B(r.int(1, 3)) : v);
+    switch (choice) {
+      case 'map':
+      case 'other': {
+        const m = r.pick(choice === 'map' ? maps : this.allMappings());
+        const off = r.chance(0.3) ? 0 : r.int(0, Math.max(0, m.len - 1));
+        let v = m.iova + B(off);
+        if (r.chance(0.5)) v &= ~3n;
+        return this.lowIova || safeIova(v, len) ? v : B(this.dataAddr(len));
+      }
+      case 'data':
+        return misalign(B(this.dataAddr(len, 4)));
+      case 'unmapped': {
+        if (dev.domain) {
+          const tt = this.pickTt(dev.domain);
+          const v = this.iovaIn(tt, 0x1000n);
+          if (v !== undefined) return misalign(v + B(r.int(0, 0x3ff) * 4));
+        }
+        return misalign(B(this.dataAddr(len, 4)));
+      }
+      case 'tagged':
+        // at or above 2^48: outside the IOMMU region of the device, never translated in QEMU
+        return r.chance(0.5) ? (B(r.int(1, 0xffff)) << 48n) | B(this.dataAddr(len, 4)) : TWO48 - B(r.int(1, 8) * 4);
+      case 'unassigned':
+        return B(this.unassigned(4)) + B(r.int(0, 0x3ff) * 4);
+    }
+  }
+
+  pickLen(): number {
+    return this.r.weighted<number>([
+      [4, 4], [4, 16], [3, 64], [2, 256], [1, this.r.int(1, 32)], [1, this.r.int(1, 4095)], [1, 4095], [1, 4096 - 16], [1, this.r.int(1, 8) * 512],
+    ]);
+  }
+
+  /** One DMA by a device, then observations of memory and events. */
+  dmaAction(dev?: Device): void {
+    const r = this.r;
+    const d = dev ?? r.pick(this.devices);
+    const len = this.pickLen();
+    const src = this.pickIova(d, len);
+    const dst = this.pickIova(d, len);
+    this.b.dma(d.sid, src, dst, len);
+    if (r.chance(0.7)) this.observeData();
+    if (r.chance(0.5)) this.drainEvents(r.chance(0.85));
+  }
+}
+
+export interface CdVariant {
+  valid: boolean;
+  aa64: boolean;
+  a: boolean;
+  s: boolean;
+  ha: boolean;
+  hd: boolean;
+  endi: boolean;
+  epd0: boolean;
+  epd1: boolean;
+  t0sz: number;
+  t1sz: number;
+  tg0: number;
+  tg1: number;
+  ips: number;
+  tbi: number;
+  r: number;
+  ttb0: bigint;
+  ttb1: bigint;
+  had0: boolean;
+  had1: boolean;
+}
+
+/** Opcodes QEMU 7.2 decodes (0x07 CFGI_ALL is not among them: it is CFGI_STE_RANGE with Range 31). */
+export const VALID_OPCODES: readonly number[] = [
+  C.CMD_PREFETCH_CONFIG, C.CMD_PREFETCH_ADDR, C.CMD_CFGI_STE, C.CMD_CFGI_STE_RANGE, C.CMD_CFGI_CD, C.CMD_CFGI_CD_ALL,
+  C.CMD_TLBI_NH_ALL, C.CMD_TLBI_NH_ASID, C.CMD_TLBI_NH_VA, C.CMD_TLBI_NH_VAA, C.CMD_TLBI_EL3_ALL, C.CMD_TLBI_EL3_VA,
+  C.CMD_TLBI_EL2_ALL, C.CMD_TLBI_EL2_ASID, C.CMD_TLBI_EL2_VA, C.CMD_TLBI_EL2_VAA, C.CMD_TLBI_S12_VMALL, C.CMD_TLBI_S2_IPA,
+  C.CMD_TLBI_NSNH_ALL, C.CMD_ATC_INV, C.CMD_PRI_RESP, C.CMD_RESUME, C.CMD_STALL_TERM, C.CMD_SYNC,
+];
+
+/** Whether [iova, iova+len) is safe as a physical address (RAM away from boot data, unassigned, or at/above 2^48). */
+export function safeIova(iova: bigint, len: number): boolean {
+  if (iova >= TWO48) return true;
+  const end = iova + B(len);
+  if (iova < B(ARENAS[0].base)) return false;
+  if (iova < B(ARENAS[0].end) && end <= B(ARENAS[0].end)) return true;
+  return iova >= B(ARENAS[1].base);
+}
+
+function alignUp(v: bigint, a: bigint): bigint {
+  return ((v + a - 1n) / a) * a;
+}
+
+function maxB(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+function minB(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function randBig(r: Rng, n: bigint): bigint {
+  if (n <= 0n) return 0n;
+  if (n < 2n ** 32n) return B(Math.floor(r.float() * Number(n)));
+  return (r.u64() % n);
+}
+
+export { STE };
