@@ -56,6 +56,22 @@ export function setHostMemory(on: bool): void {
   return 0;
 }
 
+/** Bytes from `addr` to the end of the RAM region holding it; 0 when `addr` is not in RAM. */
+export function ramLeft(addr: u64): u64 {
+  for (let i = 0; i < nregions; i++) {
+    const r = regions + <usize>(i * REGION_BYTES);
+    const off = addr - load<u64>(r);
+    const size = load<u64>(r, 8);
+    if (off < size) return size - off;
+  }
+  return 0;
+}
+
+/** Whether addresses outside RAM go to the host's memory callbacks. */
+export function hostBacked(): bool {
+  return hostMemory;
+}
+
 /** Reads `len` bytes at guest `addr` into `dst`; false when any part of it failed (that part reads as zeros). */
 export function gread(addr: u64, dst: usize, len: u32): bool {
   const p = ramPtr(addr, len);

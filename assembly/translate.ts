@@ -4,7 +4,7 @@
 
 import * as S from "./state";
 import { ex32 } from "./bits";
-import { gread, gwrite } from "./guestmem";
+import { gread, gwrite, ramLeft, hostBacked } from "./guestmem";
 import {
   evType, evReset, evSet, evSetAddr, evSetAddr2, evSetRnw, evSetClass, recordEvent,
 } from "./evtq";
@@ -192,10 +192,13 @@ export function translateBatch(n: u32): void {
 }
 
 /**
- * Device DMA through the SMMU (trace spec "How a dma moves data"): from `iova`, for
- * `len` bytes, between guest memory and the DMA buffer at `bufOff`. Translated runs go
- * to the end of their 4 KiB block; a failed translation covers 4 bytes, read as zeros
- * or dropped. Stops before the buffer could overflow; returns the bytes handled.
+ * Device DMA through the SMMU as QEMU's memory core performs it for the edu device:
+ * from `iova`, for `len` bytes, between guest memory and the DMA buffer. A translated
+ * run goes to the end of the translated page or block (RAM in one piece, unassigned
+ * memory in aligned pieces of at most 4 bytes); a failed translation, or an IOVA at or
+ * above 2^48 (outside the device's IOMMU region, not translated), is one aligned piece
+ * of at most 4 bytes, read as zeros or dropped. Stops before the buffer could overflow;
+ * returns the bytes handled.
  */
 /** Bytes of the DMA calls so far whose translation failed (read by the host, then reset). */
 export let dmaFailed: u32 = 0;
@@ -205,22 +208,60 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
   let done: u32 = 0;
   while (done < len && done <= <u32>(DMA_BUF_BYTES - 4096)) {
     const a = iova + <u64>done;
-    const st = translate(sid, a, access);
     const left = len - done;
     const buf = dmaBuf + <usize>done;
+    let n: u32;
+    if (a >= IOVA_LIMIT) {
+      // beyond the device's IOMMU region (QEMU: SMMU_MAX_VA_BITS): unassigned, never translated
+      n = pieceSize(a, left);
+      if (!write) memory.fill(buf, 0, n);
+      dmaFailed += n;
+      done += n;
+      continue;
+    }
+    const st = translate(sid, a, access);
     if (st == XS_SUCCESS || st == XS_DISABLE || st == XS_BYPASS) {
-      const toBlockEnd: u32 = 4096 - <u32>(a & 0xfff);
-      const n = toBlockEnd < left ? toBlockEnd : left;
+      // QEMU's memory core: up to the end of the translated page or block; RAM in one
+      // piece (up to its end), unassigned memory in naturally aligned pieces of <= 4 bytes
       const pa = load<u64>(xo, XO_ADDR);
-      if (write) gwrite(pa, buf, n);
-      else gread(pa, buf, n); // unassigned parts read as zeros
+      let span = (pa | load<u64>(xo, XO_MASK)) - pa + 1;
+      if (span == 0 || span > <u64>left) span = <u64>left;
+      const ram = ramLeft(pa);
+      if (ram != 0) {
+        n = <u32>(span < ram ? span : ram);
+        if (write) gwrite(pa, buf, n);
+        else gread(pa, buf, n);
+      } else if (hostBacked()) {
+        n = <u32>span;
+        if (write) gwrite(pa, buf, n);
+        else gread(pa, buf, n);
+      } else {
+        n = pieceSize(pa, <u32>span);
+        if (!write) memory.fill(buf, 0, n);
+      }
       done += n;
     } else {
-      const n: u32 = left < 4 ? left : 4;
+      // a failed translation goes to unassigned memory: a piece of <= 4 bytes, aligned
+      n = pieceSize(a, left);
       if (!write) memory.fill(buf, 0, n);
       dmaFailed += n;
       done += n;
     }
   }
   return done;
+}
+
+/** Device DMA addresses end at 2^48: the size of QEMU's IOMMU memory region (SMMU_MAX_VA_BITS). */
+const IOVA_LIMIT: u64 = <u64>1 << 48;
+
+/**
+ * Size of an access QEMU makes to unassigned memory at `addr` with `left` bytes to go
+ * (memory_access_size): at most 4 bytes, no more than the alignment of `addr`, a power of 2.
+ */
+// @ts-ignore: decorator
+@inline function pieceSize(addr: u64, left: u32): u32 {
+  const low = <u32>(addr & 3);
+  const max: u32 = low == 0 ? 4 : low & (0 - low);
+  const n = left < max ? left : max;
+  return n >= 4 ? 4 : n >= 2 ? 2 : n;
 }

@@ -223,10 +223,13 @@ export class Smmu {
     checkInt(offset, 'offset', R.SMMU_MMIO_SIZE - 1);
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new RangeError(`vsmmu: size must be 1, 2, 4 or 8, got ${String(size)}`);
     if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError('vsmmu: value must be a number or a bigint');
-    if (typeof value === 'number' && (!Number.isInteger(value) || value < 0 || value > Number.MAX_SAFE_INTEGER)) {
-      throw new RangeError(`vsmmu: value must be a non-negative integer, got ${value}`);
+    const bits = size * 8;
+    const lo = size === 8 ? -(2n ** 63n) : -(2n ** BigInt(bits - 1));
+    const hi = 2n ** BigInt(bits);
+    if (typeof value === 'number' ? !Number.isSafeInteger(value) || value < Number(lo) || value >= Number(hi) : value < lo || value >= hi) {
+      throw new RangeError(`vsmmu: value must be an integer that fits ${size} bytes (signed or unsigned), got ${String(value)}`);
     }
-    const v = BigInt.asUintN(size * 8, BigInt(value));
+    const v = BigInt.asUintN(bits, BigInt(value));
     if (this.traceSink) this.traceSink(formatMmio(true, offset & ~R.SMMU_PAGE1, v, size));
     if ((size !== 4 && size !== 8) || offset % size !== 0 || offset + size > R.SMMU_MMIO_SIZE) {
       this.decodeErrors++;

@@ -144,8 +144,9 @@ export class World {
   strtab = { base: 0, log2size: 0, twoLevel: false, split: 0, l2: new Map<number, number>() };
   /** Once a 2-level format was written, QEMU keeps it until reset. */
   twoLevelSticky = false;
-  cmdq = { base: 0, log2: 0, prod: 0 };
-  evtq = { base: 0, log2: 0 };
+  /** cap: entries of guest memory behind the queue (raw PROD/CONS values stay below it). */
+  cmdq = { base: 0, log2: 0, prod: 0, cap: 1 };
+  evtq = { base: 0, log2: 0, cap: 1 };
   private asidNext: number;
 
   constructor(readonly b: Builder, opts: WorldOptions = {}) {
@@ -232,8 +233,16 @@ export class World {
 
   /** Linear stream table with 2^log2size entries. */
   setupLinear(log2size: number, unalignedBase = false): void {
+    // QEMU aligns the base to 2^(LOG2SIZE + 5) whatever SIDSIZE says: huge sizes only with a base outside RAM
+    if (log2size > 21) {
+      const base = 2 ** 47; // aligned for LOG2SIZE up to 42
+      this.writeStrtabBase(base);
+      this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: this.strtab.l2 };
+      this.b.mmioW(R.R_STRTAB_BASE_CFG, 4, log2size & 0x3f);
+      return;
+    }
     const bytes = 64 * 2 ** Math.min(log2size, 16);
-    const base = this.b.alloc(bytes, bytes);
+    const base = this.b.alloc(bytes, 2 ** (log2size + 5));
     const reg = unalignedBase ? base + this.r.int(0, bytes / 64 - 1) * 64 : base;
     this.writeStrtabBase(reg);
     this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: this.strtab.l2 };
@@ -245,7 +254,8 @@ export class World {
   setupTwoLevel(log2size: number, split: number): void {
     const l1n = 2 ** Math.max(0, Math.min(log2size, 16) - split);
     const bytes = Math.max(64, 8 * l1n);
-    const base = this.b.alloc(bytes, bytes);
+    // QEMU aligns the L1 table to 2^max(5, LOG2SIZE - SPLIT + 2), not bounded by SIDSIZE
+    const base = this.b.alloc(bytes, Math.max(bytes, 2 ** Math.max(5, log2size - split + 2)));
     this.writeStrtabBase(base);
     this.strtab = { base, log2size, twoLevel: true, split, l2: new Map() };
     this.twoLevelSticky = true;
@@ -551,7 +561,7 @@ export class World {
     const n = 2 ** Math.min(log2, 19);
     const bytes = Math.min(n, 4096) * 16;
     const base = at ?? this.b.alloc(Math.max(bytes, 64), Math.min(Math.max(bytes, 64), 0x10000));
-    this.cmdq = { base, log2: Math.min(log2 & 0x1f, 19), prod: 0 };
+    this.cmdq = { base, log2: Math.min(log2 & 0x1f, 19), prod: 0, cap: Math.min(n, 4096) };
     this.b.mmioW(R.R_CMDQ_BASE, 8, this.qbase(base, log2));
   }
 
@@ -559,12 +569,19 @@ export class World {
     const n = 2 ** Math.min(log2, 19);
     const bytes = Math.min(n, 4096) * 32;
     const base = at ?? this.b.alloc(Math.max(bytes, 64), Math.min(Math.max(bytes, 64), 0x10000));
-    this.evtq = { base, log2: Math.min(log2 & 0x1f, 19) };
+    this.evtq = { base, log2: Math.min(log2 & 0x1f, 19), cap: Math.min(n, 4096) };
     this.b.mmioW(R.R_EVENTQ_BASE, 8, this.qbase(base, log2));
   }
 
   get cmdqEntries(): number {
     return 2 ** this.cmdq.log2;
+  }
+
+  /** A raw PROD/CONS value for a queue: any wrap bit and high bits, an index inside the memory behind it. */
+  rawIndex(q: { log2: number; cap: number }, v: number): number {
+    const n = 2 ** q.log2;
+    const idx = (v & (n - 1)) % q.cap;
+    return ((v & ~(n - 1)) | idx) >>> 0;
   }
 
   /**

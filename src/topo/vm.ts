@@ -5,7 +5,8 @@
 
 import { createSmmu, type Smmu } from '../smmu.js';
 import { SimulatedPsmmu, type SimulatedPsmmuOptions, type ViommuHandle } from '../backends/simulated.js';
-import { GuestDriver } from '../guest/driver.js';
+import { GuestDriver, type GuestBus } from '../guest/driver.js';
+import * as R from '../arch/registers.js';
 import type { GuestMemoryCallbacks } from '../types.js';
 
 /** Guest RAM owned by JavaScript, reachable from every vSMMU and pSMMU of the VM. */
@@ -64,6 +65,43 @@ export interface VsmmuNode {
   vmids: Map<string, number>;
   /** Its vIOMMU handle on each pSMMU it uses. */
   handles: Map<string, ViommuHandle>;
+  /** Command-queue doorbells the driver rang and how full the queue was at each. */
+  doorbells: DoorbellCounters;
+}
+
+export interface DoorbellCounters {
+  /** CMDQ_PROD writes. */
+  count: number;
+  /** Sum over doorbells of the entries between CONS and the new PROD (queue occupancy). */
+  entries: number;
+  /** Largest occupancy seen. */
+  max: number;
+  /** Occupancy at the latest doorbell. */
+  last: number;
+}
+
+/**
+ * The driver's view of the vSMMU, counting queue occupancy at every CMDQ_PROD write
+ * (entries published and not yet consumed, read from CONS just before the doorbell).
+ */
+function countingBus(smmu: Smmu, c: DoorbellCounters, log2: number): GuestBus {
+  const wrap = (2 << log2) - 1;
+  return {
+    mmioRead: (off, size) => smmu.mmioRead(off, size),
+    mmioWrite: (off, size, value) => {
+      if ((off & ~R.SMMU_PAGE1) === R.R_CMDQ_PROD && size === 4) {
+        const cons = Number(smmu.mmioRead(R.R_CMDQ_CONS, 4));
+        const occ = (Number(value) - cons) & wrap;
+        c.count++;
+        c.entries += occ;
+        c.last = occ;
+        if (occ > c.max) c.max = occ;
+      }
+      smmu.mmioWrite(off, size, value);
+    },
+    readMemory: (addr, len) => smmu.readMemory(addr, len),
+    writeMemory: (addr, data) => smmu.writeMemory(addr, data),
+  };
 }
 
 export interface Vm {
@@ -102,14 +140,15 @@ export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<
       } : undefined,
       vasidTable: v.vasidTable,
     });
-    const driver = new GuestDriver(smmu, {
+    const doorbells: DoorbellCounters = { count: 0, entries: 0, max: 0, last: 0 };
+    const driver = new GuestDriver(countingBus(smmu, doorbells, 10), {
       heap: { base: VM_RAM_BASE + i * heap, size: heap },
       cmdqLog2: 10,
       evtqLog2: 8,
       strtab: { log2size: 16, split: 8 },
     });
     driver.init();
-    vsmmus.push({ spec: v, smmu, driver, vmids, handles });
+    vsmmus.push({ spec: v, smmu, driver, vmids, handles, doorbells });
   }
   return { ram, psmmus, vsmmus };
 }

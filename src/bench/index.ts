@@ -1,0 +1,197 @@
+// `vsmmu bench`: command-queue consumption of the same streams by the wasm engine, the
+// TypeScript reference, QEMU 7.2 and memcpy; translation throughput; memory growth; the
+// release .wasm size. Medians of several runs; every ratio is taken within one run.
+
+import { statSync } from 'node:fs';
+import * as os from 'node:os';
+import { ModelStreamBench, now, seconds } from './model.js';
+import { ReferenceStreamBench } from './reference.js';
+import { qemuAvailable, qemuStream } from './qemu.js';
+import { translationBench, FULL_TRANSLATE_SIZES, type TranslateResults, type TranslateSizes } from './translate.js';
+import { growthBench, type GrowthResult } from './growth.js';
+import { FULL_STREAM, STATE_NOTE, STREAMS, STREAM_LOG2, streamBytes, type StreamSpec } from './streams.js';
+
+export interface BenchOptions {
+  /** Commands per stream (default 2^19 - 1, a full queue). */
+  commands?: number;
+  /** Runs of the TypeScript reference and QEMU per stream; the engine and memcpy get 2 * runs + 1. */
+  runs?: number;
+  /** Run QEMU (default: when qemu-system-aarch64 is installed). */
+  qemu?: boolean;
+  /** Only the streams whose name contains one of these (case-insensitive). */
+  streams?: string[];
+  translate?: TranslateSizes;
+  growth?: { commands: number; translations: number };
+  log?: (line: string) => void;
+}
+
+export interface StreamResult {
+  name: string;
+  commands: number;
+  wasm_mcmd_s: number;
+  ts_mcmd_s: number;
+  qemu_mcmd_s: number | null;
+  memcpy_mcmd_s: number;
+  note: string;
+  /** Every run, Mcmd/s. */
+  samples: { wasm: number[]; ts: number[]; qemu: number[] | null; memcpy: number[] };
+  /** Mean qtest round trip subtracted from QEMU's times, microseconds. */
+  qemu_rtt_us: number | null;
+  /** Entries handed to the simulated pSMMUs per run (mixed stream; engine, reference). */
+  forwarded?: { wasm: number; ts: number };
+}
+
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  memory_gib: number;
+  os: string;
+  node: string;
+  qemu: string | null;
+  date: string;
+}
+
+export interface TargetCheck {
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+export interface BenchResult {
+  streams: StreamResult[];
+  translate: TranslateResults;
+  growth_bytes: number;
+  growth: GrowthResult;
+  wasm_bytes: number;
+  machine: MachineInfo;
+  state: string;
+  memcpy: string;
+  targets: TargetCheck[];
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function wasmFileBytes(): number {
+  return statSync(new URL('../../../build/vsmmu.wasm', import.meta.url)).size;
+}
+
+export function machineInfo(qemu: string | undefined): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    qemu: qemu ?? null,
+    date: new Date().toISOString(),
+  };
+}
+
+export const MEMCPY_NOTE = 'Uint8Array.prototype.set of the queue bytes (in the engine\'s memory) into a separate buffer of the same size';
+
+/** One stream on every implementation. */
+export async function benchStream(spec: StreamSpec, n: number, runs: number, useQemu: boolean, log: (s: string) => void): Promise<StreamResult> {
+  const bytes = streamBytes(spec, n);
+  let qemu: { runs: number[]; rtt: number } | null = null;
+  if (useQemu) {
+    log(`${spec.name}: QEMU`);
+    qemu = await qemuStream(spec, bytes, runs, log);
+  }
+  log(`${spec.name}: engine, reference, memcpy`);
+  const model = await ModelStreamBench.create(spec, bytes);
+  const ref = new ReferenceStreamBench(model);
+  const src = model.queueBytes();
+  const dst = new Uint8Array(src.length);
+  const memcpy = () => {
+    const t0 = now();
+    dst.set(src);
+    return seconds(t0, now());
+  };
+  // warm-up (wasm tier-up, JIT)
+  for (let i = 0; i < 3; i++) {
+    model.prepare();
+    if (i === 0) ref.load();
+    model.run();
+    memcpy();
+    if (i === 0) ref.run();
+  }
+  const wasm: number[] = [], ts: number[] = [], cp: number[] = [];
+  let fwd = { wasm: 0, ts: 0 };
+  const modelRuns = 2 * runs + 1;
+  for (let r = 0; r < modelRuns; r++) {
+    model.prepare();
+    if (r < runs) ref.load();
+    const f0 = model.smmu.stats().forwarded;
+    wasm.push(n / model.run() / 1e6);
+    fwd.wasm = model.smmu.stats().forwarded - f0;
+    cp.push(n / memcpy() / 1e6);
+    if (r < runs) {
+      ts.push(n / ref.run() / 1e6);
+      fwd.ts = ref.forwarded;
+    }
+  }
+  const out: StreamResult = {
+    name: spec.name,
+    commands: n,
+    wasm_mcmd_s: median(wasm),
+    ts_mcmd_s: median(ts),
+    qemu_mcmd_s: qemu ? median(qemu.runs.map((s) => n / s / 1e6)) : null,
+    memcpy_mcmd_s: median(cp),
+    note: spec.note,
+    samples: { wasm, ts, qemu: qemu ? qemu.runs.map((s) => n / s / 1e6) : null, memcpy: cp },
+    qemu_rtt_us: qemu ? qemu.rtt * 1e6 : null,
+  };
+  if (spec.viommu) out.forwarded = fwd;
+  model.smmu.dispose();
+  return out;
+}
+
+export function checkTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] {
+  const t: TargetCheck[] = [];
+  const x = (v: number) => `${v.toFixed(1)}x`;
+  for (const s of r.streams) {
+    if (s.qemu_mcmd_s !== null) t.push({ target: `${s.name}: >= 5x QEMU 7.2`, value: x(s.wasm_mcmd_s / s.qemu_mcmd_s), met: s.wasm_mcmd_s >= 5 * s.qemu_mcmd_s });
+    t.push({ target: `${s.name}: >= 25% of memcpy`, value: `${((100 * s.wasm_mcmd_s) / s.memcpy_mcmd_s).toFixed(1)}%`, met: s.wasm_mcmd_s >= 0.25 * s.memcpy_mcmd_s });
+    t.push({ target: `${s.name}: >= 2x the TS reference`, value: x(s.wasm_mcmd_s / s.ts_mcmd_s), met: s.wasm_mcmd_s >= 2 * s.ts_mcmd_s });
+  }
+  t.push({ target: 'IOTLB hit, batched: >= 50 M/s', value: r.translate.hit_batch_m_s.toFixed(1), met: r.translate.hit_batch_m_s >= 50 });
+  t.push({ target: 'IOTLB hit, single calls: >= 10 M/s', value: r.translate.hit_single_m_s.toFixed(1), met: r.translate.hit_single_m_s >= 10 });
+  t.push({ target: '4-level walk miss: >= 5 M/s', value: r.translate.miss_m_s.toFixed(1), met: r.translate.miss_m_s >= 5 });
+  t.push({ target: 'memory growth: 0 bytes', value: `${r.growth_bytes} B`, met: r.growth_bytes === 0 });
+  t.push({ target: 'release .wasm <= 64 KiB', value: `${r.wasm_bytes} B`, met: r.wasm_bytes <= 65536 });
+  return t;
+}
+
+export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
+  const log = opts.log ?? (() => {});
+  const n = opts.commands ?? FULL_STREAM;
+  if (!Number.isInteger(n) || n < 1 || n >= 1 << STREAM_LOG2) throw new RangeError(`bench: commands must be in [1, ${(1 << STREAM_LOG2) - 1}]`);
+  const runs = opts.runs ?? 5;
+  const qemuVersion = opts.qemu === false ? undefined : qemuAvailable();
+  if (opts.qemu === true && !qemuVersion) throw new Error('bench: --qemu given but qemu-system-aarch64 cannot be run');
+  const filter = opts.streams?.map((s) => s.toLowerCase());
+  const specs = STREAMS.filter((s) => !filter || filter.some((f) => s.name.toLowerCase().includes(f)));
+  const streams: StreamResult[] = [];
+  for (const spec of specs) streams.push(await benchStream(spec, n, runs, qemuVersion !== undefined, log));
+  log('translation');
+  const translate = await translationBench(opts.translate ?? FULL_TRANSLATE_SIZES);
+  log('memory growth');
+  const g = opts.growth ?? { commands: 1e7, translations: 1e7 };
+  const growth = await growthBench(STREAMS.find((s) => s.name === 'TLBI_NH_VA + SYNC/17')!, n, g.commands, g.translations);
+  const base = {
+    streams,
+    translate,
+    growth_bytes: growth.growthBytes,
+    growth,
+    wasm_bytes: wasmFileBytes(),
+    machine: machineInfo(qemuVersion),
+    state: STATE_NOTE,
+    memcpy: MEMCPY_NOTE,
+  };
+  return { ...base, targets: checkTargets(base) };
+}

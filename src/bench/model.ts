@@ -1,0 +1,118 @@
+// The WebAssembly engine side of a stream benchmark: a vSMMU with its guest RAM inside
+// the engine, the guest set up by BenchGuest, the stream's bytes in the 2^19-entry queue,
+// and one timed CMDQ_PROD write per run.
+
+import { createSmmu, type Smmu } from '../smmu.js';
+import { SimulatedPsmmu } from '../backends/simulated.js';
+import type { EngineExports } from '../engine.js';
+import * as A from '../arch/abi.js';
+import * as R from '../arch/registers.js';
+import type { RefTlbEntry } from '../reference/iotlb.js';
+import { BenchGuest } from './setup.js';
+import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';
+
+/** The engine behind a model (for the state snapshots the reference starts from). */
+export function engineOf(smmu: Smmu): EngineExports {
+  return (smmu as unknown as { e: EngineExports }).e;
+}
+
+export function now(): bigint {
+  return process.hrtime.bigint();
+}
+
+export function seconds(t0: bigint, t1: bigint): number {
+  return Number(t1 - t0) / 1e9;
+}
+
+export class ModelStreamBench {
+  private constructor(
+    readonly spec: StreamSpec,
+    readonly n: number,
+    readonly smmu: Smmu,
+    readonly guest: BenchGuest,
+    readonly backends: SimulatedPsmmu[],
+  ) {}
+
+  static async create(spec: StreamSpec, bytes: Uint8Array): Promise<ModelStreamBench> {
+    const backends = spec.viommu ? BACKENDS.map((b) => new SimulatedPsmmu({ name: b.name })) : [];
+    const smmu = await createSmmu({
+      ram: [{ base: RAM_BASE, size: ENGINE_RAM_SIZE }],
+      devices: EMULATED,
+      viommu: spec.viommu
+        ? {
+          backends: BACKENDS.map((b, i) => ({ name: b.name, vmid: b.vmid, backend: backends[i] })),
+          devices: PASSTHROUGH.map((p) => ({ sid: p.sid, backend: p.backend, psid: p.psid })),
+        }
+        : undefined,
+    });
+    const guest = new BenchGuest(smmu, (sid, iova) => {
+      const r = smmu.translate(sid, iova, 'read');
+      if (!r.ok) throw new Error(`bench: set-up access of 0x${sid.toString(16)} at 0x${iova.toString(16)}: ${r.status}`);
+    });
+    guest.init();
+    smmu.ram().set(bytes, STREAM_QUEUE - RAM_BASE);
+    return new ModelStreamBench(spec, bytes.length / 16, smmu, guest, backends);
+  }
+
+  /** The queue bytes as the engine reads them (inside its memory). */
+  queueBytes(): Uint8Array {
+    return this.smmu.ram().subarray(STREAM_QUEUE - RAM_BASE, STREAM_QUEUE - RAM_BASE + this.n * 16);
+  }
+
+  /** Untimed: caches filled, stream queue empty. */
+  prepare(): void {
+    this.guest.populate();
+    this.guest.useStreamQueue();
+    for (const b of this.backends) b.applied.length = 0;
+  }
+
+  /** One timed consumption of the whole stream; returns seconds. */
+  run(): number {
+    const c0 = this.smmu.stats().commands;
+    const t0 = now();
+    this.smmu.mmioWrite(R.R_CMDQ_PROD, 4, this.n);
+    const t1 = now();
+    const st = this.guest.queueStatus();
+    const done = this.smmu.stats().commands - c0;
+    if (st.error || st.cons !== this.n || done !== this.n || this.smmu.busy) {
+      throw new Error(`bench: engine consumed ${done} of ${this.n} commands of "${this.spec.name}" (CONS 0x${st.cons.toString(16)}${st.error ? ', command error' : ''})`);
+    }
+    return seconds(t0, t1);
+  }
+
+  /** IOTLB contents, as the reference's entries. */
+  iotlb(): RefTlbEntry[] {
+    const e = engineOf(this.smmu);
+    const out: RefTlbEntry[] = [];
+    for (let i = 0; i < e.iotlb_count(); i++) {
+      const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
+      out.push({
+        asid: dv.getUint16(A.IE_ASID, true),
+        iova: dv.getBigUint64(A.IE_IOVA, true),
+        tg: dv.getUint8(A.IE_TG),
+        level: dv.getUint8(A.IE_LEVEL),
+        ta: dv.getBigUint64(A.IE_TA, true),
+        mask: dv.getBigUint64(A.IE_MASK, true),
+        perm: dv.getUint8(A.IE_PERM),
+      });
+    }
+    return out;
+  }
+
+  /** StreamIDs with a cached configuration. */
+  cachedConfigs(): number[] {
+    const e = engineOf(this.smmu);
+    return [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)].filter((s) => e.debug_config_cached(s) !== 0);
+  }
+
+  /** vASID -> backend mask learned by the dispatcher, and the wildcard mask. */
+  learned(): { vasid: Map<number, number>; wildcard: number } {
+    const e = engineOf(this.smmu);
+    const vasid = new Map<number, number>();
+    if (this.spec.viommu) for (let a = 0; a < 0x10000; a++) {
+      const m = e.vasid_mask(a);
+      if (m) vasid.set(a, m);
+    }
+    return { vasid, wildcard: this.spec.viommu ? e.wildcard_mask() : 0 };
+  }
+}

@@ -1,0 +1,154 @@
+// Translation benchmarks of emulated-device DMA: IOTLB hits through the batch API and
+// through single translate() calls, 4-level page-table walks (4 KiB granule, 48-bit VA,
+// every lookup a miss), and dma() of 4 KiB pages. Every measurement checks its counts
+// (hits, misses, statuses) against what it asked for.
+
+import { createSmmu, type Smmu } from '../smmu.js';
+import { GuestDriver } from '../guest/driver.js';
+import * as A from '../arch/abi.js';
+import { now, seconds } from './model.js';
+import { DATA_PA, ENGINE_RAM_SIZE, IOVA_BASE, RAM_BASE, SETUP_HEAP } from './streams.js';
+
+export const XLATE_SID = 0x08;
+/** Pages mapped (4 KiB leaves): more than the IOTLB holds, for the miss benchmark. */
+export const XLATE_PAGES = 4096;
+/** Pages the hit benchmarks cycle through: exactly a full IOTLB. */
+export const HIT_PAGES = 256;
+
+export interface TranslateSizes {
+  /** Translations per timed sample. */
+  batchPerSample: number;
+  singlePerSample: number;
+  missPerSample: number;
+  dmaPerSample: number;
+  samples: number;
+}
+
+export const FULL_TRANSLATE_SIZES: TranslateSizes = {
+  batchPerSample: 64 * A.XB_CAPACITY, singlePerSample: 1 << 20, missPerSample: 32 * A.XB_CAPACITY, dmaPerSample: 1 << 15, samples: 7,
+};
+
+export interface TranslateResults {
+  hit_batch_m_s: number;
+  hit_single_m_s: number;
+  miss_m_s: number;
+  /** dma() of whole 4 KiB pages, millions of pages per second. */
+  dma_4k_m_s: number;
+  /** Translations (and DMA pages) done and checked, per kind. */
+  counts: { hit_batch: number; hit_single: number; miss: number; dma_pages: number };
+}
+
+/** A model with one device on a 4-level table mapping XLATE_PAGES pages. */
+export async function translationModel(): Promise<Smmu> {
+  const smmu = await createSmmu({ ram: [{ base: RAM_BASE, size: ENGINE_RAM_SIZE }], devices: [XLATE_SID] });
+  const drv = new GuestDriver(smmu, { heap: SETUP_HEAP });
+  drv.init();
+  const d = drv.createDomain({ asid: 1, vaBits: 48 });
+  drv.map(d, IOVA_BASE, DATA_PA, XLATE_PAGES * 4096, { blocks: false });
+  drv.attach(XLATE_SID, d);
+  return smmu;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`bench: translation check failed: ${what}`);
+}
+
+export async function translationBench(sz: TranslateSizes): Promise<TranslateResults> {
+  const smmu = await translationModel();
+  const b = smmu.batch();
+  const cap = b.capacity;
+  const counts = { hit_batch: 0, hit_single: 0, miss: 0, dma_pages: 0 };
+
+  // IOTLB hits, batched: 4096 requests over the 256 pages of a full IOTLB
+  for (let i = 0; i < cap; i++) {
+    b.sid[i] = XLATE_SID;
+    b.iova[i] = IOVA_BASE + (i % HIT_PAGES) * 4096 + ((i * 64) & 0xfff);
+    b.access[i] = i & 1 ? A.ACC_WRITE : A.ACC_READ;
+  }
+  b.run(cap); // warm: 256 walks
+  b.run(cap);
+  const hitBatch: number[] = [];
+  const reps = Math.max(1, Math.round(sz.batchPerSample / cap));
+  for (let s = 0; s < sz.samples; s++) {
+    const st0 = smmu.stats();
+    const t0 = now();
+    for (let k = 0; k < reps; k++) b.run(cap);
+    const dt = seconds(t0, now());
+    const st1 = smmu.stats();
+    check(st1.iotlbHits - st0.iotlbHits === reps * cap && st1.iotlbMisses === st0.iotlbMisses, 'batched hits');
+    hitBatch.push((reps * cap) / dt);
+    counts.hit_batch += reps * cap;
+  }
+  for (let i = 0; i < cap; i++) {
+    check(b.status[i] === A.XS_SUCCESS && b.addr[i] === DATA_PA + (i % HIT_PAGES) * 4096 + ((i * 64) & 0xfff), `batch result ${i}`);
+  }
+
+  // IOTLB hits, one translate() call each
+  const iovas = new Float64Array(HIT_PAGES);
+  for (let p = 0; p < HIT_PAGES; p++) iovas[p] = IOVA_BASE + p * 4096 + 8;
+  const hitSingle: number[] = [];
+  for (let s = 0; s < sz.samples; s++) {
+    const st0 = smmu.stats();
+    let sum = 0;
+    const t0 = now();
+    for (let k = 0; k < sz.singlePerSample; k++) sum += smmu.translate(XLATE_SID, iovas[k & (HIT_PAGES - 1)], 'read').addr;
+    const dt = seconds(t0, now());
+    const st1 = smmu.stats();
+    check(st1.iotlbHits - st0.iotlbHits === sz.singlePerSample && st1.iotlbMisses === st0.iotlbMisses, 'single hits');
+    let want = 0;
+    for (let k = 0; k < sz.singlePerSample; k++) want += DATA_PA + (k & (HIT_PAGES - 1)) * 4096 + 8;
+    check(sum === want, 'single addresses');
+    hitSingle.push(sz.singlePerSample / dt);
+    counts.hit_single += sz.singlePerSample;
+  }
+
+  // misses: 4096 distinct pages in turn, more than the IOTLB holds: every lookup walks
+  for (let i = 0; i < cap; i++) {
+    b.iova[i] = IOVA_BASE + (i % XLATE_PAGES) * 4096;
+    b.access[i] = A.ACC_READ;
+  }
+  b.run(cap);
+  const miss: number[] = [];
+  const mreps = Math.max(1, Math.round(sz.missPerSample / cap));
+  for (let s = 0; s < sz.samples; s++) {
+    const st0 = smmu.stats();
+    const t0 = now();
+    for (let k = 0; k < mreps; k++) b.run(cap);
+    const dt = seconds(t0, now());
+    const st1 = smmu.stats();
+    check(st1.iotlbMisses - st0.iotlbMisses === mreps * cap && st1.iotlbHits === st0.iotlbHits, 'misses');
+    check(st1.walkReads - st0.walkReads === 4 * mreps * cap, '4 descriptor reads per walk');
+    miss.push((mreps * cap) / dt);
+    counts.miss += mreps * cap;
+  }
+  check(b.status[cap - 1] === A.XS_SUCCESS && b.addr[cap - 1] === DATA_PA + ((cap - 1) % XLATE_PAGES) * 4096, 'miss result');
+
+  // DMA of 4 KiB pages (IOTLB hits, one translation and one 4 KiB copy each)
+  const page = new Uint8Array(4096);
+  const dma: number[] = [];
+  for (let s = 0; s < sz.samples; s++) {
+    const st0 = smmu.stats();
+    let failed = 0;
+    const t0 = now();
+    for (let k = 0; k < sz.dmaPerSample; k++) failed += smmu.dma(XLATE_SID, IOVA_BASE + (k & (HIT_PAGES - 1)) * 4096, 'read', page);
+    const dt = seconds(t0, now());
+    const st1 = smmu.stats();
+    check(failed === 0 && st1.translations - st0.translations === sz.dmaPerSample, 'DMA pages');
+    dma.push(sz.dmaPerSample / dt);
+    counts.dma_pages += sz.dmaPerSample;
+  }
+
+  return {
+    hit_batch_m_s: median(hitBatch) / 1e6,
+    hit_single_m_s: median(hitSingle) / 1e6,
+    miss_m_s: median(miss) / 1e6,
+    dma_4k_m_s: median(dma) / 1e6,
+    counts,
+  };
+}

@@ -1,0 +1,35 @@
+// One differential check: record a scenario on QEMU, replay the recording on the
+// model, report the mismatches.
+
+import { replayText, type FileResult } from '../replay.js';
+import { recordOnQemu, type RecordOptions, type Recording } from './record.js';
+import { traceText, type Op } from './scenario.js';
+
+export interface CheckResult {
+  recording: Recording;
+  /** The recorded trace (what a regress trace holds). */
+  text: string;
+  replay: FileResult;
+  /** Our model's trace lines (when asked for). */
+  modelTrace?: string[];
+}
+
+export interface CheckOptions extends RecordOptions {
+  /** Collect the model's trace lines (QEMU trace-event format). */
+  modelTrace?: boolean;
+}
+
+export async function checkOps(name: string, devices: number[], ops: readonly Op[], opts: CheckOptions = {}): Promise<CheckResult> {
+  const recording = await recordOnQemu(devices, ops, opts);
+  const text = traceText({ name, devices, origin: recording.origin }, recording.ops);
+  const lines: string[] = [];
+  const replay = await replayText(text, name, opts.modelTrace ? { trace: (l) => lines.push(l) } : {});
+  return { recording, text, replay, modelTrace: opts.modelTrace ? lines : undefined };
+}
+
+/** Replays an already recorded trace on the model. */
+export async function replayRecorded(name: string, text: string, modelTrace = false): Promise<{ replay: FileResult; modelTrace?: string[] }> {
+  const lines: string[] = [];
+  const replay = await replayText(text, name, modelTrace ? { trace: (l) => lines.push(l) } : {});
+  return { replay, modelTrace: modelTrace ? lines : undefined };
+}

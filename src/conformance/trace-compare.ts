@@ -1,0 +1,80 @@
+// Side-by-side trace logs: QEMU's `-trace 'smmu*'` output and our model's trace lines
+// for the same operations, normalised so that `diff` shows only real differences.
+
+import { createSmmu } from '../smmu.js';
+import { RAM_BASE, RAM_SIZE } from '../qtest/machine.js';
+import { leBytes } from './builder.js';
+import type { Op } from './scenario.js';
+
+/** QEMU trace events the model does not produce (machine set-up, notifiers). */
+const QEMU_ONLY = /^(smmu_add_mr|smmuv3_notify_flag_add|smmuv3_notify_flag_del|smmu_inv_notifiers_mr|smmuv3_inv_notifiers_iova)\b/;
+
+/**
+ * QEMU's log without the "pid@seconds.micros:" prefix some trace backends add, without
+ * events of the machine set-up, and without empty lines.
+ */
+export function normalizeQemuLog(text: string): string[] {
+  return text
+    .split('\n')
+    .map((l) => l.replace(/^\d+@\d+\.\d+:/, '').trimEnd())
+    .filter((l) => l !== '' && !QEMU_ONLY.test(l));
+}
+
+/** Our model's trace lines for `ops`, op by op, with each register write logged after its effects (as QEMU logs it). */
+export async function modelTrace(devices: number[], ops: readonly Op[]): Promise<string[]> {
+  const out: string[] = [];
+  let cur: string[] = [];
+  const smmu = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices, trace: (l) => cur.push(l) });
+  for (const o of ops) {
+    cur = [];
+    switch (o.op) {
+      case 'mmio_write':
+        smmu.mmioWrite(o.offset, o.size, o.value);
+        break;
+      case 'mmio_read':
+        smmu.mmioRead(o.offset, o.size);
+        break;
+      case 'mem_write':
+        smmu.writeMemory(o.addr, leBytes(o.value, o.size));
+        break;
+      case 'mem_fill':
+        smmu.writeMemory(o.addr, Buffer.from(o.hex, 'hex'));
+        break;
+      case 'dma': {
+        const buf = new Uint8Array(o.len);
+        smmu.dma64(o.sid, o.src, 'read', buf);
+        smmu.dma64(o.sid, o.dst, 'write', buf);
+        break;
+      }
+      default:
+        break;
+    }
+    if (o.op === 'mmio_write') {
+      // QEMU traces smmuv3_write_mmio when the write has taken effect
+      const i = cur.findIndex((l) => l.startsWith('smmuv3_write_mmio '));
+      if (i >= 0) cur.push(...cur.splice(i, 1));
+    }
+    out.push(...cur);
+  }
+  smmu.dispose();
+  return out;
+}
+
+export interface Divergence {
+  /** 0-based line index of the first difference. */
+  index: number;
+  qemu: string[];
+  model: string[];
+}
+
+/** The first place where the two logs differ, with a few lines of context, or undefined. */
+export function firstDivergence(qemu: string[], model: string[], context = 5): Divergence | undefined {
+  const n = Math.max(qemu.length, model.length);
+  for (let i = 0; i < n; i++) {
+    if (qemu[i] !== model[i]) {
+      const from = Math.max(0, i - context);
+      return { index: i, qemu: qemu.slice(from, i + context + 1), model: model.slice(from, i + context + 1) };
+    }
+  }
+  return undefined;
+}
