@@ -1,8 +1,10 @@
 // vsmmu topo [--json] [--svg FILE] [--steps N] [--mode strict|lazy|range] [--devices N] ...
 
 import { writeFile } from 'node:fs/promises';
-import { DEFAULT_WORKLOAD, TOPOLOGIES, exploreAll, type TopologyMetrics, type Workload } from '../topo/explore.js';
-import { panelsSvg } from '../topo/svg.js';
+import { DEFAULT_WORKLOAD, TOPOLOGIES, exploreAll, type Workload } from '../topo/explore.js';
+import { topologySvg } from '../topo/svg.js';
+
+export { topologySvg };
 
 export const usage = 'vsmmu topo [--json] [--svg FILE] [--steps N] [--mode strict|lazy|range] [--devices N] [--passthrough-share F] [--asids N] [--seed N]   run the topology explorer headless';
 
@@ -10,22 +12,8 @@ const NUMERIC: Record<string, keyof Workload> = {
   '--devices': 'devices', '--passthrough-share': 'passthroughShare', '--asids': 'asidsPerDevice', '--maps': 'mapsPerStep',
   '--dma': 'dmaPerStep', '--window': 'window', '--lazy-batch': 'lazyBatch', '--join-psmmus': 'joinPsmmus',
   '--shared-frames': 'sharedFrames', '--iotlb': 'iotlbEntries', '--s2-cache': 's2CacheEntries', '--seed': 'seed',
+  '--fault-rate': 'faultRate',
 };
-
-export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): string {
-  const bars = (f: (x: TopologyMetrics) => number) => m.map((x) => ({ label: x.label.replace(/ \(.*\)/, ''), value: f(x) }));
-  const total = (x: TopologyMetrics) => Object.values(x.forwarded).reduce((a, b) => a + b, 0);
-  return panelsSvg(`vIOMMU topologies: ${w.devices} devices (${Math.round(w.passthroughShare * 100)}% passthrough), ${w.mode} invalidation, ${steps} steps`, [
-    { title: 'Entries forwarded to pSMMUs (all)', bars: bars(total) },
-    { title: 'Host calls to pSMMUs (ioctls)', bars: bars((x) => x.backend_calls) },
-    { title: 'Broadcast TLBIs', bars: bars((x) => x.broadcast_tlbi) },
-    { title: 'Mean CMD_SYNC wait', bars: bars((x) => x.sync_latency_us), unit: ' µs' },
-    { title: 'pSMMU stage-2 walk-cache hit rate', bars: bars((x) => x.s2_hit_rate) },
-    { title: 'pSMMU walk reads', bars: bars((x) => x.walk_reads) },
-    { title: 'Over-invalidated pSMMU IOTLB entries', bars: bars((x) => x.over_invalidation) },
-    { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate) },
-  ]);
-}
 
 export async function run(args: string[]): Promise<number> {
   const w: Workload = { ...DEFAULT_WORKLOAD };

@@ -863,7 +863,7 @@ export class World {
 
   pickLen(): number {
     return this.r.weighted<number>([
-      [4, 4], [4, 16], [3, 64], [2, 256], [1, this.r.int(1, 32)], [1, this.r.int(1, 4095)], [1, 4095], [1, 4096 - 16], [1, this.r.int(1, 8) * 512],
+      [4, 4], [4, 16], [3, 64], [2, 256], [1, this.r.int(1, 32)], [1, this.r.int(1, 4095)], [1, 4095], [1, 4096 - 16], [1, this.r.int(1, 7) * 512],
     ]);
   }
 

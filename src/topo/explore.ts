@@ -6,6 +6,7 @@
 import { buildVm, VM_RAM_BASE, type TopologySpec, type Vm, type VsmmuNode } from './vm.js';
 import type { Domain } from '../guest/driver.js';
 import { cmdSync, cmdTlbiNhAsid, cmdTlbiVa, type Words } from '../guest/encode.js';
+import * as R from '../arch/registers.js';
 import type { SmmuStats } from '../types.js';
 import type { PsmmuCounters } from '../backends/simulated.js';
 
@@ -32,9 +33,15 @@ export interface Workload {
   dmaPerStep: number;
   /** Steps a mapping lives before it is unmapped. */
   window: number;
-  /** Invalidation after unmap: strict (TLBI_NH_VA + CMD_SYNC per page), lazy (TLBI_NH_ASID per batch), range (one range TLBI). */
+  /**
+   * Invalidation after unmap: strict (each page unmapped on its own: TLBI_NH_VA + CMD_SYNC,
+   * as iommu_dma_unmap_page), lazy (a flush queue per address space: TLBI_NH_ASID +
+   * CMD_SYNC once `lazyBatch` unmaps are queued, as Linux's iova flush queue), range (a
+   * device's expired pages unmapped together: one range TLBI_NH_VA (IDR3.RIL) per
+   * contiguous run and one CMD_SYNC, as iommu_unmap of a buffer).
+   */
   mode: 'strict' | 'lazy' | 'range';
-  /** Unmaps per flush in lazy mode. */
+  /** Unmaps an address space queues before its lazy flush. */
   lazyBatch: number;
   /** pSMMUs for the join topologies. */
   joinPsmmus: number;
@@ -44,6 +51,8 @@ export interface Workload {
   iotlbEntries: number;
   s2CacheEntries: number;
   seed: number;
+  /** Share of DMA accesses that go to an unmapped IOVA (a faulting device), raising events. */
+  faultRate?: number;
 }
 
 export const DEFAULT_WORKLOAD: Workload = {
@@ -77,7 +86,22 @@ export interface TopologyMetrics {
   backend_calls: number;
   walk_reads: number;
   dma: number;
+  /** Faulting DMA accesses (emulated and passthrough). */
   faults: number;
+  /** Event records the guests found in their event queues. */
+  events: number;
+}
+
+/** An event record the guest driver read from a vSMMU's event queue. */
+export interface ObservedEvent {
+  vsmmu: string;
+  step: number;
+  type: number;
+  sid: number;
+  /** SubstreamID when SSV is set. */
+  ssid?: number;
+  /** Input address (IOVA) of the record. */
+  addr: number;
 }
 
 interface Dev {
@@ -88,6 +112,30 @@ interface Dev {
   domains: Domain[];
   live: Array<{ step: number; d: number; iova: number; pa: number }>;
   nextIova: number[];
+  /** Each device draws from its own generator, so every topology sees the same workload. */
+  rand: () => number;
+}
+
+/** Limits of each workload knob: [min, max, integer]. */
+export const WORKLOAD_LIMITS: Record<keyof Workload, [number, number, boolean] | null> = {
+  devices: [1, 30, true], passthroughShare: [0, 1, false], asidsPerDevice: [1, 16, true], mapsPerStep: [1, 64, true],
+  dmaPerStep: [0, 1024, true], window: [1, 16, true], mode: null, lazyBatch: [1, 4096, true], joinPsmmus: [2, 8, true],
+  sharedFrames: [1, 4096, true], iotlbEntries: [1, 1 << 16, true], s2CacheEntries: [1, 1 << 16, true],
+  seed: [0, 0xffffffff, true], faultRate: [0, 1, false],
+};
+
+/** Throws a RangeError naming the first workload knob out of its limits. */
+export function checkWorkload(w: Workload): Workload {
+  for (const [k, lim] of Object.entries(WORKLOAD_LIMITS) as Array<[keyof Workload, [number, number, boolean] | null]>) {
+    const v = w[k];
+    if (lim === null) continue;
+    if (v === undefined && k === 'faultRate') continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lim[0] || v > lim[1] || (lim[2] && !Number.isInteger(v))) {
+      throw new RangeError(`workload: ${k} must be ${lim[2] ? 'an integer' : 'a number'} in [${lim[0]}, ${lim[1]}], got ${String(v)}`);
+    }
+  }
+  if (w.mode !== 'strict' && w.mode !== 'lazy' && w.mode !== 'range') throw new RangeError(`workload: mode must be strict, lazy or range, got ${String(w.mode)}`);
+  return w;
 }
 
 /** Deterministic PRNG (mulberry32). */
@@ -157,16 +205,24 @@ export class TopologyRun {
   syncs = 0;
   syncNs = 0;
   dmaCount = 0;
+  faultCount = 0;
+  eventCount = 0;
+  /** The latest event records the guests consumed (newest last). */
+  readonly eventLog: ObservedEvent[] = [];
+  /** Most records kept in eventLog. */
+  eventLogSize = 256;
   private devs: Dev[] = [];
-  private rand: () => number;
+  /** Lazy flush queues: unmaps queued per ASID, per vSMMU. */
   private pendingLazy: Array<Map<number, number>> = [];
+  private readonly dmaBuf = new Uint8Array(64);
 
   private constructor(readonly name: TopologyName, readonly w: Workload, readonly vm: Vm) {
     this.label = TOPOLOGIES.find((t) => t.name === name)!.label;
-    this.rand = rng(w.seed);
   }
 
   static async create(name: TopologyName, w: Workload = DEFAULT_WORKLOAD): Promise<TopologyRun> {
+    checkWorkload(w);
+    if (!TOPOLOGIES.some((t) => t.name === name)) throw new RangeError(`topology must be one of ${TOPOLOGIES.map((t) => t.name).join(', ')}, got ${String(name)}`);
     const vm = await buildVm(topologySpec(name, w));
     const run = new TopologyRun(name, w, vm);
     run.attachAll();
@@ -181,7 +237,7 @@ export class TopologyRun {
         const domains = Array.from({ length: count }, () => n.driver.createDomain({ asid: asid++ }));
         if (count === 1) n.driver.attach(sid, domains[0]);
         else n.driver.attachTable(sid, domains);
-        this.devs.push({ sid, node: ni, psmmu: pt?.psmmu, psid: pt?.psid, domains, live: [], nextIova: domains.map(() => 0) });
+        this.devs.push({ sid, node: ni, psmmu: pt?.psmmu, psid: pt?.psid, domains, live: [], nextIova: domains.map(() => 0), rand: rng(Math.imul(this.w.seed, 0x9e3779b1) ^ (sid * 0x85ebca6b)) });
       };
       for (const sid of n.spec.emulated) add(sid, 1);
       for (const d of n.spec.passthrough) add(d.sid, Math.max(1, this.w.asidsPerDevice), d);
@@ -202,47 +258,100 @@ export class TopologyRun {
     return t;
   }
 
-  /** One batch: every device maps, does DMA over its live mappings, and unmaps what expired. */
+  /** The devices of the run: StreamID, vSMMU index, pSMMU and pSID (passthrough), ASIDs. */
+  devices(): Array<{ sid: number; vsmmu: number; psmmu?: string; psid?: number; asids: number[] }> {
+    return this.devs.map((d) => ({ sid: d.sid, vsmmu: d.node, psmmu: d.psmmu, psid: d.psid, asids: d.domains.map((x) => x.asid) }));
+  }
+
+  /**
+   * One batch: every device maps, does DMA over its live mappings (emulated devices
+   * through the vSMMU, passthrough devices through their pSMMU), and unmaps what expired;
+   * then the guest drains its event queues.
+   */
   step(): void {
     const w = this.w;
+    const faultRate = w.faultRate ?? 0;
     for (const dev of this.devs) {
       const n = this.vm.vsmmus[dev.node];
       for (let m = 0; m < w.mapsPerStep; m++) {
-        const d = Math.floor(this.rand() * dev.domains.length);
+        const d = Math.floor(dev.rand() * dev.domains.length);
         const iova = IOVA_BASE + dev.nextIova[d];
         dev.nextIova[d] = (dev.nextIova[d] + 0x1000) % IOVA_SPAN;
-        const pa = DATA_BASE + Math.floor(this.rand() * Math.max(1, w.sharedFrames)) * 0x1000;
+        const pa = DATA_BASE + Math.floor(dev.rand() * Math.max(1, w.sharedFrames)) * 0x1000;
         n.driver.map(dev.domains[d], iova, pa, 0x1000, { blocks: false });
         dev.live.push({ step: this.steps, d, iova, pa });
       }
       for (let k = 0; k < w.dmaPerStep && dev.live.length; k++) {
-        const m = dev.live[Math.floor(this.rand() * dev.live.length)];
-        const off = Math.floor(this.rand() * 4096) & ~7;
+        const m = dev.live[Math.floor(dev.rand() * dev.live.length)];
+        const off = Math.floor(dev.rand() * 4096) & ~63;
+        // a faulting access goes past the IOVA window, where nothing is ever mapped
+        const iova = faultRate > 0 && dev.rand() < faultRate ? IOVA_BASE + IOVA_SPAN + off : m.iova + off;
         this.dmaCount++;
-        if (dev.psmmu !== undefined) this.vm.psmmus.get(dev.psmmu)!.dma(dev.psid!, m.iova + off, 'read', m.d);
-        else n.smmu.translate(dev.sid, m.iova + off, 'read');
+        if (dev.psmmu !== undefined) {
+          if (!this.vm.psmmus.get(dev.psmmu)!.dma(dev.psid!, iova, 'read', m.d).ok) this.faultCount++;
+        } else if (n.smmu.dma(dev.sid, iova, 'read', this.dmaBuf) > 0) this.faultCount++;
       }
       const expired = dev.live.filter((m) => this.steps - m.step >= w.window - 1);
       dev.live = dev.live.filter((m) => this.steps - m.step < w.window - 1);
-      for (const m of expired) this.unmap(n, dev, m);
+      if (w.mode === 'range') this.unmapRange(n, dev, expired);
+      else for (const m of expired) this.unmap(n, dev, m);
     }
+    this.drainEvents();
     this.steps++;
+  }
+
+  /** The guest's event-queue handler: reads the records and moves CONS. */
+  private drainEvents(): void {
+    this.vm.vsmmus.forEach((n) => {
+      const prod = Number(n.smmu.mmioRead(R.R_EVENTQ_PROD + R.SMMU_PAGE1, 4));
+      const cons = Number(n.smmu.mmioRead(R.R_EVENTQ_CONS + R.SMMU_PAGE1, 4));
+      if (prod === cons) return;
+      for (const e of n.driver.events()) {
+        this.eventCount++;
+        const ssv = (e.words[0] >> 11n) & 1n;
+        this.eventLog.push({
+          vsmmu: n.spec.name, step: this.steps, type: e.type, sid: e.sid,
+          ssid: ssv ? Number((e.words[0] >> 12n) & 0xfffffn) : undefined,
+          addr: Number(e.words[2]),
+        });
+      }
+      if (this.eventLog.length > this.eventLogSize) this.eventLog.splice(0, this.eventLog.length - this.eventLogSize);
+    });
+  }
+
+  /** Range mode: each contiguous run of expired pages of an address space is one range TLBI; one CMD_SYNC per device. */
+  private unmapRange(n: VsmmuNode, dev: Dev, expired: Array<{ d: number; iova: number }>): void {
+    if (expired.length === 0) return;
+    const cmds: Words[] = [];
+    const byDomain = new Map<number, number[]>();
+    for (const m of expired) {
+      n.driver.unmap(dev.domains[m.d], m.iova, 0x1000, false);
+      byDomain.set(m.d, [...(byDomain.get(m.d) ?? []), m.iova]);
+    }
+    for (const [d, iovas] of byDomain) {
+      iovas.sort((a, b) => a - b);
+      let start = 0;
+      for (let i = 1; i <= iovas.length; i++) {
+        if (i < iovas.length && iovas[i] === iovas[i - 1] + 0x1000) continue;
+        cmds.push(...rangeTlbi(dev.domains[d].asid, iovas[start], i - start));
+        start = i;
+      }
+    }
+    this.submit(n, [...cmds, cmdSync()]);
   }
 
   private unmap(n: VsmmuNode, dev: Dev, m: { d: number; iova: number }): void {
     const dom = dev.domains[m.d];
     const strictCmds = n.driver.unmap(dom, m.iova, 0x1000, this.w.mode === 'strict');
     if (this.w.mode === 'strict') this.submit(n, [...strictCmds, cmdSync()]);
-    else if (this.w.mode === 'range') this.submit(n, [cmdTlbiVa({ asid: dom.asid, addr: m.iova, tg: 1, num: 0, ttl: 3, leaf: true }), cmdSync()]);
     else {
+      // Linux's flush queue is per address space: when it is full, arm_smmu_tlb_inv_context
       const pend = this.pendingLazy[dev.node];
-      pend.set(dom.asid, (pend.get(dom.asid) ?? 0) + 1);
-      let total = 0;
-      for (const c of pend.values()) total += c;
-      if (total >= this.w.lazyBatch) {
-        this.submit(n, [...[...pend.keys()].map((a) => cmdTlbiNhAsid(a)), cmdSync()]);
-        pend.clear();
-      }
+      const c = (pend.get(dom.asid) ?? 0) + 1;
+      if (c >= Math.max(1, this.w.lazyBatch)) {
+        this.submit(n, [cmdTlbiNhAsid(dom.asid), cmdSync()]);
+        pend.delete(dom.asid);
+      } else pend.set(dom.asid, c);
     }
   }
 
@@ -269,9 +378,29 @@ export class TopologyRun {
       backend_calls: psum((c) => c.batches),
       walk_reads: psum((c) => c.walkReads),
       dma: this.dmaCount,
-      faults: psum((c) => c.faults),
+      faults: this.faultCount,
+      events: this.eventCount,
     };
   }
+}
+
+/**
+ * Range TLBI_NH_VA commands covering `pages` 4 KiB pages from `iova`, as
+ * arm_smmu_tlb_inv_range_cmd builds them with IDR3.RIL: NUM/SCALE chunks, TTL 3 (leaf).
+ */
+export function rangeTlbi(asid: number, iova: number, pages: number): Words[] {
+  const out: Words[] = [];
+  let left = pages;
+  let addr = iova;
+  while (left > 0) {
+    const scale = Math.min(31, Math.log2(left & -left));
+    const num = Math.floor(left / 2 ** scale) % 32; // NUM is 5 bits; odd, so never 0
+    out.push(cmdTlbiVa({ asid, addr, tg: 1, ttl: 3, num: num - 1, scale, leaf: true }));
+    const covered = num * 2 ** scale;
+    left -= covered;
+    addr += covered * 0x1000;
+  }
+  return out;
 }
 
 /** Runs every topology for `steps` steps of workload `w`. */

@@ -1,19 +1,25 @@
 // Small SVG charts (no dependencies), used by `vsmmu topo --svg` and the browser demo.
+// Everything here returns SVG markup as a string, so it runs in Node and in a page.
+
+import type { TopologyMetrics, Workload } from './explore.js';
 
 export interface Bar {
   label: string;
   value: number;
 }
 
-const PALETTE = ['#3366cc', '#dc3912', '#ff9900', '#109618', '#990099', '#0099c6', '#dd4477'];
+export const PALETTE = ['#3366cc', '#dc3912', '#ff9900', '#109618', '#990099', '#0099c6', '#dd4477', '#66aa00'];
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function fmt(v: number): string {
+/** A number as a chart label: 3 decimals below 1, 2 below 10, then grouped integers (k/M above a million). */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '–';
   if (v !== 0 && Math.abs(v) < 1) return v.toFixed(3);
   if (Math.abs(v) < 10) return v.toFixed(2);
+  if (Math.abs(v) >= 1e7) return (v / 1e6).toFixed(1) + 'M';
   return Math.round(v).toLocaleString('en-US');
 }
 
@@ -28,7 +34,7 @@ export function barPanel(title: string, bars: Bar[], x: number, y: number, width
     const yy = 24 + i * rowH;
     const w = Math.max(1, (b.value / max) * barW);
     out += `<text x="${labelW - 6}" y="${yy + 14}" text-anchor="end" font-size="11">${esc(b.label)}</text>`;
-    out += `<rect x="${labelW}" y="${yy + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(b.label)}: ${fmt(b.value)}${unit}</title></rect>`;
+    out += `<rect class="bar" x="${labelW}" y="${yy + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(b.label)}: ${fmt(b.value)}${esc(unit)}</title></rect>`;
     out += `<text x="${(labelW + w + 4).toFixed(1)}" y="${yy + 14}" font-size="11">${fmt(b.value)}${esc(unit)}</text>`;
   });
   return out + '</g>';
@@ -40,35 +46,120 @@ export function panelHeight(n: number): number {
 }
 
 /** A grid of bar panels as one SVG document. */
-export function panelsSvg(title: string, panels: Array<{ title: string; bars: Bar[]; unit?: string }>, columns = 2, panelWidth = 460): string {
+export function panelsSvg(title: string, panels: Array<{ title: string; bars: Bar[]; unit?: string }>, columns = 2, panelWidth = 460, subtitle = ''): string {
   const rows = Math.ceil(panels.length / columns);
   const ph = Math.max(...panels.map((p) => panelHeight(p.bars.length))) + 16;
   const width = columns * panelWidth + 20;
-  const height = rows * ph + 40;
+  const top = subtitle ? 52 : 36;
+  const height = rows * ph + top + 4;
   let body = '';
   panels.forEach((p, i) => {
-    body += barPanel(p.title, p.bars, 10 + (i % columns) * panelWidth, 36 + Math.floor(i / columns) * ph, panelWidth - 20, p.unit);
+    body += barPanel(p.title, p.bars, 10 + (i % columns) * panelWidth, top + Math.floor(i / columns) * ph, panelWidth - 20, p.unit);
   });
+  const sub = subtitle ? `<text x="10" y="40" font-size="11" fill="#444">${esc(subtitle)}</text>` : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">` +
-    `<rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>${body}</svg>`;
+    `<rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>${sub}${body}</svg>`;
 }
 
-/** A line chart of several series over steps, as an SVG document (used for live views). */
-export function lineChart(title: string, series: Array<{ name: string; values: number[] }>, width = 460, height = 180, unit = ''): string {
-  const pad = { l: 50, r: 10, t: 24, b: 22 };
-  const n = Math.max(2, ...series.map((s) => s.values.length));
-  const max = Math.max(1e-9, ...series.flatMap((s) => s.values));
-  const X = (i: number) => pad.l + (i / (n - 1)) * (width - pad.l - pad.r);
-  const Y = (v: number) => height - pad.b - (v / max) * (height - pad.t - pad.b);
-  let body = `<text x="${pad.l}" y="16" font-size="12" font-weight="bold">${esc(title)}</text>`;
-  body += `<line x1="${pad.l}" y1="${height - pad.b}" x2="${width - pad.r}" y2="${height - pad.b}" stroke="#999"/>`;
-  body += `<text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end" font-size="10">${fmt(max)}${esc(unit)}</text>`;
-  body += `<text x="${pad.l - 4}" y="${height - pad.b}" text-anchor="end" font-size="10">0</text>`;
-  series.forEach((s, k) => {
-    if (s.values.length === 0) return;
-    const pts = s.values.map((v, i) => `${X(i).toFixed(1)},${Y(v).toFixed(1)}`).join(' ');
-    body += `<polyline fill="none" stroke="${PALETTE[k % PALETTE.length]}" stroke-width="1.5" points="${pts}"/>`;
-    body += `<text x="${width - pad.r}" y="${pad.t + 12 * k}" text-anchor="end" font-size="10" fill="${PALETTE[k % PALETTE.length]}">${esc(s.name)}</text>`;
+export interface Series {
+  name: string;
+  values: number[];
+}
+
+export interface LineChartOptions {
+  /** Fixed top of the y axis (e.g. 1 for rates); default: the largest value, rounded up. */
+  yMax?: number;
+  /** Caption under the x axis (e.g. "last 30 s"). */
+  xLabel?: string;
+  /** Slots on the x axis (a rolling window keeps its scale while it fills). */
+  slots?: number;
+}
+
+/** 1, 2 or 5 times a power of ten, at least `v`. */
+export function niceCeil(v: number): number {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 5, 10]) if (m * p >= v * (1 - 1e-12)) return m * p;
+  return 10 * p;
+}
+
+/**
+ * A line chart of several series over time, as an SVG document: title, grid lines, y
+ * scale, and a legend giving each series' latest value (used for the live views).
+ */
+export function lineChart(title: string, series: Series[], width = 460, height = 180, unit = '', opts: LineChartOptions = {}): string {
+  const legendRows: string[][] = [[]];
+  // legend entries: "name latest", wrapped to the chart width
+  let used = 0;
+  const entries = series.map((s, k) => {
+    const last = s.values.length ? s.values[s.values.length - 1] : NaN;
+    const text = `${s.name} ${fmt(last)}${unit}`;
+    const w = 14 + text.length * 6.2 + 10;
+    if (used + w > width - 50 && used > 0) {
+      legendRows.push([]);
+      used = 0;
+    }
+    const row = legendRows.length - 1;
+    const x = 50 + used;
+    used += w;
+    legendRows[row].push('');
+    return { k, text, x, row };
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">${body}</svg>`;
+  const pad = { l: 50, r: 12, t: 24 + legendRows.length * 14, b: opts.xLabel ? 28 : 16 };
+  const n = Math.max(2, opts.slots ?? 0, ...series.map((s) => s.values.length));
+  const dataMax = Math.max(0, ...series.flatMap((s) => s.values.filter(Number.isFinite)));
+  const max = opts.yMax ?? niceCeil(dataMax);
+  const X = (i: number) => pad.l + (i / (n - 1)) * (width - pad.l - pad.r);
+  const Y = (v: number) => height - pad.b - (Math.min(v, max) / max) * (height - pad.t - pad.b);
+  let body = `<text x="8" y="15" font-size="12" font-weight="bold">${esc(title)}</text>`;
+  for (const e of entries) {
+    const c = PALETTE[e.k % PALETTE.length];
+    const y = 24 + e.row * 14;
+    body += `<rect x="${e.x.toFixed(1)}" y="${y - 8}" width="10" height="10" fill="${c}"/>`;
+    body += `<text x="${(e.x + 14).toFixed(1)}" y="${y + 1}" font-size="10.5">${esc(e.text)}</text>`;
+  }
+  for (const f of [0, 0.5, 1]) {
+    const y = Y(max * f);
+    body += `<line x1="${pad.l}" y1="${y.toFixed(1)}" x2="${width - pad.r}" y2="${y.toFixed(1)}" stroke="${f === 0 ? '#888' : '#e3e3e3'}"/>`;
+    body += `<text x="${pad.l - 4}" y="${(y + 3.5).toFixed(1)}" text-anchor="end" font-size="10" fill="#555">${fmt(max * f)}</text>`;
+  }
+  if (opts.xLabel) body += `<text x="${(pad.l + width - pad.r) / 2}" y="${height - 8}" text-anchor="middle" font-size="10" fill="#555">${esc(opts.xLabel)}</text>`;
+  series.forEach((s, k) => {
+    const pts: string[] = [];
+    // a rolling window is drawn right-aligned: the newest value at the right edge
+    const shift = n - Math.max(s.values.length, 1);
+    s.values.forEach((v, i) => {
+      if (Number.isFinite(v)) pts.push(`${X(i + shift).toFixed(1)},${Y(v).toFixed(1)}`);
+    });
+    if (pts.length === 0) return;
+    if (pts.length === 1) pts.push(pts[0]);
+    body += `<polyline class="series" fill="none" stroke="${PALETTE[k % PALETTE.length]}" stroke-width="1.8" points="${pts.join(' ')}"><title>${esc(s.name)}</title></polyline>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">` +
+    `<rect width="100%" height="100%" fill="white"/>${body}</svg>`;
+}
+
+/** One line describing a workload (chart subtitles, the README). */
+export function describeWorkload(w: Workload): string {
+  const npt = Math.round(w.devices * w.passthroughShare);
+  const mode = w.mode === 'lazy' ? `lazy (flush every ${w.lazyBatch} unmaps per ASID)` : w.mode;
+  return `${w.devices} devices (${npt} passthrough, ${w.asidsPerDevice} ASIDs each; ${w.devices - npt} emulated), ` +
+    `${w.mapsPerStep} map+unmap and ${w.dmaPerStep} DMA per device per step, ${mode} invalidation, ` +
+    `${w.sharedFrames} shared frames, pSMMU IOTLB ${w.iotlbEntries} / S2 walk cache ${w.s2CacheEntries} entries, seed ${w.seed}`;
+}
+
+/** The comparison chart of `vsmmu topo --svg` and the demo's comparison view. */
+export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): string {
+  const bars = (f: (x: TopologyMetrics) => number) => m.map((x) => ({ label: x.label.replace(/ \(.*\)/, ''), value: f(x) }));
+  const total = (x: TopologyMetrics) => Object.values(x.forwarded).reduce((a, b) => a + b, 0);
+  return panelsSvg(`vIOMMU topologies: ${w.devices} devices (${Math.round(w.passthroughShare * 100)}% passthrough), ${w.mode} invalidation, ${steps} steps`, [
+    { title: 'Entries forwarded to pSMMUs (all)', bars: bars(total) },
+    { title: 'Host calls to pSMMUs (ioctls)', bars: bars((x) => x.backend_calls) },
+    { title: 'Broadcast TLBIs', bars: bars((x) => x.broadcast_tlbi) },
+    { title: 'Mean CMD_SYNC wait', bars: bars((x) => x.sync_latency_us), unit: ' µs' },
+    { title: 'pSMMU stage-2 walk-cache hit rate', bars: bars((x) => x.s2_hit_rate) },
+    { title: 'pSMMU walk reads', bars: bars((x) => x.walk_reads) },
+    { title: 'Over-invalidated pSMMU IOTLB entries', bars: bars((x) => x.over_invalidation) },
+    { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate) },
+  ], 2, 460, describeWorkload(w));
 }

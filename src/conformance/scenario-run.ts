@@ -1,0 +1,114 @@
+// One conformance scenario from seed to verdict: generate, record on QEMU, replay on
+// the model, count what it exercised, shrink and (on request) compare trace logs.
+// Used by the worker threads of the runner and directly by tests.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate } from './generate.js';
+import { recordOnQemu, type RecordOptions } from './record.js';
+import { replayRecorded } from './check.js';
+import { shrink } from './shrink.js';
+import { traceText } from './scenario.js';
+import { firstDivergence, modelTrace, normalizeQemuLog, type Divergence } from './trace-compare.js';
+import type { Mismatch } from '../replay.js';
+
+export interface ScenarioTask {
+  index: number;
+  seed: number;
+  family?: string;
+  shrink?: boolean;
+  /** Also run QEMU with -trace 'smmu*' and compare its log with the model's. */
+  trace?: boolean;
+  binary?: string;
+}
+
+export interface ScenarioOutcome {
+  index: number;
+  seed: number;
+  name: string;
+  family: string;
+  ops: number;
+  expects: number;
+  mismatches: Mismatch[];
+  mismatchCount: number;
+  qemuMs: number;
+  totalMs: number;
+  qtestRequests: number;
+  /** Opcodes published to the command queue. */
+  opcodes: number[];
+  /** Commands consumed, by QEMU's name (smmuv3_cmdq_opcode). */
+  commands: Record<string, number>;
+  /** Events recorded, by QEMU's name (smmuv3_record_event). */
+  events: Record<string, number>;
+  /** Command errors raised, by CERROR code. */
+  cerrors: Record<string, number>;
+  /** The recorded trace of the (shrunk) mismatching scenario. */
+  regress?: { text: string; from: number; to: number; line: number; mismatch: Mismatch };
+  /** First difference between QEMU's trace log and ours (with --trace). */
+  traceDiff?: Divergence & { qemuLines: number; modelLines: number };
+  qemuLog?: string[];
+  modelLog?: string[];
+  error?: string;
+}
+
+export async function runScenario(task: ScenarioTask, hooks: { onStart?: (pid: number) => void } = {}): Promise<ScenarioOutcome> {
+  const t0 = Date.now();
+  const sc = await generate(task.seed, task.family);
+  const out: ScenarioOutcome = {
+    index: task.index, seed: task.seed, name: sc.name, family: sc.family, ops: sc.ops.length, expects: 0, mismatches: [], mismatchCount: 0,
+    qemuMs: 0, totalMs: 0, qtestRequests: 0, opcodes: sc.opcodes, commands: {}, events: {}, cerrors: {},
+  };
+  let dir: string | undefined;
+  try {
+    const ropts: RecordOptions = { binary: task.binary, onStart: hooks.onStart };
+    if (task.trace) {
+      dir = mkdtempSync(join(tmpdir(), 'vsmmu-trace-'));
+      ropts.traceFile = join(dir, 'qemu.log');
+    }
+    const rec = await recordOnQemu(sc.devices, sc.ops, ropts);
+    out.qemuMs = rec.ms;
+    out.qtestRequests = rec.qtestRequests;
+    const text = traceText({ name: sc.name, devices: sc.devices, origin: rec.origin }, rec.ops);
+    const { replay, modelTrace: lines } = await replayRecorded(sc.name, text, true);
+    out.expects = replay.expects;
+    out.mismatchCount = replay.mismatches.length;
+    out.mismatches = replay.mismatches.slice(0, 5);
+    for (const l of lines ?? []) {
+      if (l.startsWith('smmuv3_record_event ')) {
+        const k = l.split(' ')[1];
+        out.events[k] = (out.events[k] ?? 0) + 1;
+      } else if (l.startsWith('smmuv3_cmdq_opcode ')) {
+        const k = l.slice(l.indexOf('<--- ') + 5);
+        out.commands[k] = (out.commands[k] ?? 0) + 1;
+      } else if (l.startsWith('smmuv3_cmdq_consume_error ')) {
+        const k = l.slice(l.lastIndexOf(' ') + 1);
+        out.cerrors[k] = (out.cerrors[k] ?? 0) + 1;
+      }
+    }
+    if (task.trace && ropts.traceFile) {
+      const qemu = normalizeQemuLog(readFileSync(ropts.traceFile, 'utf8'));
+      const model = await modelTrace(sc.devices, sc.ops);
+      out.qemuLog = qemu;
+      out.modelLog = model;
+      const d = firstDivergence(qemu, model);
+      if (d) out.traceDiff = { ...d, qemuLines: qemu.length, modelLines: model.length };
+    }
+    if (replay.mismatches.length > 0) {
+      const first = replay.mismatches[0];
+      if (task.shrink !== false) {
+        const s = await shrink(`regress-${sc.name}`, sc.devices, sc.ops, first.line, { binary: task.binary });
+        const m = s.check.replay.mismatches[0] ?? first;
+        out.regress = { text: s.check.text, from: s.from, to: s.to, line: m.line, mismatch: m };
+      } else {
+        out.regress = { text: traceText({ name: `regress-${sc.name}`, devices: sc.devices, origin: rec.origin }, rec.ops), from: sc.ops.length, to: sc.ops.length, line: first.line, mismatch: first };
+      }
+    }
+  } catch (err) {
+    out.error = (err as Error).stack ?? String(err);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+  out.totalMs = Date.now() - t0;
+  return out;
+}
