@@ -20,6 +20,12 @@ export interface GrowthResult {
   growthBytes: number;
 }
 
+function spaces(): Record<string, number> {
+  const o: Record<string, number> = {};
+  for (const s of v8.getHeapSpaceStatistics()) o[s.space_name] = s.space_used_size;
+  return o;
+}
+
 let gcFn: (() => void) | undefined;
 
 /** A full garbage collection (exposes V8's gc() on first use). */
@@ -81,6 +87,7 @@ export async function growthBench(spec: StreamSpec, n: number, commands: number,
   // warm-up: the same work once (staging buffer, config and IOTLB entries, JIT and OSR code)
   workload();
   fullGc();
+  const sp0 = spaces();
   const heap0 = process.memoryUsage().heapUsed;
   const wasm0 = smmu.wasmMemoryBytes;
   const c0 = smmu.stats().commands;
@@ -88,6 +95,8 @@ export async function growthBench(spec: StreamSpec, n: number, commands: number,
   workload();
   fullGc();
   const heap1 = process.memoryUsage().heapUsed;
+  const sp1 = spaces();
+  if (process.env.VSMMU_GROWTH_DEBUG) for (const k in sp1) if (sp1[k] !== sp0[k]) console.error('growth', k, sp1[k] - sp0[k]);
   const wasm1 = smmu.wasmMemoryBytes;
   const done = smmu.stats().commands - c0;
   const xdone = smmu.stats().translations - x0;

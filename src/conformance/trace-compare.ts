@@ -54,7 +54,7 @@ export async function modelTrace(devices: number[], ops: readonly Op[]): Promise
       const i = cur.findIndex((l) => l.startsWith('smmuv3_write_mmio '));
       if (i >= 0) cur.push(...cur.splice(i, 1));
     }
-    out.push(...cur);
+    out.push(...cur.map((l) => l.trimEnd()));
   }
   smmu.dispose();
   return out;

@@ -214,7 +214,7 @@ export class TopologyRun {
   private devs: Dev[] = [];
   /** Lazy flush queues: unmaps queued per ASID, per vSMMU. */
   private pendingLazy: Array<Map<number, number>> = [];
-  private readonly dmaBuf = new Uint8Array(64);
+  private readonly dmaBuf = new Uint8Array(8); // a descriptor read: a faulting one raises two events (QEMU faults each 4 bytes)
 
   private constructor(readonly name: TopologyName, readonly w: Workload, readonly vm: Vm) {
     this.label = TOPOLOGIES.find((t) => t.name === name)!.label;
@@ -283,7 +283,7 @@ export class TopologyRun {
       }
       for (let k = 0; k < w.dmaPerStep && dev.live.length; k++) {
         const m = dev.live[Math.floor(dev.rand() * dev.live.length)];
-        const off = Math.floor(dev.rand() * 4096) & ~63;
+        const off = Math.floor(dev.rand() * 4096) & ~7;
         // a faulting access goes past the IOVA window, where nothing is ever mapped
         const iova = faultRate > 0 && dev.rand() < faultRate ? IOVA_BASE + IOVA_SPAN + off : m.iova + off;
         this.dmaCount++;

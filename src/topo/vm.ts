@@ -76,6 +76,8 @@ export interface DoorbellCounters {
   entries: number;
   /** Largest occupancy seen. */
   max: number;
+  /** Largest occupancy since a reader last set it to 0 (the live views' window). */
+  peak: number;
   /** Occupancy at the latest doorbell. */
   last: number;
 }
@@ -96,6 +98,7 @@ function countingBus(smmu: Smmu, c: DoorbellCounters, log2: number): GuestBus {
         c.entries += occ;
         c.last = occ;
         if (occ > c.max) c.max = occ;
+        if (occ > c.peak) c.peak = occ;
       }
       smmu.mmioWrite(off, size, value);
     },
@@ -140,7 +143,7 @@ export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<
       } : undefined,
       vasidTable: v.vasidTable,
     });
-    const doorbells: DoorbellCounters = { count: 0, entries: 0, max: 0, last: 0 };
+    const doorbells: DoorbellCounters = { count: 0, entries: 0, max: 0, peak: 0, last: 0 };
     const driver = new GuestDriver(countingBus(smmu, doorbells, 10), {
       heap: { base: VM_RAM_BASE + i * heap, size: heap },
       cmdqLog2: 10,
