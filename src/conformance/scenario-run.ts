@@ -12,6 +12,7 @@ import { shrink } from './shrink.js';
 import { traceText } from './scenario.js';
 import { firstDivergence, modelTrace, normalizeQemuLog, type Divergence } from './trace-compare.js';
 import type { Mismatch } from '../replay.js';
+import { setEngineBytes } from '../engine.js';
 
 export interface ScenarioTask {
   index: number;
@@ -52,7 +53,18 @@ export interface ScenarioOutcome {
   error?: string;
 }
 
+let engineChecked = false;
+
+/** VSMMU_ENGINE_WASM=<file> runs the model on another engine build (e.g. to check that a fix was needed). */
+function engineOverride(): void {
+  if (engineChecked) return;
+  engineChecked = true;
+  const f = process.env.VSMMU_ENGINE_WASM;
+  if (f) setEngineBytes(new Uint8Array(readFileSync(f)));
+}
+
 export async function runScenario(task: ScenarioTask, hooks: { onStart?: (pid: number) => void } = {}): Promise<ScenarioOutcome> {
+  engineOverride();
   const t0 = Date.now();
   const sc = await generate(task.seed, task.family);
   const out: ScenarioOutcome = {

@@ -67,8 +67,31 @@ export interface Divergence {
   model: string[];
 }
 
-/** The first place where the two logs differ, with a few lines of context, or undefined. */
-export function firstDivergence(qemu: string[], model: string[], context = 5): Divergence | undefined {
+/**
+ * Puts runs of smmuv3_config_cache_inv lines in order: CFGI_STE_RANGE drops cached
+ * configurations in the order of QEMU's GHashTable (keyed by pointers), which carries
+ * no meaning and cannot be reproduced.
+ */
+export function canonical(lines: string[]): string[] {
+  const out = [...lines];
+  for (let i = 0; i < out.length; ) {
+    if (!out[i].startsWith('smmuv3_config_cache_inv ')) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < out.length && out[j].startsWith('smmuv3_config_cache_inv ')) j++;
+    const run = out.slice(i, j).sort();
+    out.splice(i, j - i, ...run);
+    i = j;
+  }
+  return out;
+}
+
+/** The first place where the two logs differ (after canonical()), with a few lines of context, or undefined. */
+export function firstDivergence(qemu0: string[], model0: string[], context = 5): Divergence | undefined {
+  const qemu = canonical(qemu0);
+  const model = canonical(model0);
   const n = Math.max(qemu.length, model.length);
   for (let i = 0; i < n; i++) {
     if (qemu[i] !== model[i]) {

@@ -514,7 +514,8 @@ export class World {
       const span = (hi - lo) / align;
       const k = span <= 1n ? 0n : randBig(this.r, span);
       const iova = lo + k * align;
-      if (this.lowIova || safeIova(iova, Number(align > 0x1000000n ? 0x1000n : align))) return iova;
+      // room for an offset into the page and a DMA running on: safe even if the device bypasses
+      if (this.lowIova || safeIova(iova, Number(align > 0x1000000n ? 0x3000n : align + 0x2000n))) return iova;
     }
     return undefined;
   }

@@ -99,6 +99,11 @@ export class LiveSeries {
     return true;
   }
 
+  /** Restarts the interval at time `t` without adding a point (after a pause). */
+  rebase(t: number): void {
+    this.prev = snapshot(this.run, t);
+  }
+
   get length(): number {
     return this.points.length;
   }

@@ -2,6 +2,7 @@
 // Everything here returns SVG markup as a string, so it runs in Node and in a page.
 
 import type { TopologyMetrics, Workload } from './explore.js';
+import type { TopologySpec } from './vm.js';
 
 export interface Bar {
   label: string;
@@ -17,6 +18,7 @@ export function esc(s: string): string {
 /** A number as a chart label: 3 decimals below 1, 2 below 10, then grouped integers (k/M above a million). */
 export function fmt(v: number): string {
   if (!Number.isFinite(v)) return '–';
+  if (Number.isInteger(v) && Math.abs(v) < 1e7) return v.toLocaleString('en-US');
   if (v !== 0 && Math.abs(v) < 1) return v.toFixed(3);
   if (Math.abs(v) < 10) return v.toFixed(2);
   if (Math.abs(v) >= 1e7) return (v / 1e6).toFixed(1) + 'M';
@@ -26,7 +28,7 @@ export function fmt(v: number): string {
 /** A horizontal bar chart as an SVG <g> at (x, y) of the given width. */
 export function barPanel(title: string, bars: Bar[], x: number, y: number, width: number, unit = ''): string {
   const rowH = 22;
-  const labelW = Math.min(210, width * 0.45);
+  const labelW = Math.min(150, width * 0.4);
   const max = Math.max(1e-9, ...bars.map((b) => b.value));
   const barW = width - labelW - 70;
   let out = `<g transform="translate(${x},${y})"><text x="0" y="14" font-weight="bold" font-size="13">${esc(title)}</text>`;
@@ -46,17 +48,18 @@ export function panelHeight(n: number): number {
 }
 
 /** A grid of bar panels as one SVG document. */
-export function panelsSvg(title: string, panels: Array<{ title: string; bars: Bar[]; unit?: string }>, columns = 2, panelWidth = 460, subtitle = ''): string {
+export function panelsSvg(title: string, panels: Array<{ title: string; bars: Bar[]; unit?: string }>, columns = 2, panelWidth = 460, subtitle: string | string[] = ''): string {
   const rows = Math.ceil(panels.length / columns);
   const ph = Math.max(...panels.map((p) => panelHeight(p.bars.length))) + 16;
   const width = columns * panelWidth + 20;
-  const top = subtitle ? 52 : 36;
+  const subs = (Array.isArray(subtitle) ? subtitle : [subtitle]).filter(Boolean);
+  const top = 36 + subs.length * 15;
   const height = rows * ph + top + 4;
   let body = '';
   panels.forEach((p, i) => {
     body += barPanel(p.title, p.bars, 10 + (i % columns) * panelWidth, top + Math.floor(i / columns) * ph, panelWidth - 20, p.unit);
   });
-  const sub = subtitle ? `<text x="10" y="40" font-size="11" fill="#444">${esc(subtitle)}</text>` : '';
+  const sub = subs.map((t, i) => `<text x="10" y="${40 + i * 15}" font-size="11" fill="#444">${esc(t)}</text>`).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">` +
     `<rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>${sub}${body}</svg>`;
 }
@@ -139,27 +142,77 @@ export function lineChart(title: string, series: Series[], width = 460, height =
     `<rect width="100%" height="100%" fill="white"/>${body}</svg>`;
 }
 
-/** One line describing a workload (chart subtitles, the README). */
-export function describeWorkload(w: Workload): string {
+/** Two lines describing a workload (chart subtitles, the demo, the README). */
+export function workloadLines(w: Workload): [string, string] {
   const npt = Math.round(w.devices * w.passthroughShare);
-  const mode = w.mode === 'lazy' ? `lazy (flush every ${w.lazyBatch} unmaps per ASID)` : w.mode;
-  return `${w.devices} devices (${npt} passthrough, ${w.asidsPerDevice} ASIDs each; ${w.devices - npt} emulated), ` +
-    `${w.mapsPerStep} map+unmap and ${w.dmaPerStep} DMA per device per step, ${mode} invalidation, ` +
-    `${w.sharedFrames} shared frames, pSMMU IOTLB ${w.iotlbEntries} / S2 walk cache ${w.s2CacheEntries} entries, seed ${w.seed}`;
+  const mode = w.mode === 'lazy' ? `lazy invalidation (flush every ${w.lazyBatch} unmaps per ASID)` : `${w.mode} invalidation`;
+  const faults = w.faultRate ? `, ${w.faultRate * 100}% of DMA faulting` : '';
+  return [
+    `${w.devices} devices: ${npt} passthrough (${w.asidsPerDevice} ASIDs each), ${w.devices - npt} emulated; ` +
+    `per device and step ${w.mapsPerStep} map+unmap and ${w.dmaPerStep} DMA${faults}; ${mode}`,
+    `mappings live ${w.window} steps over ${w.sharedFrames} shared frames; pSMMU IOTLB ${w.iotlbEntries}, S2 walk cache ${w.s2CacheEntries} entries` +
+    `${w.joinPsmmus !== 2 ? `; ${w.joinPsmmus} pSMMUs in a join` : ''}; seed ${w.seed}`,
+  ];
 }
+
+/** One line describing a workload. */
+export function describeWorkload(w: Workload): string {
+  return workloadLines(w).join('; ');
+}
+
+/** Short names of the topologies for chart labels. */
+export const SHORT_LABELS: Record<string, string> = {
+  'one-to-one': '1:1 (mixed vSMMU)',
+  'join-vasid': 'join, vASID table',
+  'join-broadcast': 'join, broadcast',
+  split: 'split (2 vSMMUs)',
+  dedicated: 'dedicated passthrough',
+};
 
 /** The comparison chart of `vsmmu topo --svg` and the demo's comparison view. */
 export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): string {
-  const bars = (f: (x: TopologyMetrics) => number) => m.map((x) => ({ label: x.label.replace(/ \(.*\)/, ''), value: f(x) }));
+  const bars = (f: (x: TopologyMetrics) => number) => m.map((x) => ({ label: SHORT_LABELS[x.name] ?? x.label, value: f(x) }));
   const total = (x: TopologyMetrics) => Object.values(x.forwarded).reduce((a, b) => a + b, 0);
   return panelsSvg(`vIOMMU topologies: ${w.devices} devices (${Math.round(w.passthroughShare * 100)}% passthrough), ${w.mode} invalidation, ${steps} steps`, [
-    { title: 'Entries forwarded to pSMMUs (all)', bars: bars(total) },
+    { title: 'Entries that took effect on pSMMUs (lower is better)', bars: bars(total) },
     { title: 'Host calls to pSMMUs (ioctls)', bars: bars((x) => x.backend_calls) },
-    { title: 'Broadcast TLBIs', bars: bars((x) => x.broadcast_tlbi) },
-    { title: 'Mean CMD_SYNC wait', bars: bars((x) => x.sync_latency_us), unit: ' µs' },
-    { title: 'pSMMU stage-2 walk-cache hit rate', bars: bars((x) => x.s2_hit_rate) },
-    { title: 'pSMMU walk reads', bars: bars((x) => x.walk_reads) },
-    { title: 'Over-invalidated pSMMU IOTLB entries', bars: bars((x) => x.over_invalidation) },
+    { title: 'TLBIs broadcast to every pSMMU', bars: bars((x) => x.broadcast_tlbi) },
+    { title: 'Mean modelled wait per guest CMD_SYNC', bars: bars((x) => x.sync_latency_us), unit: ' µs' },
+    { title: 'pSMMU stage-2 walk-cache hit rate (higher is better)', bars: bars((x) => x.s2_hit_rate) },
+    { title: 'pSMMU table-walk reads (DMA misses)', bars: bars((x) => x.walk_reads) },
+    { title: 'pSMMU IOTLB entries dropped while still mapped', bars: bars((x) => x.over_invalidation) },
     { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate) },
-  ], 2, 460, describeWorkload(w));
+  ], 2, 460, workloadLines(w));
+}
+
+/** A diagram of a VM's vIOMMU topology: vSMMUs (with their devices) above the pSMMUs they use. */
+export function topologyDiagramSvg(spec: TopologySpec, width = 440): string {
+  const boxW = 150, boxH = 46;
+  const row = (n: number, i: number) => (width / n) * (i + 0.5);
+  const vy = 28, py = 128;
+  const height = py + boxH + 10;
+  let body = `<text x="6" y="14" font-size="11" fill="#555">guest (one VM)</text><text x="6" y="${py - 8}" font-size="11" fill="#555">host</text>`;
+  const px = new Map(spec.psmmus.map((p, i) => [p.name, row(spec.psmmus.length, i)]));
+  spec.vsmmus.forEach((v, i) => {
+    const x = row(spec.vsmmus.length, i);
+    const used = new Map<string, number>();
+    for (const d of v.passthrough) used.set(d.psmmu, (used.get(d.psmmu) ?? 0) + 1);
+    for (const [p, count] of used) {
+      const x2 = px.get(p) ?? x;
+      body += `<line x1="${x}" y1="${vy + boxH}" x2="${x2}" y2="${py}" stroke="#3366cc" stroke-width="${1 + count}"/>`;
+      body += `<text x="${((x + x2) / 2 + 4).toFixed(1)}" y="${(vy + boxH + py) / 2 + 4}" font-size="10" fill="#3366cc">${count} pt</text>`;
+    }
+    const kind = v.passthroughOnly ? 'passthrough only' : v.vasidTable === false ? 'no vASID table' : '';
+    body += `<rect x="${x - boxW / 2}" y="${vy}" width="${boxW}" height="${boxH}" rx="6" fill="#eef3fb" stroke="#3366cc"/>`;
+    body += `<text x="${x}" y="${vy + 17}" text-anchor="middle" font-size="12" font-weight="bold">vSMMU ${esc(v.name)}</text>`;
+    body += `<text x="${x}" y="${vy + 31}" text-anchor="middle" font-size="10">${v.emulated.length} emulated, ${v.passthrough.length} passthrough</text>`;
+    if (kind) body += `<text x="${x}" y="${vy + 42}" text-anchor="middle" font-size="9.5" fill="#a33">${kind}</text>`;
+  });
+  spec.psmmus.forEach((p, i) => {
+    const x = row(spec.psmmus.length, i);
+    body += `<rect x="${x - boxW / 2}" y="${py}" width="${boxW}" height="${boxH}" rx="6" fill="#fdf1e6" stroke="#ff9900"/>`;
+    body += `<text x="${x}" y="${py + 20}" text-anchor="middle" font-size="12" font-weight="bold">pSMMU ${esc(p.name)}</text>`;
+    body += `<text x="${x}" y="${py + 35}" text-anchor="middle" font-size="10">IOTLB ${p.iotlbEntries ?? 1024}, S2 cache ${p.s2CacheEntries ?? 256}</text>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" class="diagram" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">${body}</svg>`;
 }
