@@ -33,6 +33,11 @@ import {
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
 } from "../src/arch/trace-events";
 
+/** Allocates the staging area for queues read through host memory callbacks (a whole 2^19-entry queue). */
+export function cmdqStageInit(): void {
+  if (stage == 0) stage = halloc(<usize>CMD_BYTES << QEMU_CMDQS, 64);
+}
+
 /** When false the model keeps no caches of its own (a vSMMU with passthrough devices only). */
 export let localCaches = true;
 export function setLocalCaches(on: bool): void { localCaches = on; }
@@ -58,11 +63,17 @@ function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): 
     w1 = load<u64>(p, 8);
     return true;
   }
+  if (stage == 0) {
+    // no host memory: the queue straddles RAM edges, read it entry by entry
+    if (!gread(qbase + (<u64>idx << 4), one, CMD_BYTES)) return false;
+    w0 = load<u64>(one);
+    w1 = load<u64>(one, 8);
+    return true;
+  }
   if (!stageOk || idx < stageFirst || idx >= stageFirst + stageCount) {
     // one bulk read from idx up to PROD, or to the end of the ring
     const size = <u32>1 << log2;
     const end = prodIdx > idx ? prodIdx : size;
-    if (stage == 0) stage = halloc(<usize>CMD_BYTES << QEMU_CMDQS, 64);
     stageFirst = idx;
     stageCount = end - idx;
     stageOk = gread(qbase + (<u64>idx << 4), stage, stageCount << 4);

@@ -3,6 +3,7 @@
 
 import * as S from "./state";
 import { addRam as gAddRam, setHostMemory } from "./guestmem";
+import { cmdqStageInit } from "./cmdq";
 import { configInit, setDevice, cfgEntry, CF_CACHED, getConfig } from "./config";
 import { iotlbInit, iotlbCount, iotlbInsert, entryAt } from "./iotlb";
 import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
@@ -34,7 +35,13 @@ export { deviceReset as device_reset };
 export { mmioRead32 as mmio_read32, mmioRead64 as mmio_read64, mmioWrite32 as mmio_write32, mmioWrite64 as mmio_write64 };
 export { cmdqConsume as cmdq_consume };
 export { setTrace as set_trace, tracePtr as trace_ptr, traceTake as trace_take };
-export { setHostMemory as set_host_memory, setLocalCaches as set_local_caches };
+export { setLocalCaches as set_local_caches };
+
+/** Guest memory outside the RAM regions goes through the host's callbacks (allocates the queue staging area). */
+export function set_host_memory(on: bool): void {
+  setHostMemory(on);
+  if (on) cmdqStageInit();
+}
 export { translateBatch as translate_batch, batchPtr as batch_ptr, dmaBufPtr as dma_buf_ptr };
 export { heapTop as heap_top };
 

@@ -5,6 +5,14 @@ export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type Vi
 export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain } from './guest/driver.js';
 export * as encode from './guest/encode.js';
 export { buildVm, GuestRam, type Vm, type TopologySpec, type VsmmuSpec, type PsmmuSpec, type VsmmuNode } from './topo/vm.js';
+export {
+  TopologyRun, exploreAll, topologySpec, checkWorkload, rangeTlbi, TOPOLOGIES, DEFAULT_WORKLOAD, WORKLOAD_LIMITS,
+  type TopologyName, type Workload, type TopologyMetrics, type ObservedEvent,
+} from './topo/explore.js';
+export { LiveSeries, snapshot, type Snapshot, type LiveChart } from './topo/live.js';
+export { cmdqView, eventqView, vdevTable, vasidTable, commandFields, type CmdqView, type EventqView, type VdevRow, type VasidRow } from './topo/views.js';
+export { topologySvg, lineChart, panelsSvg, topologyDiagramSvg, describeWorkload } from './topo/svg.js';
+export { commandName, eventName } from './trace.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
   Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,

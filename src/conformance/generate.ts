@@ -485,6 +485,8 @@ const REG_OFFSETS: readonly number[] = [
 /** Register programming: every register, both sizes, halves of 64-bit ones, page 1 aliases, unimplemented offsets. */
 const regs: Family = (w) => {
   const { b, r } = w;
+  // the reset state, read back as a driver probes it
+  if (r.chance(0.5)) for (const off of REG_OFFSETS) b.mmioR(off + (r.chance(0.2) ? R.SMMU_PAGE1 : 0), 4);
   if (r.chance(0.5)) bringUp(w, { smmuen: r.chance(0.5) });
   w.setupData(dataSizeFor([12]));
   const n = r.int(15, 60);

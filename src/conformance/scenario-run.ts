@@ -109,7 +109,8 @@ export async function runScenario(task: ScenarioTask, hooks: { onStart?: (pid: n
     if (replay.mismatches.length > 0) {
       const first = replay.mismatches[0];
       if (task.shrink !== false) {
-        const s = await shrink(`regress-${sc.name}`, sc.devices, sc.ops, first.line, { binary: task.binary });
+        const note = `shrunk from scenario ${sc.name} (${sc.ops.length} ops; vsmmu conformance --scenario ${sc.seed}), where QEMU and the model first differed at line ${first.line} (${first.op}: QEMU ${JSON.stringify(first.expect)}, model ${JSON.stringify(first.got)})`;
+        const s = await shrink(`regress-${sc.name}`, sc.devices, sc.ops, first.line, { binary: task.binary, note });
         const m = s.check.replay.mismatches[0] ?? first;
         out.regress = { text: s.check.text, from: s.from, to: s.to, line: m.line, mismatch: m };
       } else {

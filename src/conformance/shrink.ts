@@ -6,7 +6,7 @@
 
 import { checkOps, type CheckResult } from './check.js';
 import { isObservation, type Op } from './scenario.js';
-import type { RecordOptions } from './record.js';
+import type { CheckOptions } from './check.js';
 
 export interface ShrinkResult {
   ops: Op[];
@@ -33,7 +33,7 @@ export function shrinkOps(ops: readonly Op[], firstMismatchLine: number): Op[] {
  * Shrinks and confirms on QEMU. Falls back to the plain prefix (with its observations)
  * and then to the whole scenario when the smaller one does not reproduce.
  */
-export async function shrink(name: string, devices: number[], ops: readonly Op[], firstMismatchLine: number, opts: RecordOptions = {}): Promise<ShrinkResult> {
+export async function shrink(name: string, devices: number[], ops: readonly Op[], firstMismatchLine: number, opts: CheckOptions = {}): Promise<ShrinkResult> {
   const k = opIndexOfLine(firstMismatchLine);
   const candidates = [shrinkOps(ops, firstMismatchLine), ops.slice(0, k + 1), [...ops]];
   let last: CheckResult | undefined;

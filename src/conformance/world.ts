@@ -548,6 +548,12 @@ export class World {
     const winOff = B(target - out);
     const winLen = size <= B(this.dataSize) ? Number(size) : Math.min(0x1000 * r.int(1, 4), this.data + this.dataSize - target);
     const desc = pt.descAddr(base, level);
+    if (r.chance(0.04 + this.chaos * 0.1)) {
+      // a hole that is not all zeros: invalid (bit 0 clear) with junk, or reserved at level 3
+      const v = level === 3 && r.chance(0.5) ? this.leafDesc(out, 3) & ~2n : this.leafDesc(out, level) & ~1n;
+      this.b.memW(desc, 8, v);
+      return undefined;
+    }
     const junk = level < 3 && r.chance(this.chaos) ? r.int(1, 2 ** Math.min(20, pt.shift(level) - 12) - 1) * 0x1000 : 0; // address bits below the block size: ignored
     this.b.memW(desc, 8, this.leafDesc(out, level, { ro: o.ro, junkAddr: junk & (Number(size) - 1) }));
     const m: Mapping = { d, iova: base + winOff, len: Math.max(1, winLen), level, desc, tt };

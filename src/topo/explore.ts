@@ -259,8 +259,8 @@ export class TopologyRun {
   }
 
   /** The devices of the run: StreamID, vSMMU index, pSMMU and pSID (passthrough), ASIDs. */
-  devices(): Array<{ sid: number; vsmmu: number; psmmu?: string; psid?: number; asids: number[] }> {
-    return this.devs.map((d) => ({ sid: d.sid, vsmmu: d.node, psmmu: d.psmmu, psid: d.psid, asids: d.domains.map((x) => x.asid) }));
+  devices(): Array<{ sid: number; vsmmu: number; psmmu?: string; psid?: number; asids: number[]; domains: Domain[] }> {
+    return this.devs.map((d) => ({ sid: d.sid, vsmmu: d.node, psmmu: d.psmmu, psid: d.psid, asids: d.domains.map((x) => x.asid), domains: [...d.domains] }));
   }
 
   /**

@@ -136,7 +136,7 @@ export function lineChart(title: string, series: Series[], width = 460, height =
     });
     if (pts.length === 0) return;
     if (pts.length === 1) pts.push(pts[0]);
-    body += `<polyline class="series" fill="none" stroke="${PALETTE[k % PALETTE.length]}" stroke-width="1.8" points="${pts.join(' ')}"><title>${esc(s.name)}</title></polyline>`;
+    body += `<polyline class="series" fill="none" stroke="${PALETTE[k % PALETTE.length]}" stroke-width="${k === 0 ? 3 : k === 1 ? 1.9 : 1.4}" points="${pts.join(' ')}"><title>${esc(s.name)}</title></polyline>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">` +
     `<rect width="100%" height="100%" fill="white"/>${body}</svg>`;
