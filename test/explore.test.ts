@@ -95,6 +95,26 @@ describe('join: one vSMMU over several pSMMUs', () => {
     for (const r of table) expect(r.holders).toEqual(r.passthrough ? [owner.get(r.asid)] : []);
   });
 
+  test('with the vASID table a passthrough TLBI costs what it costs with one vSMMU per pSMMU; only emulated ASIDs are copied', async () => {
+    const w = { joinPsmmus: 3, passthroughShare: 0.5, devices: 9 };
+    const join = await runFor('join-vasid', w, 16);
+    const per = await runFor('per-psmmu', w, 16);
+    // ASIDs are numbered per run; classify each run's own
+    const count = (run: TopologyRun, passthrough: boolean) => {
+      const set = new Set(run.devices().filter((d) => (d.psmmu !== undefined) === passthrough).flatMap((d) => d.asids));
+      return Object.fromEntries([...run.vm.psmmus.keys()].map((p) => [p,
+        run.vm.vsmmus.reduce((a, _, i) => a + received(run, i, p).filter((e) => OP_TLBI.has(e.op) && set.has(e.asid)).length, 0)]));
+    };
+    expect(count(join, true)).toEqual(count(per, true));
+    expect(Object.values(count(join, true)).every((n) => n > 0)).toBe(true);
+    const emuPer = Object.values(count(per, false)).reduce((a, b) => a + b, 0);
+    const emuJoin = Object.values(count(join, false)).reduce((a, b) => a + b, 0);
+    expect(emuPer).toBeGreaterThan(0);
+    expect(emuJoin).toBe(emuPer * 3); // each emulated TLBI goes to all three pSMMUs instead of one
+    // one vSMMU per pSMMU never sends a command to a pSMMU it does not sit on
+    for (const [i, n] of per.vm.vsmmus.entries()) expect([...n.handles.keys()]).toEqual([`p${i}`]);
+  });
+
   test('without the vASID table nothing is learned', async () => {
     const run = await runFor('join-broadcast', {}, 4);
     expect(vasidTable(run).every((r) => r.holders.length === 0 && r.sentTo.length === run.vm.psmmus.size)).toBe(true);
@@ -155,6 +175,29 @@ describe('dedicated passthrough vSMMU vs mixed', () => {
   });
 });
 
+describe('dedicated passthrough vSMMU joined over several pSMMUs', () => {
+  test('targets every TLBI: each pSMMU gets what per-pSMMU vSMMUs would send it, nothing more', async () => {
+    const w = { joinPsmmus: 3, passthroughShare: 0.75 };
+    const dj = await runFor('dedicated-join', w, 16);
+    const m = dj.metrics();
+    expect(m.broadcast_tlbi).toBe(0);
+    expect(m.targeted_tlbi).toBeGreaterThan(0);
+    const owner = new Map<number, string | undefined>();
+    for (const d of dj.devices()) for (const a of d.asids) owner.set(a, d.psmmu);
+    let tlbis = 0;
+    for (const p of dj.vm.psmmus.keys()) {
+      for (const e of received(dj, 0, p).filter((x) => OP_TLBI.has(x.op))) {
+        expect(owner.get(e.asid)).toBe(p);
+        tlbis++;
+      }
+    }
+    expect(tlbis).toBe(m.targeted_tlbi); // one entry per guest TLBI: no copies
+    const jv = (await runFor('join-vasid', w, 16)).metrics();
+    expect(total(m)).toBeLessThan(total(jv));
+    expect(m.sync_latency_us).toBeLessThan(jv.sync_latency_us);
+  });
+});
+
 describe('invalidation modes', () => {
   test('strict leaves no stale pSMMU IOTLB entry and drops nothing still mapped; lazy trades staleness for fewer commands', async () => {
     const strict = await runFor('one-to-one', {}, 20);
@@ -198,7 +241,7 @@ describe('the explorer', () => {
     expect(c.iotlb_hit_rate === a.iotlb_hit_rate && c.walk_reads === a.walk_reads).toBe(false);
     const cmds: Record<string, number> = {};
     for (const t of TOPOLOGIES) cmds[t.name] = (await runFor(t.name, { mode: 'lazy', lazyBatch: 3 }, 10)).metrics().commands;
-    const vsmmus: Record<string, number> = { 'one-to-one': 1, 'join-vasid': 1, 'join-broadcast': 1, split: 2, dedicated: 2 };
+    const vsmmus: Record<string, number> = { 'one-to-one': 1, 'join-vasid': 1, 'join-broadcast': 1, split: 2, dedicated: 2, 'per-psmmu': 2, 'dedicated-join': 2 };
     for (const t of TOPOLOGIES) expect(cmds[t.name] - 2 * vsmmus[t.name]).toBe(cmds['one-to-one'] - 2);
   });
 

@@ -252,3 +252,22 @@ test('CD of a passthrough device is read from guest memory when learning ASIDs (
   expect(n.smmu.asidHolders(9)).toEqual(['p0']);
   expect(n.smmu.asidHolders(5)).toEqual(['p0']); // nothing is forgotten but by CFGI_ALL
 });
+
+test('ASIDs are learned through 2-level CD tables; an STE with more than 4096 CDs makes its backend a holder of every ASID', async () => {
+  const vm = await oneToOne();
+  const [n] = vm.vsmmus;
+  const drv = n.driver;
+  // S1Fmt = 1 (2-level, 4 KiB leaves of 64 CDs), S1CDMax = 8: 4 L1 descriptors
+  const l1 = drv.alloc(4 * 8, 64);
+  const leaf = drv.alloc(4096, 4096);
+  drv.write64(l1 + 2 * 8, BigInt(leaf) | 1n); // L1 entry 2 valid
+  n.smmu.writeMemory(leaf + 5 * 64, wordsToBytes(cd({ asid: 0x4242, ttb0: VM_RAM_BASE, t0sz: 16, tg0: 0 })));
+  n.smmu.writeMemory(drv.steAddr(0x20), wordsToBytes(ste({ config: 5, s1fmt: 1, s1cdmax: 8, s1ctxptr: l1 })));
+  drv.submit([cmdCfgiSte(0x20), cmdSync()]);
+  expect(n.smmu.asidHolders(0x4242)).toEqual(['p0']);
+  expect(n.smmu.asidHolders(0x4243)).toEqual([]);
+  // 2^13 CDs: not read, the backend is assumed to hold everything
+  n.smmu.writeMemory(drv.steAddr(0x28), wordsToBytes(ste({ config: 5, s1cdmax: 13, s1ctxptr: l1 })));
+  drv.submit([cmdCfgiSte(0x28), cmdSync()]);
+  expect(n.smmu.asidHolders(0x4243)).toEqual(['p0']);
+});

@@ -58,6 +58,7 @@ export async function run(args: string[]): Promise<number> {
   const traceDir = opt(args, '--trace-dir') ?? join('test-artifacts', 'traces');
   const regressDir = opt(args, '--regress-dir') ?? join('test', 'traces', 'regress');
   const tty = process.stderr.isTTY;
+  const total = seeds ? seeds.length : count;
   const err = (s: string) => process.stderr.write(s + '\n');
   err(`vsmmu conformance: ${version}; ${seeds ? seeds.length : count} scenarios, seed ${seed}, ${jobs} jobs${family ? `, family ${family}` : ''}`);
   let lastPrint = 0;
@@ -73,11 +74,15 @@ export async function run(args: string[]): Promise<number> {
     },
     onOutcome: (o) => {
       if (!trace || !o.qemuLog || !o.modelLog) return;
-      mkdirSync(traceDir, { recursive: true });
-      writeFileSync(join(traceDir, `${o.name}.qemu.log`), o.qemuLog.join('\n') + '\n');
-      writeFileSync(join(traceDir, `${o.name}.model.log`), o.modelLog.join('\n') + '\n');
       const d = o.traceDiff;
+      // both logs of every scenario in small runs (and with --trace-dir), else only the differing ones
+      if (d || total <= 10 || args.includes('--trace-dir')) {
+        mkdirSync(traceDir, { recursive: true });
+        writeFileSync(join(traceDir, `${o.name}.qemu.log`), o.qemuLog.join('\n') + '\n');
+        writeFileSync(join(traceDir, `${o.name}.model.log`), o.modelLog.join('\n') + '\n');
+      }
       const pre = tty ? '\r\x1b[K' : '';
+      if (!d && total > 10) return;
       if (!d) {
         err(`${pre}trace ${o.name}: QEMU's and our logs agree (${o.qemuLog.length} lines): ${join(traceDir, o.name)}.{qemu,model}.log`);
       } else {

@@ -6,7 +6,7 @@ import { topologySvg } from '../topo/svg.js';
 
 export { topologySvg };
 
-export const usage = 'vsmmu topo [--json] [--svg FILE] [--steps N] [--mode strict|lazy|range] [--devices N] [--passthrough-share F] [--asids N] [--seed N]   run the topology explorer headless';
+export const usage = 'vsmmu topo [--json] [--svg FILE] [--steps N] [--mode strict|lazy|range] [--devices N] [--passthrough-share F] [--asids N] [--maps N] [--dma N] [--lazy-batch N] [--join-psmmus N] [--fault-rate F] [--seed N]   run the topology explorer headless (the demo\'s comparison)';
 
 const NUMERIC: Record<string, keyof Workload> = {
   '--devices': 'devices', '--passthrough-share': 'passthroughShare', '--asids': 'asidsPerDevice', '--maps': 'mapsPerStep',

@@ -145,27 +145,31 @@ function mutate(w: World): { m?: Mapping; sid?: number } {
   if ((what === 'pte' || what === 'upper') && maps.length) {
     const m = r.pick(maps);
     const pt = m.tt.pt;
+    const OA = 0x0000fffffffff000n;
     if (what === 'upper') {
-      const d = pt.upperDesc(m.iova, m.level);
-      if (d !== undefined) {
-        const cur = b.peek64(d);
+      const u = pt.upperDesc(m.iova, m.level);
+      if (u !== undefined) {
+        const cur = b.peek64(u.addr);
         const v = r.weighted<bigint>([
           [3, cur | (B(r.int(1, 3)) << 61n)], // APTable
           [2, cur & ~1n], // invalid
-          [1, (cur & ~0x0000fffffffff000n) | B(w.unassigned(2 ** pt.granule))], // table outside RAM: external abort
-          [1, (cur & ~3n) | 1n], // now a block
+          [1, (cur & ~OA) | B(w.unassigned(2 ** pt.granule))], // table outside RAM: external abort
+          [1, (cur & ~OA & ~3n) | B(w.safeBlockOut(2 ** pt.shift(u.level))) | 1n], // now a block (somewhere safe)
         ]);
-        b.memW(d, 8, v);
+        b.memW(u.addr, 8, v);
         return { m };
       }
     }
     const cur = b.peek64(m.desc);
+    const size = 2 ** pt.shift(m.level);
+    const remapped = m.level === 3 || size <= w.dataSize ? w.data + r.int(0, Math.floor(w.dataSize / size) - 1) * size : w.safeBlockOut(size);
     const v = r.weighted<bigint>([
       [3, cur ^ (2n << 6n)], // write permission flipped
-      [3, (cur & ~0x0000fffffffff000n) | (B(w.dataAddr(2 ** pt.granule, 2 ** pt.granule)) & ~B(2 ** pt.shift(m.level) - 1))], // remapped
+      [3, (cur & ~OA) | B(remapped)], // remapped
       [2, 0n], // unmapped
       [1, cur & ~1n],
-      [1, m.level === 3 ? (cur & ~3n) | 1n : cur | 2n], // reserved at level 3, table at others
+      // reserved at level 3; at the others a table descriptor (with an empty table or one outside RAM)
+      [1, m.level === 3 ? (cur & ~3n) | 1n : (cur & ~OA) | B(r.chance(0.7) ? pt.newTable() : w.unassigned(2 ** pt.granule)) | 3n],
       [1, cur ^ (1n << 10n)], // AF flipped (ignored by QEMU 7.2)
     ]);
     b.memW(m.desc, 8, v);
@@ -487,7 +491,15 @@ const regs: Family = (w) => {
   const { b, r } = w;
   // the reset state, read back as a driver probes it
   if (r.chance(0.5)) for (const off of REG_OFFSETS) b.mmioR(off + (r.chance(0.2) ? R.SMMU_PAGE1 : 0), 4);
-  if (r.chance(0.5)) bringUp(w, { smmuen: r.chance(0.5) });
+  if (r.chance(0.5)) {
+    bringUp(w, { smmuen: r.chance(0.5) });
+  } else {
+    // the bases reset to address 0 (flash on this machine): point them at scenario memory
+    // before random CR0 values can enable anything
+    w.setupLinear(r.int(5, 8));
+    w.setupCmdq(r.int(0, 8));
+    w.setupEvtq(r.int(0, 6));
+  }
   w.setupData(dataSizeFor([12]));
   const n = r.int(15, 60);
   const bases = [R.R_STRTAB_BASE, R.R_CMDQ_BASE, R.R_EVENTQ_BASE];
@@ -512,6 +524,9 @@ const regs: Family = (w) => {
         continue;
       }
       if (o === R.R_STRTAB_BASE_CFG && (Number(v) >> 16 & 3) === 1) w.twoLevelSticky = true;
+      // queue indices stay inside the memory behind the queues
+      if (size === 4 && (o === R.R_CMDQ_PROD || o === R.R_CMDQ_CONS)) v = B(w.rawIndex({ log2: 19, cap: 64 }, Number(v)));
+      if (size === 4 && (o === R.R_EVENTQ_PROD || o === R.R_EVENTQ_CONS)) v = B(w.rawIndex({ log2: 19, cap: 64 }, Number(v)));
       b.mmioW(aligned, size, v);
     }
     b.mmioR(aligned, size);

@@ -74,20 +74,27 @@ export class PageTable {
     return table + this.index(iova, level) * 8;
   }
 
-  /** Descriptor address of an existing table entry above `level` for `iova` (for hostile edits), if any. */
-  upperDesc(iova: bigint, level: number): number | undefined {
+  /** An existing table descriptor above `level` on the walk of `iova` (for hostile edits), with its level. */
+  upperDesc(iova: bigint, level: number): { addr: number; level: number } | undefined {
     const b = this.w.b;
     let table = this.root;
-    let last: number | undefined;
+    let last: { addr: number; level: number } | undefined;
     for (let l = this.start; l < level; l++) {
       const d = table + this.index(iova, l) * 8;
       const pte = b.peek64(d);
       const next = Number(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n));
       if ((pte & 3n) !== 3n || !this.tables.has(next)) return last;
-      last = d;
+      last = { addr: d, level: l };
       table = next;
     }
     return last;
+  }
+
+  /** A fresh, empty table of this tree (for a descriptor that becomes a table descriptor). */
+  newTable(): number {
+    const t = this.w.b.alloc(2 ** this.granule, 2 ** this.granule);
+    this.tables.add(t);
+    return t;
   }
 }
 
@@ -148,6 +155,8 @@ export class World {
   cmdq = { base: 0, log2: 0, prod: 0, cap: 1 };
   evtq = { base: 0, log2: 0, cap: 1 };
   private asidNext: number;
+  /** Blocks mapped to RAM around the data area: only their windows are safe (see safeThroughBlocks). */
+  ramBlocks: Array<{ base: bigint; size: bigint; out: bigint }> = [];
 
   constructor(readonly b: Builder, opts: WorldOptions = {}) {
     this.r = b.r;
@@ -173,6 +182,40 @@ export class World {
       [1, 2 ** 47 + r.int(0, 0xffffff) * 0x10000],
     ]);
     return Math.floor(a / align) * align;
+  }
+
+  /**
+   * An output address for a block of `size` bytes that is safe whatever part of the
+   * block a DMA reaches: inside scenario RAM for small blocks, unassigned for big ones.
+   */
+  safeBlockOut(size: number): number {
+    const r = this.r;
+    if (size <= 0x2000000 && r.chance(0.7)) {
+      const lo = Math.ceil(ARENAS[0].base / size) * size;
+      const n = Math.floor((ARENAS[0].end - lo) / size);
+      if (n > 0) return lo + r.int(0, n - 1) * size;
+    }
+    const lo = Math.ceil(Math.max(UNASSIGNED, 2 ** 32) / size) * size;
+    const n = Math.max(1, Math.min(64, Math.floor((2 ** 48 - lo) / size)));
+    return lo + r.int(0, n - 1) * size;
+  }
+
+  /**
+   * Whether a DMA of `len` bytes at `iova` stays in safe memory even through the blocks
+   * that map (some of) the data area but cover more than it: outside their windows they
+   * reach whatever RAM or device lies next to it.
+   */
+  safeThroughBlocks(iova: bigint, len: number): boolean {
+    const end = iova + B(len);
+    for (const blk of this.ramBlocks) {
+      const bEnd = blk.base + blk.size;
+      if (end <= blk.base || iova >= bEnd) continue;
+      const from = iova > blk.base ? iova : blk.base;
+      const to = end < bEnd ? end : bEnd;
+      const pa = blk.out + (from - blk.base);
+      if (!safeIova(pa, Number(to - from))) return false;
+    }
+    return true;
   }
 
   /** Random (safe) physical address of a base register: arena or unassigned. */
@@ -515,7 +558,8 @@ export class World {
       const k = span <= 1n ? 0n : randBig(this.r, span);
       const iova = lo + k * align;
       // room for an offset into the page and a DMA running on: safe even if the device bypasses
-      if (this.lowIova || safeIova(iova, Number(align > 0x1000000n ? 0x3000n : align + 0x2000n))) return iova;
+      const room = Number(align > 0x1000000n ? 0x3000n : align + 0x2000n);
+      if ((this.lowIova || safeIova(iova, room)) && this.safeThroughBlocks(iova, room)) return iova;
     }
     return undefined;
   }
@@ -528,7 +572,7 @@ export class World {
     const r = this.r;
     const tt = o.tt ?? this.pickTt(d);
     const pt = tt.pt;
-    const level = o.level ?? r.weighted([[6, 3], [2, 2], [1, 1], [0.5, 0]].filter(([, l]) => l >= pt.start && (l as number) <= 3) as Array<[number, number]>);
+    const level = o.level ?? r.weighted([[6, 3], [2, 2], [1, 1], [1, 0]].filter(([, l]) => l >= pt.start && (l as number) <= 3) as Array<[number, number]>);
     if (level < pt.start) return undefined;
     const size = 2n ** B(pt.shift(level));
     if (size > tt.hi - tt.lo) return undefined;
@@ -556,6 +600,7 @@ export class World {
     }
     const junk = level < 3 && r.chance(this.chaos) ? r.int(1, 2 ** Math.min(20, pt.shift(level) - 12) - 1) * 0x1000 : 0; // address bits below the block size: ignored
     this.b.memW(desc, 8, this.leafDesc(out, level, { ro: o.ro, junkAddr: junk & (Number(size) - 1) }));
+    if (size > B(this.dataSize) && !unassignedOut) this.ramBlocks.push({ base, size, out: B(out) });
     const m: Mapping = { d, iova: base + winOff, len: Math.max(1, winLen), level, desc, tt };
     d.mappings.push(m);
     return m;
@@ -574,7 +619,7 @@ export class World {
 
   setupEvtq(log2: number, at?: number): void {
     const n = 2 ** Math.min(log2, 19);
-    const bytes = Math.min(n, 4096) * 32;
+    const bytes = Math.min(n, 16384) * 32;
     const base = at ?? this.b.alloc(Math.max(bytes, 64), Math.min(Math.max(bytes, 64), 0x10000));
     this.evtq = { base, log2: Math.min(log2 & 0x1f, 19), cap: Math.min(n, 4096) };
     this.b.mmioW(R.R_EVENTQ_BASE, 8, this.qbase(base, log2));
@@ -829,6 +874,12 @@ export class World {
 
   /** An IOVA for device d: mapped most of the time, otherwise unmapped, tagged or odd. */
   pickIova(dev: Device, len: number): bigint {
+    const v = this.pickIova0(dev, len);
+    if (v >= TWO48 || this.safeThroughBlocks(v, len)) return v;
+    return B(this.dataAddr(len, 4)); // maps to itself through every block
+  }
+
+  private pickIova0(dev: Device, len: number): bigint {
     const r = this.r;
     const smmuOn = (this.cr0 & 1) === 1;
     const maps = dev.domain ? dev.domain.mappings : [];

@@ -52,7 +52,7 @@ export function machineArgs(devices: number[], kernel: string): string[] {
   const args = [
     '-machine', 'virt,iommu=smmuv3,highmem=off', '-cpu', 'cortex-a57', '-m', '256',
     '-nodefaults', '-display', 'none', '-serial', 'none', '-monitor', 'none',
-    '-icount', 'shift=0,sleep=off', '-kernel', kernel,
+    '-icount', 'shift=0,sleep=off', '-accel', 'tcg,tb-size=16', '-kernel', kernel,
   ];
   for (const sid of devices) args.push('-device', `edu,addr=${(sid >> 3).toString(16)},dma_mask=0xffffffffffffffff`);
   return args;

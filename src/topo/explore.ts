@@ -10,14 +10,17 @@ import * as R from '../arch/registers.js';
 import type { SmmuStats } from '../types.js';
 import type { PsmmuCounters } from '../backends/simulated.js';
 
-export type TopologyName = 'one-to-one' | 'join-vasid' | 'join-broadcast' | 'split' | 'dedicated';
+export type TopologyName = 'one-to-one' | 'split' | 'dedicated' | 'per-psmmu' | 'join-broadcast' | 'join-vasid' | 'dedicated-join';
 
+/** The topologies, grouped by host: one pSMMU first, then `joinPsmmus` pSMMUs. */
 export const TOPOLOGIES: Array<{ name: TopologyName; label: string }> = [
   { name: 'one-to-one', label: '1 vSMMU : 1 pSMMU (mixed)' },
-  { name: 'join-vasid', label: 'join: 1 vSMMU over 2 pSMMUs, vASID table' },
-  { name: 'join-broadcast', label: 'join: 1 vSMMU over 2 pSMMUs, broadcast' },
   { name: 'split', label: 'split: 1 pSMMU under 2 vSMMUs' },
   { name: 'dedicated', label: 'dedicated passthrough vSMMU + emulated vSMMU' },
+  { name: 'per-psmmu', label: 'one mixed vSMMU per pSMMU (2 vSMMUs on 2 pSMMUs)' },
+  { name: 'join-broadcast', label: 'join: 1 vSMMU over 2 pSMMUs, broadcast' },
+  { name: 'join-vasid', label: 'join: 1 vSMMU over 2 pSMMUs, vASID table' },
+  { name: 'dedicated-join', label: 'dedicated passthrough vSMMU joined over 2 pSMMUs + emulated vSMMU' },
 ];
 
 export interface Workload {
@@ -174,6 +177,16 @@ export function topologySpec(name: TopologyName, w: Workload): TopologySpec {
           passthrough: devs.filter((i) => i < npt).map((i) => ({ ...pt(i), psmmu: `p${i % joinN}` })),
         }],
       };
+    case 'per-psmmu':
+      // Jason's layout: as many vSMMUs as pSMMUs; no command is replicated across pSMMUs
+      return {
+        psmmus: Array.from({ length: joinN }, (_, j) => ({ name: `p${j}`, ...pOpts })),
+        vsmmus: Array.from({ length: joinN }, (_, j) => ({
+          name: `v${j}`,
+          emulated: devs.filter((i) => i >= npt && i % joinN === j).map(em),
+          passthrough: devs.filter((i) => i < npt && i % joinN === j).map((i) => ({ ...pt(i), psmmu: `p${j}` })),
+        })),
+      };
     case 'split':
       return {
         psmmus: [{ name: 'p0', ...pOpts }],
@@ -188,6 +201,14 @@ export function topologySpec(name: TopologyName, w: Workload): TopologySpec {
         psmmus: [{ name: 'p0', ...pOpts }],
         vsmmus: [
           { name: 'v0', emulated: [], passthroughOnly: true, passthrough: devs.filter((i) => i < npt).map((i) => ({ ...pt(i), psmmu: 'p0' })) },
+          { name: 'v1', emulated: devs.filter((i) => i >= npt).map(em), passthrough: [] },
+        ],
+      };
+    case 'dedicated-join':
+      return {
+        psmmus: Array.from({ length: joinN }, (_, j) => ({ name: `p${j}`, ...pOpts })),
+        vsmmus: [
+          { name: 'v0', emulated: [], passthroughOnly: true, passthrough: devs.filter((i) => i < npt).map((i) => ({ ...pt(i), psmmu: `p${i % joinN}` })) },
           { name: 'v1', emulated: devs.filter((i) => i >= npt).map(em), passthrough: [] },
         ],
       };

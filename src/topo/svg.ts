@@ -28,7 +28,7 @@ export function fmt(v: number): string {
 /** A horizontal bar chart as an SVG <g> at (x, y) of the given width. */
 export function barPanel(title: string, bars: Bar[], x: number, y: number, width: number, unit = ''): string {
   const rowH = 22;
-  const labelW = Math.min(150, width * 0.4);
+  const labelW = Math.min(165, width * 0.4);
   const max = Math.max(1e-9, ...bars.map((b) => b.value));
   const barW = width - labelW - 70;
   let out = `<g transform="translate(${x},${y})"><text x="0" y="14" font-weight="bold" font-size="13">${esc(title)}</text>`;
@@ -91,24 +91,22 @@ export function niceCeil(v: number): number {
  * scale, and a legend giving each series' latest value (used for the live views).
  */
 export function lineChart(title: string, series: Series[], width = 460, height = 180, unit = '', opts: LineChartOptions = {}): string {
-  const legendRows: string[][] = [[]];
-  // legend entries: "name latest", wrapped to the chart width
+  // legend entries "name latest-value", wrapped to the chart width
   let used = 0;
+  let rows = 1;
   const entries = series.map((s, k) => {
     const last = s.values.length ? s.values[s.values.length - 1] : NaN;
     const text = `${s.name} ${fmt(last)}${unit}`;
     const w = 14 + text.length * 6.2 + 10;
     if (used + w > width - 50 && used > 0) {
-      legendRows.push([]);
+      rows++;
       used = 0;
     }
-    const row = legendRows.length - 1;
     const x = 50 + used;
     used += w;
-    legendRows[row].push('');
-    return { k, text, x, row };
+    return { k, text, x, row: rows - 1 };
   });
-  const pad = { l: 50, r: 12, t: 24 + legendRows.length * 14, b: opts.xLabel ? 28 : 16 };
+  const pad = { l: 50, r: 12, t: 24 + rows * 14, b: opts.xLabel ? 28 : 16 };
   const n = Math.max(2, opts.slots ?? 0, ...series.map((s) => s.values.length));
   const dataMax = Math.max(0, ...series.flatMap((s) => s.values.filter(Number.isFinite)));
   const max = opts.yMax ?? niceCeil(dataMax);
@@ -160,20 +158,23 @@ export function describeWorkload(w: Workload): string {
   return workloadLines(w).join('; ');
 }
 
-/** Short names of the topologies for chart labels. */
+/** Short names of the topologies for chart labels (the host's pSMMU count first). */
 export const SHORT_LABELS: Record<string, string> = {
-  'one-to-one': '1:1 (mixed vSMMU)',
-  'join-vasid': 'join, vASID table',
-  'join-broadcast': 'join, broadcast',
-  split: 'split (2 vSMMUs)',
-  dedicated: 'dedicated passthrough',
+  'one-to-one': '1p: 1 mixed vSMMU',
+  split: '1p: split, 2 vSMMUs',
+  dedicated: '1p: dedicated pt vSMMU',
+  'per-psmmu': '2p: a vSMMU per pSMMU',
+  'join-broadcast': '2p: join, broadcast',
+  'join-vasid': '2p: join, vASID table',
+  'dedicated-join': '2p: dedicated pt, joined',
 };
 
 /** The comparison chart of `vsmmu topo --svg` and the demo's comparison view. */
 export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): string {
   const bars = (f: (x: TopologyMetrics) => number) => m.map((x) => ({ label: SHORT_LABELS[x.name] ?? x.label, value: f(x) }));
   const total = (x: TopologyMetrics) => Object.values(x.forwarded).reduce((a, b) => a + b, 0);
-  return panelsSvg(`vIOMMU topologies: ${w.devices} devices (${Math.round(w.passthroughShare * 100)}% passthrough), ${w.mode} invalidation, ${steps} steps`, [
+  const hosts = w.joinPsmmus === 2 ? '' : ` (2p = ${w.joinPsmmus} pSMMUs)`;
+  return panelsSvg(`vIOMMU topologies on a host with 1 or 2 pSMMUs (1p/2p)${hosts}: ${w.mode} invalidation, ${steps} steps`, [
     { title: 'Entries that took effect on pSMMUs (lower is better)', bars: bars(total) },
     { title: 'Host calls to pSMMUs (ioctls)', bars: bars((x) => x.backend_calls) },
     { title: 'TLBIs broadcast to every pSMMU', bars: bars((x) => x.broadcast_tlbi) },
@@ -182,7 +183,7 @@ export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): s
     { title: 'pSMMU table-walk reads (DMA misses)', bars: bars((x) => x.walk_reads) },
     { title: 'pSMMU IOTLB entries dropped while still mapped', bars: bars((x) => x.over_invalidation) },
     { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate) },
-  ], 2, 460, workloadLines(w));
+  ], 2, 480, workloadLines(w));
 }
 
 /** A diagram of a VM's vIOMMU topology: vSMMUs (with their devices) above the pSMMUs they use. */

@@ -18,6 +18,8 @@ export const TOPOLOGY_NOTES: Record<TopologyName, string> = {
   'join-broadcast': 'Join (2p \u2192 1v) without the vASID table: a TLBI carries an ASID, not a StreamID, so every TLBI goes to every pSMMU (with that pSMMU\u2019s VMID).',
   split: 'Split (1p \u2192 2v): two vSMMUs of the VM on one pSMMU. Each vIOMMU has its own VMID, so the same stage-2 translations are cached twice in the pSMMU\u2019s VMID-tagged walk cache.',
   dedicated: 'A dedicated passthrough vSMMU (no emulated caches: its queue is only rewritten and forwarded) next to a vSMMU for the emulated devices. Emulated devices\u2019 TLBIs never reach a pSMMU.',
+  'per-psmmu': 'As many vSMMUs as pSMMUs (each with the passthrough devices of its pSMMU and some emulated ones): no guest command is ever replicated across pSMMUs. The baseline a join is measured against.',
+  'dedicated-join': 'The dedicated passthrough vSMMU joined over several pSMMUs, with the vASID table: every ASID it sees belongs to a passthrough device, so every TLBI is targeted; the emulated devices have their own vSMMU.',
 };
 
 const SAMPLE_MS = 250;
@@ -218,7 +220,8 @@ export class Demo {
   pause(): void {
     if (!this.running) return;
     this.running = false;
-    this.sampleAndRender(performance.now());
+    // no sample here: a partial interval would draw a false dip; start() rebases
+    this.renderTables();
     this.setState('paused');
   }
 
@@ -232,7 +235,7 @@ export class Demo {
       this.fail(err);
       return;
     }
-    this.sampleAndRender(performance.now());
+    this.renderTables(); // the charts keep their per-second scale: one batch adds no point
     this.setState('paused');
   }
 
@@ -276,10 +279,12 @@ export class Demo {
   renderCharts(): void {
     const s = this.series;
     if (!s) return;
+    // the x axis grows with the data up to the full window, then scrolls
+    const slots = Math.min(WINDOW, Math.max(20, s.length));
     for (const c of s.charts()) {
       const f = this.doc.getElementById(`chart-${c.id}`);
       // drawn at the figure's own width so that text keeps its size
-      if (f) f.innerHTML = liveChartSvg(c, WINDOW, (WINDOW * SAMPLE_MS) / 1000, Math.max(360, Math.floor(f.clientWidth) || 440), 200);
+      if (f) f.innerHTML = liveChartSvg(c, slots, (slots * SAMPLE_MS) / 1000, Math.max(360, Math.floor(f.clientWidth) || 440), 200);
     }
   }
 

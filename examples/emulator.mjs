@@ -1,6 +1,6 @@
 // Embedding vsmmu in an emulator: a minimal machine loop.
 //
-//   npm run build && node examples/emulator.js        (prints a JSON summary)
+//   npm run build && node examples/emulator.mjs       (prints a JSON summary)
 //
 // The emulator owns guest RAM and the physical address map, puts the SMMU's registers
 // at an MMIO window, wires its interrupt lines to an interrupt controller, and lets
