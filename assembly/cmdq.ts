@@ -10,10 +10,10 @@ import { ex, ex32, dp32, fmask } from "./bits";
 import { gread, ramPtr } from "./guestmem";
 import { halloc } from "./heap";
 import { triggerIrq } from "./irq";
-import { baseAddr, qEmpty, qIncr, qIndexMask, qWrapMask } from "./queue";
+import { baseAddr, qEmpty, qIncr, qIndexMask, qWrapMask, qWrapIndexMask } from "./queue";
 import { traceOn, tr } from "./trace";
-import { isDevice, flushConfig, flushConfigRange, SID_SPACE } from "./config";
-import { iotlbInvAll, iotlbInvAsid, iotlbInvIova } from "./iotlb";
+import { isDevice, flushConfig, flushConfigRange, SID_SPACE, cfgEntry, CF_DEVICE, CF_CACHED } from "./config";
+import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, asidCounts, spanMisses } from "./iotlb";
 import * as D from "./dispatch";
 import {
   CMD_BYTES, CMD_OPCODE, CMD_SSEC, CMD_SID, CMD_ASID, CMD_VMID, CMD_NUM, CMD_SCALE, CMD_SYNC_CS, CMD_LEAF,
@@ -99,6 +99,7 @@ export function cmdqConsume(): u32 {
   const log2 = S.cmdqLog2;
   const qbase = baseAddr(S.cmdqBase);
   const ring = ramPtr(qbase, <u64>CMD_BYTES << log2);
+  if (ring != 0 && !traceOn && !D.dispatchOn) return consumeRing(ring, log2);
   const imask = qIndexMask(log2);
   stageOk = false;
   let err: u32 = CERROR_NONE;
@@ -135,6 +136,106 @@ export function cmdqConsume(): u32 {
   if (traceOn) traceQueue(T_CMDQ_CONSUME_OUT, log2);
   if (D.dispatchOn && D.fwdCount > 0) return D.pause();
   return CQ_IDLE;
+}
+
+// Fast path: the whole ring in RAM inside this memory, no trace, no dispatcher. The
+// same loop as above, over contiguous runs of entries with the state in locals; a
+// command error ends the run on the failing command exactly as above.
+let spanErr: u32 = CERROR_NONE;
+let spanType: u32 = 0;
+
+function consumeRing(ring: usize, log2: u32): u32 {
+  const m = qWrapIndexMask(log2);
+  const imask = qIndexMask(log2);
+  while (!qEmpty(S.cmdqProd, S.cmdqCons, log2)) {
+    // only a command error toggles GERROR.CMDQ_ERR, and it ends the loop: checked per run
+    if (((S.gerror ^ S.gerrorn) & <u32>fmask(GERROR_CMDQ_ERR)) != 0) break;
+    const cons = S.cmdqCons;
+    const ci = cons & imask;
+    const pi = S.cmdqProd & imask;
+    const count = pi > ci ? pi - ci : imask + 1 - ci; // up to PROD, or to the end of the ring
+    const done = runSpan(ring + (<usize>ci << 4), count);
+    S.cmdqCons = (cons & ~m) | ((cons + done) & m);
+    if (done < count) {
+      raiseCommandError(spanErr, spanType);
+      break;
+    }
+  }
+  return CQ_IDLE;
+}
+
+/** Executes up to `count` entries at `p`; returns how many completed (fewer: spanErr/spanType say why). */
+function runSpan(p: usize, count: u32): u32 {
+  const first = p;
+  const end = p + (<usize>count << 4);
+  let syncs: u32 = 0;
+  // neither changes inside the loop (no MMIO, no host call)
+  const caches = localCaches;
+  const counts = asidCounts();
+  while (p < end) {
+    const a = load<u64>(p);
+    const type = <u32>a & 0xff;
+    switch (type) {
+      case CMD_TLBI_NH_VA: {
+        // no effect unless that ASID has IOTLB entries (iotlbInvIova's own first test)
+        const asid = <u32>(a >> 48);
+        if (caches && load<u16>(counts + (<usize>asid << 1)) != 0) {
+          const b = load<u64>(p, 8);
+          // nor when it is one 4 KiB page (TG = 0, or TG = 4K with NUM = SCALE = 0: rangeInval's
+          // first case) outside what that ASID's entries span (iotlbInvIova's second test)
+          const tg = <u32>(b >> 10) & 3;
+          const page = b & ~<u64>0xfff;
+          if ((tg == 0 || (tg == 1 && (a & 0x1fff000) == 0)) && spanMisses(asid, page, page + 0xfff)) break;
+          w0 = a;
+          w1 = b;
+          rangeInval(type);
+        }
+        break;
+      }
+      case CMD_SYNC: {
+        syncs++;
+        if ((<u32>(a >> 12) & SYNC_CS_IRQ) != 0) triggerIrq(IRQ_CMD_SYNC, 0);
+        break;
+      }
+      case CMD_TLBI_NH_ASID: {
+        const asid = <u32>(a >> 48);
+        if (caches && load<u16>(counts + (<usize>asid << 1)) != 0) iotlbInvAsid(asid);
+        break;
+      }
+      case CMD_CFGI_STE: {
+        if ((a & (<u64>1 << 10)) != 0) { // SSEC = 1: a command error
+          spanErr = CERROR_ILL;
+          spanType = type;
+          return finishSpan(first, p, syncs);
+        }
+        if (caches) {
+          const e = cfgEntry(<u32>(a >> 32));
+          if (load<u8>(e, CF_DEVICE) != 0 && load<u8>(e, CF_CACHED) != 0) flushConfig(<u32>(a >> 32));
+        }
+        break;
+      }
+      default: {
+        w0 = a;
+        w1 = load<u64>(p, 8);
+        const err = execute(type);
+        if (err != CERROR_NONE) {
+          spanErr = err;
+          spanType = type;
+          return finishSpan(first, p, syncs);
+        }
+      }
+    }
+    p += CMD_BYTES;
+  }
+  return finishSpan(first, p, syncs);
+}
+
+/** Counts the commands completed in [first, p) and the CMD_SYNCs among them; returns how many. */
+function finishSpan(first: usize, p: usize, syncs: u32): u32 {
+  const done = <u32>((p - first) >> 4);
+  store<u64>(S.stats + ST_SYNCS, load<u64>(S.stats + ST_SYNCS) + <u64>syncs);
+  store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + <u64>done);
+  return done;
 }
 
 /** CONS.ERR = err and GERROR.CMDQ_ERR toggled; CONS stays on the failing command. */
@@ -239,7 +340,8 @@ function rangeInval(type: u32): void {
   const leaf = <u32>ex(w1, CMD_LEAF);
   const tg = <u32>ex(w1, CMD_TG);
   const asid: i32 = type == CMD_TLBI_NH_VA ? <i32>ex(w0, CMD_ASID) : -1;
-  if (tg == 0) {
+  if (tg == 0 || (tg == 1 && num == 0 && scale == 0)) {
+    // one 4 KiB page (a 4 KiB-aligned single-page range is one chunk of one page)
     if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, 1, ttl, leaf);
     if (localCaches) iotlbInvIova(asid, addr, tg, 1, ttl);
     return;

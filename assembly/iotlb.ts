@@ -3,7 +3,8 @@
 // it full; invalidation by ASID, by address range (with QEMU's matching rule) or all.
 // Entries live in a dense array; an open-addressing hash (linear probing, backward-
 // shift deletion) finds them; per-ASID and per-level counts let lookups and
-// invalidations skip work that cannot match.
+// invalidations skip work that cannot match, and a list per ASID (through the entries)
+// lets invalidation by ASID, or by address within an ASID, visit that ASID's entries only.
 
 import { halloc } from "./heap";
 import * as S from "./state";
@@ -13,26 +14,44 @@ export { IE_TA, IE_MASK, IE_PERM, IE_LEVEL };
 import { T_IOTLB_INV_ALL, T_IOTLB_INV_ASID, T_IOTLB_INSERT } from "../src/arch/trace-events";
 
 export const IOTLB_MAX: u32 = 256; // SMMU_IOTLB_MAX_SIZE
-const SLOTS: u32 = 1024;
+const SLOT_BITS: u32 = 12; // 4096 slots for at most 256 entries: nearly every lookup probes one slot
+const SLOTS: u32 = 1 << SLOT_BITS;
 const SLOT_MASK: u32 = SLOTS - 1;
+/** ASIDs with at most this many entries are searched along their list rather than through the hash. */
+const SHORT_LIST: u32 = 8;
 
 
 let entries: usize = 0;
 let slots: usize = 0; // u16: entry index + 1, 0 = empty
 let asidCount: usize = 0; // u16 per ASID
+let asidSpan: usize = 0; // 2 x u64 per ASID: lowest and highest address its entries may match (never narrowed while it has entries)
+let asidHead: usize = 0; // u16 per ASID: first entry of its list (index + 1, 0 = none)
+let nextOf: usize = 0; // u16 per entry: next entry of the same ASID (index + 1, 0 = none)
+let prevOf: usize = 0; // u16 per entry: previous entry of the same ASID (index + 1, 0 = list head)
 const levelCount = memory.data(8 * 4); // u32 per level 0..3 (and spare)
 export let iotlbCount: u32 = 0;
+/** Bit l set when level l (0..3) has entries. */
+export let levelMask: u32 = 0;
 
 export function iotlbInit(): void {
   entries = halloc(<usize>IOTLB_MAX * IE_BYTES, 64);
   slots = halloc(<usize>SLOTS * 2, 64);
   asidCount = halloc(65536 * 2, 64);
+  asidHead = halloc(65536 * 2, 64);
+  asidSpan = halloc(65536 * 16, 64);
+  nextOf = halloc(<usize>IOTLB_MAX * 2, 64);
+  prevOf = halloc(<usize>IOTLB_MAX * 2, 64);
 }
+
+// @ts-ignore: decorator
+@inline function link(p: usize, i: u32): u32 { return <u32>load<u16>(p + (<usize>i << 1)); }
+// @ts-ignore: decorator
+@inline function setLink(p: usize, i: u32, v: u32): void { store<u16>(p + (<usize>i << 1), <u16>v); }
 
 // @ts-ignore: decorator
 @inline function home(asid: u32, iova: u64, tg: u32, level: u32): u32 {
   const k = iova * 0x9E3779B97F4A7C15 + <u64>(asid | (tg << 16) | (level << 24)) * 0xC2B2AE3D27D4EB4F;
-  return <u32>(k >> 54) & SLOT_MASK;
+  return <u32>(k >> (64 - SLOT_BITS));
 }
 
 // @ts-ignore: decorator
@@ -45,6 +64,19 @@ export function iotlbInit(): void {
   return load<u32>(levelCount + (<usize>level << 2)) != 0;
 }
 
+/** Whether no entry of `asid` (which has some) can match an invalidation of [first, last]. */
+// @ts-ignore: decorator
+@inline export function spanMisses(asid: u32, first: u64, last: u64): bool {
+  const sp = asidSpan + (<usize>asid << 4);
+  return last < load<u64>(sp) || first > load<u64>(sp, 8);
+}
+
+/** The u16 entry count per ASID (for loops that test many ASIDs). */
+// @ts-ignore: decorator
+@inline export function asidCounts(): usize {
+  return asidCount;
+}
+
 // @ts-ignore: decorator
 @inline export function asidHasEntries(asid: u32): bool {
   return load<u16>(asidCount + (<usize>asid << 1)) != 0;
@@ -52,13 +84,14 @@ export function iotlbInit(): void {
 
 /** Entry with exactly this key, or 0. */
 export function iotlbFind(asid: u32, iova: u64, tg: u32, level: u32): usize {
+  if (asid > 0xffff || tg > 0xff || level > 0xff) return 0; // no entry has such a key
   let s = home(asid, iova, tg, level);
   while (true) {
     const v = <u32>load<u16>(slots + (<usize>s << 1));
     if (v == 0) return 0;
     const e = entryAt(v - 1);
-    if (load<u64>(e, IE_IOVA) == iova && <u32>load<u16>(e, IE_ASID) == asid &&
-        <u32>load<u8>(e, IE_TG) == tg && <u32>load<u8>(e, IE_LEVEL) == level) return e;
+    // asid (u16 at 24), tg (u8 at 26), level (u8 at 27) compared as one u32
+    if (((load<u64>(e, IE_IOVA) ^ iova) | <u64>(load<u32>(e, IE_ASID) ^ (asid | (tg << 16) | (level << 24)))) == 0) return e;
     s = (s + 1) & SLOT_MASK;
   }
   return 0;
@@ -71,7 +104,9 @@ export function iotlbInsert(asid: u32, iova: u64, tg: u32, level: u32, ta: u64, 
     iotlbInvAll();
   }
   if (traceOn) tr(T_IOTLB_INSERT, asid, iova, tg, level);
+  asid &= 0xffff; // what the entry stores (ASIDs are 16-bit; only the debug hook could pass more)
   let e = iotlbFind(asid, iova, tg, level);
+  const fresh = e == 0 && load<u16>(asidCount + (<usize>asid << 1)) == 0;
   if (e == 0) {
     const idx = iotlbCount++;
     e = entryAt(idx);
@@ -87,11 +122,23 @@ export function iotlbInsert(asid: u32, iova: u64, tg: u32, level: u32, ta: u64, 
     store<u16>(ap, load<u16>(ap) + 1);
     const lp = levelCount + (<usize>level << 2);
     store<u32>(lp, load<u32>(lp) + 1);
+    if (level < 4) levelMask |= <u32>1 << level;
+    // front of its ASID's list
+    const h = link(asidHead, asid);
+    setLink(nextOf, idx, h);
+    setLink(prevOf, idx, 0);
+    if (h != 0) setLink(prevOf, h - 1, idx + 1);
+    setLink(asidHead, asid, idx + 1);
   }
   store<u64>(e, ta, IE_TA);
   store<u64>(e, mask, IE_MASK);
   store<u8>(e, <u8>perm, IE_PERM);
   store<u8>(e, <u8>granule, IE_GRANULE);
+  // the ASID's span grows to cover this entry (key iova, and the block around it)
+  const sp = asidSpan + (<usize>asid << 4);
+  const lo = iova & ~mask, hi = iova | mask;
+  if (fresh || lo < load<u64>(sp)) store<u64>(sp, lo);
+  if (fresh || hi > load<u64>(sp, 8)) store<u64>(sp, hi, 8);
 }
 
 /** Removes entry `idx` (dense position); the last entry moves into its place. */
@@ -102,7 +149,14 @@ function removeAt(idx: u32): void {
   const ap = asidCount + (<usize>asid << 1);
   store<u16>(ap, load<u16>(ap) - 1);
   const lp = levelCount + (<usize>level << 2);
-  store<u32>(lp, load<u32>(lp) - 1);
+  const left = load<u32>(lp) - 1;
+  store<u32>(lp, left);
+  if (left == 0 && level < 4) levelMask &= ~(<u32>1 << level);
+  // ASID list: unlink
+  const nx = link(nextOf, idx), pv = link(prevOf, idx);
+  if (pv != 0) setLink(nextOf, pv - 1, nx);
+  else setLink(asidHead, asid, nx);
+  if (nx != 0) setLink(prevOf, nx - 1, pv);
   // hash: backward-shift deletion
   let i = <u32>load<u16>(e, IE_SLOT);
   let j = i;
@@ -125,6 +179,13 @@ function removeAt(idx: u32): void {
     const l = entryAt(last);
     memory.copy(e, l, IE_BYTES);
     store<u16>(slots + (<usize>load<u16>(e, IE_SLOT) << 1), <u16>(idx + 1));
+    // the moved entry keeps its place in its ASID's list
+    const mn = link(nextOf, last), mp = link(prevOf, last);
+    setLink(nextOf, idx, mn);
+    setLink(prevOf, idx, mp);
+    if (mp != 0) setLink(nextOf, mp - 1, idx + 1);
+    else setLink(asidHead, <u32>load<u16>(e, IE_ASID), idx + 1);
+    if (mn != 0) setLink(prevOf, mn - 1, idx + 1);
   }
 }
 
@@ -132,21 +193,23 @@ function removeAt(idx: u32): void {
 export function iotlbInvAll(): void {
   if (traceOn) tr(T_IOTLB_INV_ALL);
   for (let i: u32 = 0; i < iotlbCount; i++) {
-    store<u16>(asidCount + (<usize>load<u16>(entryAt(i), IE_ASID) << 1), 0);
+    const asid = <usize>load<u16>(entryAt(i), IE_ASID);
+    store<u16>(asidCount + (asid << 1), 0);
+    store<u16>(asidHead + (asid << 1), 0);
   }
   iotlbCount = 0;
   memory.fill(slots, 0, <usize>SLOTS * 2);
   memory.fill(levelCount, 0, 16);
+  levelMask = 0;
 }
 
 /** QEMU smmu_iotlb_inv_asid. */
 export function iotlbInvAsid(asid: u32): void {
   if (traceOn) tr(T_IOTLB_INV_ASID, asid);
-  if (!asidHasEntries(asid)) return;
-  let i: u32 = 0;
-  while (i < iotlbCount) {
-    if (<u32>load<u16>(entryAt(i), IE_ASID) == asid) removeAt(i);
-    else i++;
+  let h = link(asidHead, asid);
+  while (h != 0) {
+    removeAt(h - 1);
+    h = link(asidHead, asid);
   }
 }
 
@@ -160,23 +223,59 @@ export function iotlbInvIova(asid: i32, iova: u64, tg: u32, numPages: u64, ttl: 
   if (iotlbCount == 0) return;
   if (asid >= 0 && !asidHasEntries(<u32>asid)) return;
   const granule: u64 = tg != 0 ? <u64>(tg * 2 + 10) : 12;
-  if (ttl != 0 && numPages == 1 && asid >= 0) {
-    const e = iotlbFind(<u32>asid, iova, tg, ttl);
-    if (e != 0) {
-      removeAt(<u32>((e - entries) / IE_BYTES));
-      return;
-    }
-  }
+  const exactKey = ttl != 0 && numPages == 1;
   const mask = (numPages << granule) - 1;
+  if (asid >= 0) {
+    const a = <u32>asid;
+    // Every entry this can remove (the exact key too) meets [iova, iova + mask]: none when
+    // that range misses the span of the ASID's entries.
+    let last = iova + mask;
+    if (last < iova) last = <u64>-1;
+    if (spanMisses(a, iova, last)) return;
+    if (<u32>load<u16>(asidCount + (<usize>a << 1)) <= SHORT_LIST) {
+      // a few entries: one pass finds the exact key (QEMU's first try) or whether anything matches at all
+      let any = false;
+      let cur = link(asidHead, a);
+      while (cur != 0) {
+        const i = cur - 1;
+        const e = entryAt(i);
+        const eiova = load<u64>(e, IE_IOVA);
+        if (exactKey && eiova == iova && <u32>load<u8>(e, IE_TG) == tg && <u32>load<u8>(e, IE_LEVEL) == ttl) {
+          removeAt(i);
+          return;
+        }
+        if ((iova & ~load<u64>(e, IE_MASK)) == eiova || (eiova & ~mask) == iova) any = true;
+        cur = link(nextOf, i);
+      }
+      if (!any) return;
+    } else if (exactKey) {
+      const e = iotlbFind(a, iova, tg, ttl);
+      if (e != 0) {
+        removeAt(<u32>((e - entries) / IE_BYTES));
+        return;
+      }
+    }
+    // every entry of that ASID containing iova or inside the range
+    let cur = link(asidHead, a);
+    while (cur != 0) {
+      const i = cur - 1;
+      cur = link(nextOf, i);
+      const e = entryAt(i);
+      const eiova = load<u64>(e, IE_IOVA);
+      if ((iova & ~load<u64>(e, IE_MASK)) == eiova || (eiova & ~mask) == iova) {
+        if (cur == iotlbCount) cur = i + 1; // the last entry (next in this list) moves into slot i
+        removeAt(i);
+      }
+    }
+    return;
+  }
   let i: u32 = 0;
   while (i < iotlbCount) {
     const e = entryAt(i);
-    if (asid < 0 || <u32>load<u16>(e, IE_ASID) == <u32>asid) {
-      const eiova = load<u64>(e, IE_IOVA);
-      if ((iova & ~load<u64>(e, IE_MASK)) == eiova || (eiova & ~mask) == iova) {
-        removeAt(i);
-        continue;
-      }
+    const eiova = load<u64>(e, IE_IOVA);
+    if ((iova & ~load<u64>(e, IE_MASK)) == eiova || (eiova & ~mask) == iova) {
+      removeAt(i);
+      continue;
     }
     i++;
   }

@@ -8,15 +8,15 @@ import { gread, gwrite, ramLeft, hostBacked } from "./guestmem";
 import {
   evType, evReset, evSet, evSetAddr, evSetAddr2, evSetRnw, evSetClass, recordEvent,
 } from "./evtq";
-import { getConfig, setDevice, isDevice, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE, CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, SID_SPACE } from "./config";
-import { iotlbFind, iotlbInsert, levelHasEntries, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_LEVEL } from "./iotlb";
+import { getConfig, cfgEntry, CF_CACHED, CF_DEVICE, CF_DEV_HITS, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE, CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, SID_SPACE } from "./config";
+import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_LEVEL } from "./iotlb";
 import { selectTt, walk, levelShift, startLevel, wIova, wTa, wMask, wPerm, wLevel, wGranule, wFaultAddr, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION } from "./ptw";
 import { traceOn, tr } from "./trace";
 import { CR0_SMMUEN, GBPA_ABORT } from "../src/arch/registers";
 import {
   XO_ADDR, XO_MASK, XO_PERM, XO_EVENT, XO_RECORDED, XO_LEVEL, XO_BYTES,
   XS_SUCCESS, XS_DISABLE, XS_BYPASS, XS_ABORT, XS_ERROR, XS_GBPA_ABORT,
-  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, PF_GBPA,
+  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, ST_CFG_HITS, PF_GBPA,
   XB_CAPACITY, XB_SID, XB_IOVA, XB_ACCESS, XB_STATUS, XB_OUT, XB_BYTES, DMA_BUF_BYTES,
 } from "../src/arch/abi";
 import { EVT_C_BAD_STREAMID, EVT_F_WALK_EABT, EVT_F_TRANSLATION, EVT_F_ADDR_SIZE, EVT_F_ACCESS, EVT_F_PERMISSION, EVT_CLASS_TT } from "../src/arch/events";
@@ -30,9 +30,15 @@ export const xo = memory.data(XO_BYTES);
 let batch: usize = 0;
 let dmaBuf: usize = 0;
 
+/** Start level of a walk by granule ((g - 12) / 2) and T0SZ (startLevel without its division, for valid CDs). */
+const startTab = memory.data(3 * 64);
+
 export function translateInit(): void {
   batch = halloc(XB_BYTES, 64);
   dmaBuf = halloc(DMA_BUF_BYTES, 64);
+  for (let gi: u32 = 0; gi < 3; gi++) {
+    for (let tsz: u32 = 16; tsz < 40; tsz++) store<u8>(startTab + (gi << 6) + tsz, <u8>startLevel(tsz, 12 + 2 * gi));
+  }
 }
 
 export function batchPtr(): usize { return batch; }
@@ -44,7 +50,8 @@ const PAGE_MASK: u64 = 0xfff;
 /** Translates one access of device `sid`; the result is in `xo`, the status returned (XS_*). */
 export function translate(sid: u32, iova: u64, access: u32): u32 {
   S.bump(ST_TRANSLATIONS);
-  if (sid < SID_SPACE && !isDevice(sid)) setDevice(sid, true); // a device that does DMA exists
+  const ce = cfgEntry(sid); // (meaningful when sid < SID_SPACE)
+  if (sid < SID_SPACE && load<u8>(ce, CF_DEVICE) == 0) store<u8>(ce, 1, CF_DEVICE); // a device that does DMA exists
   evReset(sid);
   store<u32>(xo, 0, XO_EVENT);
   store<u32>(xo, 0, XO_RECORDED);
@@ -59,7 +66,17 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (traceOn) tr(T_TRANSLATE_DISABLE, sid, iova, access);
     return passThrough(iova, access, XS_DISABLE);
   }
-  const cfg = sid < SID_SPACE ? getConfig(sid) : 0;
+  let cfg: usize = 0;
+  if (sid < SID_SPACE) {
+    if (!traceOn && load<u8>(ce, CF_CACHED) != 0) {
+      // getConfig's cache hit, inline (it traces nothing when tracing is off)
+      store<u32>(ce, load<u32>(ce, CF_DEV_HITS) + 1, CF_DEV_HITS);
+      S.bump(ST_CFG_HITS);
+      cfg = ce;
+    } else {
+      cfg = getConfig(sid);
+    }
+  }
   if (cfg == 0) {
     if (sid >= SID_SPACE) {
       // cannot come from a QEMU device; treated as an out-of-range StreamID
@@ -92,8 +109,13 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   let hit: usize = 0;
   if (load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid)) {
     const tg = (granule - 10) >> 1;
-    for (let level = startLevel(<u32>load<u8>(tt, TT_TSZ), granule); level <= 3; level++) {
-      if (!levelHasEntries(level)) continue;
+    // the levels from the start level to 3 that hold entries, in ascending order (a TT
+    // with TT_DISABLED = 0 has T0SZ in [16, 39] and a 4K, 16K or 64K granule: decodeCd)
+    const start = <u32>load<u8>(startTab + (((granule - 12) >> 1) << 6) + <usize>load<u8>(tt, TT_TSZ));
+    let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
+    while (lv != 0) {
+      const level = ctz(lv);
+      lv &= lv - 1;
       const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
       hit = iotlbFind(asid, aligned & ~m, tg, level);
       if (hit != 0) break;

@@ -15,122 +15,156 @@ export interface BoundBackend {
   backend: PsmmuBackend;
 }
 
-interface Segment {
-  kind: number; // FWK_INV or FWK_STE
-  first: number; // index into the window's records of this backend
-  count: number;
+/** Where a window's delivery stands (kept across a Promise-returning backend). */
+interface Window {
+  n: number;
+  limit: number; // records with seq >= limit are not sent (a failure, or the error marker)
+  failIndex: number;
+  b: number; // backend being served
+  m: number; // its records, in recs[0..m)
+  j: number; // next of them to send
 }
 
-/** Runs `steps` in order; synchronous until a step returns a Promise, then chained. */
-function runSteps(steps: Array<() => void | Promise<void>>): void | Promise<void> {
-  for (let i = 0; i < steps.length; i++) {
-    const r = steps[i]();
-    if (r && typeof (r as Promise<void>).then === 'function') {
-      return (r as Promise<void>).then(() => runSteps(steps.slice(i + 1)));
-    }
-  }
-}
-
-function settle(r: BatchResult | Promise<BatchResult>, count: number, onDone: (res: BatchResult) => void): void | Promise<void> {
-  if (r && typeof (r as Promise<BatchResult>).then === 'function') {
-    return (r as Promise<BatchResult>).then(onDone, (err: unknown) => onDone({ done: 0, error: String(err) }));
-  }
-  onDone(r as BatchResult);
-}
+const isPromise = <T>(r: T | Promise<T>): r is Promise<T> => !!r && typeof (r as Promise<T>).then === 'function';
 
 export class Forwarder {
   /** Entries dropped because their device was unplugged before they went out. */
   staleDropped = 0;
+  // Scratch reused from window to window (one window at a time; grown on demand): the
+  // records' fields, one backend's records, a stable copy of the log, and the entries
+  // handed to a backend (valid for the duration of the call, as types.ts says).
+  private cap = 0;
+  private kind = new Uint8Array(0);
+  private backend = new Uint8Array(0);
+  private seq = new Uint32Array(0);
+  private psid = new Uint32Array(0);
+  private sid = new Uint8Array(0);
+  private recs = new Int32Array(0);
+  private log = new Uint8Array(0);
+  private log32 = new Uint32Array(0);
+  private out = new Uint8Array(0);
+  private out32 = new Uint32Array(0);
+
   constructor(private readonly e: EngineExports, readonly backends: BoundBackend[]) {}
 
-  /** Sends the pending log; completes the engine's window (fwd_done). */
+  /**
+   * Sends the pending log; completes the engine's window (fwd_done). Backend by backend,
+   * in order: its records before the current failure limit (minus those of unplugged
+   * devices), one invalidate() per run of invalidations, one installSte() per STE; a
+   * refused entry lowers the limit for the backends after it. Synchronous unless a
+   * backend returns a Promise; from then on the rest follows it.
+   */
   flush(): void | Promise<void> {
     const e = this.e;
     const n = e.fwd_count();
-    const mem = e.memory.buffer;
-    const base = e.fwd_log_ptr();
-    const view = new DataView(mem, base, n * A.FW_BYTES);
-    const bytes = new Uint8Array(mem, base, n * A.FW_BYTES).slice(); // stable copy while backends run
-    const kind = new Uint8Array(n), backend = new Uint8Array(n);
-    const seq = new Uint32Array(n), psid = new Uint32Array(n);
+    if (n > this.cap) this.grow(n);
+    const log = this.log, log32 = this.log32;
+    log.set(new Uint8Array(e.memory.buffer, e.fwd_log_ptr(), n * A.FW_BYTES)); // stable copy while backends run
     for (let i = 0; i < n; i++) {
       const o = i * A.FW_BYTES;
-      backend[i] = view.getUint8(o + A.FW_BACKEND);
-      kind[i] = view.getUint8(o + A.FW_KIND);
-      seq[i] = view.getUint32(o + A.FW_SEQ, true);
-      psid[i] = view.getUint32(o + A.FW_PSID, true);
+      const k = log[o + A.FW_KIND];
+      this.backend[i] = log[o + A.FW_BACKEND];
+      this.kind[i] = k;
+      this.seq[i] = log32[(o + A.FW_SEQ) >> 2];
+      this.psid[i] = log32[(o + A.FW_PSID) >> 2];
+      const op = log[o + A.FW_W0];
+      this.sid[i] = k === A.FWK_STE || (k === A.FWK_INV && (op === C.CMD_CFGI_CD || op === C.CMD_CFGI_CD_ALL || op === C.CMD_ATC_INV)) ? 1 : 0;
     }
-    let limit = Infinity;
-    let failIndex = -1;
-    if (n > 0 && kind[n - 1] === A.FWK_ERROR) {
-      limit = seq[n - 1];
-      failIndex = n - 1;
+    const w: Window = { n, limit: Infinity, failIndex: -1, b: 0, m: 0, j: 0 };
+    if (n > 0 && this.kind[n - 1] === A.FWK_ERROR) {
+      w.limit = this.seq[n - 1];
+      w.failIndex = n - 1;
     }
-    const fail = (i: number) => {
-      if (seq[i] < limit) {
-        limit = seq[i];
-        failIndex = i;
-      }
-    };
-    const steps: Array<() => void | Promise<void>> = [];
-    for (let b = 0; b < this.backends.length; b++) {
-      const target = this.backends[b].backend;
-      let stopped = false;
-      steps.push(() => {
-        // records of this backend before the current failure limit, still bound
-        const recs: number[] = [];
-        for (let i = 0; i < n; i++) {
-          if (backend[i] !== b || kind[i] === A.FWK_ERROR || seq[i] >= limit) continue;
-          if (this.carriesSid(kind[i], bytes, i) && !e.vdev_has_psid(b, psid[i])) {
-            this.staleDropped++;
-            continue;
-          }
-          recs.push(i);
-        }
-        const segs: Segment[] = [];
-        for (let j = 0; j < recs.length; j++) {
-          const k = kind[recs[j]];
-          const last = segs[segs.length - 1];
-          if (k === A.FWK_INV && last && last.kind === A.FWK_INV) last.count++;
-          else segs.push({ kind: k, first: j, count: 1 });
-        }
-        const segSteps = segs.map((s) => () => {
-          if (stopped) return;
-          const idx = recs.slice(s.first, s.first + s.count).filter((i) => seq[i] < limit);
-          if (idx.length === 0) return;
-          const onDone = (res: BatchResult) => {
-            const done = Math.max(0, Math.min(idx.length, Math.floor(Number(res?.done ?? 0))));
-            if (done < idx.length) {
-              fail(idx[done]);
-              stopped = true;
-            }
-          };
-          let r: BatchResult | Promise<BatchResult>;
-          try {
-            if (s.kind === A.FWK_STE) {
-              const o = idx[0] * A.FW_BYTES + A.FW_W0;
-              r = target.installSte(psid[idx[0]], bytes.slice(o, o + 16));
-            } else {
-              const entries = new Uint8Array(idx.length * 16);
-              idx.forEach((i, j) => entries.set(bytes.subarray(i * A.FW_BYTES + A.FW_W0, i * A.FW_BYTES + A.FW_W0 + 16), j * 16));
-              r = target.invalidate(entries);
-            }
-          } catch (err) {
-            r = { done: 0, error: String(err) };
-          }
-          return settle(r, idx.length, onDone);
-        });
-        return runSteps(segSteps);
-      });
-    }
-    steps.push(() => e.fwd_done(failIndex));
-    return runSteps(steps);
+    this.select(w);
+    return this.drive(w);
   }
 
-  /** Whether a record names a physical StreamID (STE installs, CFGI_CD*, ATC_INV). */
-  private carriesSid(kind: number, bytes: Uint8Array, i: number): boolean {
-    if (kind === A.FWK_STE) return true;
-    const op = bytes[i * A.FW_BYTES + A.FW_W0];
-    return op === C.CMD_CFGI_CD || op === C.CMD_CFGI_CD_ALL || op === C.CMD_ATC_INV;
+  private grow(n: number): void {
+    const cap = Math.max(n, Math.min(A.FW_CAPACITY, Math.max(2 * this.cap, 64)));
+    this.cap = cap;
+    this.kind = new Uint8Array(cap);
+    this.backend = new Uint8Array(cap);
+    this.seq = new Uint32Array(cap);
+    this.psid = new Uint32Array(cap);
+    this.sid = new Uint8Array(cap);
+    this.recs = new Int32Array(cap);
+    this.log = new Uint8Array(cap * A.FW_BYTES);
+    this.log32 = new Uint32Array(this.log.buffer);
+    this.out = new Uint8Array(cap * 16);
+    this.out32 = new Uint32Array(this.out.buffer);
+  }
+
+  /** Backend w.b's records to send (at the start of its turn). */
+  private select(w: Window): void {
+    let m = 0;
+    for (let i = 0; i < w.n; i++) {
+      if (this.backend[i] !== w.b || this.kind[i] === A.FWK_ERROR || this.seq[i] >= w.limit) continue;
+      if (this.sid[i] && !this.e.vdev_has_psid(w.b, this.psid[i])) {
+        this.staleDropped++;
+        continue;
+      }
+      this.recs[m++] = i;
+    }
+    w.m = m;
+    w.j = 0;
+  }
+
+  private drive(w: Window): void | Promise<void> {
+    const nb = this.backends.length;
+    while (w.b < nb) {
+      if (w.j < w.m) {
+        const target = this.backends[w.b].backend;
+        const first = w.j;
+        let end = first + 1;
+        let r: BatchResult | Promise<BatchResult>;
+        try {
+          if (this.kind[this.recs[first]] === A.FWK_STE) {
+            const o = (this.recs[first] * A.FW_BYTES + A.FW_W0) >> 2;
+            for (let q = 0; q < 4; q++) this.out32[q] = this.log32[o + q];
+            r = target.installSte(this.psid[this.recs[first]], this.out.subarray(0, 16));
+          } else {
+            while (end < w.m && this.kind[this.recs[end]] === A.FWK_INV) end++;
+            const out32 = this.out32, log32 = this.log32;
+            for (let k = first, q = 0; k < end; k++, q += 4) {
+              const o = (this.recs[k] * A.FW_BYTES + A.FW_W0) >> 2;
+              out32[q] = log32[o];
+              out32[q + 1] = log32[o + 1];
+              out32[q + 2] = log32[o + 2];
+              out32[q + 3] = log32[o + 3];
+            }
+            r = target.invalidate(this.out.subarray(0, (end - first) * 16));
+          }
+        } catch (err) {
+          r = { done: 0, error: String(err) };
+        }
+        if (isPromise(r)) {
+          return r.then(
+            (res) => this.settled(w, first, end, res),
+            (err: unknown) => this.settled(w, first, end, { done: 0, error: String(err) }),
+          ).then(() => this.drive(w));
+        }
+        this.settled(w, first, end, r);
+        continue;
+      }
+      w.b++;
+      if (w.b < nb) this.select(w);
+    }
+    this.e.fwd_done(w.failIndex);
+  }
+
+  /** Records recs[first..end) of backend w.b went out with result `res`. */
+  private settled(w: Window, first: number, end: number, res: BatchResult): void {
+    const count = end - first;
+    const done = Math.max(0, Math.min(count, Math.floor(Number(res?.done ?? 0))));
+    if (done < count) {
+      const i = this.recs[first + done];
+      if (this.seq[i] < w.limit) {
+        w.limit = this.seq[i];
+        w.failIndex = i;
+      }
+      w.j = w.m; // this backend stops
+    } else {
+      w.j = end;
+    }
   }
 }

@@ -4,7 +4,8 @@
 
 import { generate, FAMILIES, DEVICES } from '../src/conformance/generate.js';
 import { shrinkOps } from '../src/conformance/shrink.js';
-import { canonical, firstDivergence, normalizeQemuLog } from '../src/conformance/trace-compare.js';
+import { canonical, firstDivergence, normalizeQemuLog, modelTrace } from '../src/conformance/trace-compare.js';
+import { unsafeAccesses } from '../src/conformance/audit.js';
 import { runScenario } from '../src/conformance/scenario-run.js';
 import { runConformance, scenarioSeed } from '../src/conformance/runner.js';
 import { parseTrace, traceText, type Op } from '../src/conformance/scenario.js';
@@ -67,6 +68,16 @@ test.each(families.map((f) => [f]))('family %s builds scenarios QEMU can run saf
       }
     }
   }
+});
+
+test('the SMMU only touches scenario RAM or unassigned memory for generated scenarios', async () => {
+  for (const family of families) {
+    for (const seed of [11, 12, 13]) {
+      const sc = await generate(seed, family);
+      expect(unsafeAccesses(await modelTrace(sc.devices, sc.ops))).toEqual([]);
+    }
+  }
+  expect(unsafeAccesses(['smmuv3_get_ste STE addr: 0x600', 'smmuv3_get_cd CD addr: 0x40200000'])).toEqual(['STE at 0x600: smmuv3_get_ste STE addr: 0x600']);
 });
 
 test('scenarios round-trip through the trace format', async () => {

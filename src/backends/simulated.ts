@@ -39,6 +39,8 @@ export interface SimulatedPsmmuOptions {
   chunk?: number;
   /** Guest memory for walks (IPA = PA: identity stage 2); returns false on an abort. */
   memory?: (addr: number, dst: Uint8Array) => boolean;
+  /** Keep the text of every entry that took effect in `applied` (and handles' `received`); default true. */
+  log?: boolean;
 }
 
 export interface PsmmuCounters {
@@ -119,6 +121,8 @@ export class SimulatedPsmmu implements PsmmuBackend {
   private delayMs = 0;
   private readonly listeners = new Set<(r: Uint8Array) => void>();
   private readonly sets: TlbEntry[][];
+  /** Entries in the IOTLB. */
+  private live = 0;
   private readonly ways: number;
   private readonly s2 = new Map<string, true>();
   private readonly o: Required<Omit<SimulatedPsmmuOptions, 'memory'>> & Pick<SimulatedPsmmuOptions, 'memory'>;
@@ -127,7 +131,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
     if (!options || typeof options.name !== 'string' || options.name === '') throw new TypeError('SimulatedPsmmu: options.name must be a non-empty string');
     this.name = options.name;
     this.o = {
-      iotlbEntries: 1024, iotlbWays: 8, s2CacheEntries: 256, s2Levels: 4,
+      iotlbEntries: 1024, iotlbWays: 8, s2CacheEntries: 256, s2Levels: 4, log: true,
       costPerEntryNs: 40, costPerBatchNs: 1000, costPerSyncNs: 500, costPerReadNs: 80, chunk: 63,
       ...options,
       name: options.name,
@@ -156,10 +160,10 @@ export class SimulatedPsmmu implements PsmmuBackend {
       vmid,
       received,
       invalidate: (entries) => done(this.invalidate(entries), (n) => {
-        for (let i = 0; i < n; i++) received.push(`inv:${toHex(entries.subarray(i * 16, i * 16 + 16))}`);
+        if (this.o.log) for (let i = 0; i < n; i++) received.push(`inv:${toHex(entries.subarray(i * 16, i * 16 + 16))}`);
       }),
       installSte: (psid, ste) => done(this.install(psid, ste, vmid), (n) => {
-        if (n) received.push(`ste:0x${psid.toString(16)}:${toHex(ste.subarray(0, 16))}`);
+        if (n && this.o.log) received.push(`ste:0x${psid.toString(16)}:${toHex(ste.subarray(0, 16))}`);
       }),
       subscribe: (l) => this.subscribe(l),
     };
@@ -201,7 +205,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
       const w0 = dv.getBigUint64(0, true);
       this.stes.set(psid, { w0: (w0 & 1n) === 0n ? 0n : w0, w1: (w0 & 1n) === 0n ? 0n : dv.getBigUint64(8, true), vmid });
       this.counters.steInstalls++;
-      this.applied.push(`ste:0x${psid.toString(16)}:${toHex(ste.subarray(0, 16))}`);
+      if (this.o.log) this.applied.push(`ste:0x${psid.toString(16)}:${toHex(ste.subarray(0, 16))}`);
       return undefined;
     });
   }
@@ -254,11 +258,10 @@ export class SimulatedPsmmu implements PsmmuBackend {
   }
 
   private applyInvalidation(e: Uint8Array): string | undefined {
-    const dv = new DataView(e.buffer, e.byteOffset, 16);
-    const w = [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
-    const op = Number(field64(w, C.CMD_OPCODE));
-    const vmid = Number(field64(w, C.CMD_VMID));
-    const asid = Number(field64(w, C.CMD_ASID));
+    // word 0: opcode [7:0], VMID [47:32], ASID [63:48] (src/arch/commands.ts)
+    const op = e[0];
+    const vmid = e[4] | (e[5] << 8);
+    const asid = e[6] | (e[7] << 8);
     switch (op) {
       case C.CMD_TLBI_NH_ALL:
         this.vmidsSeen.add(vmid);
@@ -271,7 +274,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
       case C.CMD_TLBI_NH_VA:
       case C.CMD_TLBI_NH_VAA: {
         this.vmidsSeen.add(vmid);
-        const [first, pages] = vaRange(w);
+        const [first, pages] = vaRangeOf(e);
         this.drop((t) => t.vmid === vmid && (op === C.CMD_TLBI_NH_VAA || t.asid === asid) && t.page >= first && t.page < first + pages);
         break;
       }
@@ -282,11 +285,12 @@ export class SimulatedPsmmu implements PsmmuBackend {
       default:
         return `opcode 0x${op.toString(16)} is not accepted (iommufd takes TLBI_NH_*, CFGI_CD*, ATC_INV)`;
     }
-    this.applied.push(`inv:${toHex(e)}`);
+    if (this.o.log) this.applied.push(`inv:${toHex(e)}`);
     return undefined;
   }
 
   private drop(match: (t: TlbEntry) => boolean): void {
+    if (this.live === 0) return;
     for (const set of this.sets) {
       for (let i = set.length - 1; i >= 0; i--) {
         const t = set[i];
@@ -295,6 +299,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
         const now = this.walkFrom(t.walk, t.page * PAGE, false, false);
         if (typeof now === 'object' && now.pa === t.pa && now.writable === t.writable) this.counters.overInvalidations++;
         set.splice(i, 1);
+        this.live--;
       }
     }
   }
@@ -413,6 +418,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
     if (typeof r === 'number') return fault(r);
     this.s2Translate(ste.vmid, r.pa); // the output IPA goes through stage 2 too
     if (set.length >= this.ways) set.shift();
+    else this.live++;
     set.push({ vmid: ste.vmid, asid, page, pa: r.pa, writable: r.writable, walk });
     return { ok: true, pa: r.pa + (iova % PAGE), event: 0 };
   }
@@ -445,6 +451,19 @@ export function vaRange(w: bigint[]): [number, number] {
   const scale = Number(field64(w, C.CMD_SCALE));
   const granule = 2 ** (tg * 2 + 10);
   return [Math.floor(addr / PAGE), Math.max(1, ((num + 1) * 2 ** scale * granule) / PAGE)];
+}
+
+/** vaRange of a 16-byte entry, without bigints. */
+function vaRangeOf(e: Uint8Array): [number, number] {
+  const lo = e[8] | (e[9] << 8) | (e[10] << 16) | (e[11] << 24);
+  const hi = (e[12] | (e[13] << 8) | (e[14] << 16) | (e[15] << 24)) >>> 0;
+  const page = hi * 2 ** 20 + (lo >>> 12); // CMD_ADDR [127:76]: address bits 63:12
+  const tg = (lo >>> 10) & 3;
+  if (tg === 0) return [page, 1];
+  const num = (e[1] >>> 4) | ((e[2] & 1) << 4); // CMD_NUM [16:12]
+  const scale = (e[2] >>> 4) | ((e[3] & 1) << 4); // CMD_SCALE [24:20]
+  const granule = 2 ** (tg * 2 + 10);
+  return [page, Math.max(1, ((num + 1) * 2 ** scale * granule) / PAGE)];
 }
 
 /** iommufd's check of a nested STE (arm_smmu_validate_vste); undefined when acceptable. */

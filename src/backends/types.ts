@@ -18,6 +18,8 @@ export interface PsmmuBackend {
    * Applies `entries` (n x 16 bytes, each two little-endian 64-bit words: an SMMUv3
    * command already rewritten with this pSMMU's VMID / physical StreamID). The backend
    * makes every entry it reports done complete before returning (no CMD_SYNC is sent).
+   * `entries` (like `ste` below) is valid until the call returns or its Promise settles:
+   * the caller reuses the buffer; copy what you keep.
    */
   invalidate(entries: Uint8Array): BatchResult | Promise<BatchResult>;
   /** Installs the guest's STE words 0-1 (16 bytes) as the nested stage-1 STE of `psid`. */

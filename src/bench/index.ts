@@ -8,7 +8,7 @@ import { ModelStreamBench, now, seconds } from './model.js';
 import { ReferenceStreamBench } from './reference.js';
 import { qemuAvailable, qemuStream } from './qemu.js';
 import { translationBench, FULL_TRANSLATE_SIZES, type TranslateResults, type TranslateSizes } from './translate.js';
-import { growthBench, type GrowthResult } from './growth.js';
+import { fullGc, growthBench, type GrowthResult } from './growth.js';
 import { FULL_STREAM, STATE_NOTE, STREAMS, STREAM_LOG2, streamBytes, type StreamSpec } from './streams.js';
 
 export interface BenchOptions {
@@ -39,6 +39,8 @@ export interface StreamResult {
   qemu_rtt_us: number | null;
   /** Entries handed to the simulated pSMMUs per run (mixed stream; engine, reference). */
   forwarded?: { wasm: number; ts: number };
+  /** Medians with the time spent inside the simulated pSMMUs left out (mixed stream). */
+  excluding_backends?: { wasm_mcmd_s: number; ts_mcmd_s: number };
 }
 
 export interface MachineInfo {
@@ -94,13 +96,20 @@ export function machineInfo(qemu: string | undefined): MachineInfo {
 
 export const MEMCPY_NOTE = 'Uint8Array.prototype.set of the queue bytes (in the engine\'s memory) into a separate buffer of the same size';
 
+/** Seconds each implementation may spend on one stream beyond its minimum of 3 runs. */
+const BUDGET = { wasm: 6, ts: 12, qemu: 15 };
+
+function runsWithin(budget: number, oneRun: number, min: number, max: number): number {
+  return Math.max(min, Math.min(max, Math.floor(budget / Math.max(oneRun, 1e-6))));
+}
+
 /** One stream on every implementation. */
 export async function benchStream(spec: StreamSpec, n: number, runs: number, useQemu: boolean, log: (s: string) => void): Promise<StreamResult> {
   const bytes = streamBytes(spec, n);
   let qemu: { runs: number[]; rtt: number } | null = null;
   if (useQemu) {
     log(`${spec.name}: QEMU`);
-    qemu = await qemuStream(spec, bytes, runs, log);
+    qemu = await qemuStream(spec, bytes, runs, log, BUDGET.qemu);
   }
   log(`${spec.name}: engine, reference, memcpy`);
   const model = await ModelStreamBench.create(spec, bytes);
@@ -112,41 +121,72 @@ export async function benchStream(spec: StreamSpec, n: number, runs: number, use
     dst.set(src);
     return seconds(t0, now());
   };
-  // warm-up (wasm tier-up, JIT)
-  for (let i = 0; i < 3; i++) {
-    model.prepare();
-    if (i === 0) ref.load();
-    model.run();
-    memcpy();
-    if (i === 0) ref.run();
-  }
   const wasm: number[] = [], ts: number[] = [], cp: number[] = [];
-  let fwd = { wasm: 0, ts: 0 };
-  const modelRuns = 2 * runs + 1;
-  for (let r = 0; r < modelRuns; r++) {
-    model.prepare();
-    if (r < runs) ref.load();
+  const wasmBe: number[] = [], tsBe: number[] = [];
+  const fwd = { wasm: 0, ts: 0 };
+  const mcmd = (t: number) => n / t / 1e6;
+  const runWasm = () => {
     const f0 = model.smmu.stats().forwarded;
-    wasm.push(n / model.run() / 1e6);
+    const t = model.run();
     fwd.wasm = model.smmu.stats().forwarded - f0;
-    cp.push(n / memcpy() / 1e6);
-    if (r < runs) {
-      ts.push(n / ref.run() / 1e6);
-      fwd.ts = ref.forwarded;
+    wasm.push(mcmd(t));
+    wasmBe.push(mcmd(Math.max(t - model.backendSeconds, 1e-9)));
+    return t;
+  };
+  const runTs = () => {
+    const t = ref.run();
+    fwd.ts = ref.forwarded;
+    ts.push(mcmd(t));
+    tsBe.push(mcmd(Math.max(t - ref.backendSeconds, 1e-9)));
+    return t;
+  };
+  const forget = (xs: number[], ys: number[]) => {
+    xs.pop();
+    ys.pop();
+  };
+  // Warm-up (wasm tier-up, JIT): one run each, two more for the engine when its runs are
+  // short. A run longer than a second is warm enough and counts as a sample.
+  model.prepare();
+  ref.load();
+  let tWasm = runWasm();
+  memcpy();
+  const tTs = runTs();
+  if (tTs <= 1) forget(ts, tsBe);
+  if (tWasm <= 1) {
+    forget(wasm, wasmBe);
+    for (let i = 0; i < 2; i++) {
+      model.prepare();
+      tWasm = runWasm();
+      forget(wasm, wasmBe);
+      memcpy();
     }
+  }
+  fullGc();
+  const wasmRuns = tWasm < 0.1 ? 2 * runs + 1 : runsWithin(BUDGET.wasm, tWasm, Math.min(3, 2 * runs + 1), 2 * runs + 1);
+  const tsRuns = runsWithin(BUDGET.ts, tTs, Math.min(3, runs), runs);
+  while (wasm.length < wasmRuns || ts.length < tsRuns) {
+    model.prepare();
+    const withTs = ts.length < tsRuns;
+    if (withTs) ref.load();
+    if (wasm.length < wasmRuns) runWasm();
+    for (let k = 0; k < 3; k++) cp.push(mcmd(memcpy())); // (short and noisy: more samples)
+    if (withTs) runTs();
   }
   const out: StreamResult = {
     name: spec.name,
     commands: n,
     wasm_mcmd_s: median(wasm),
     ts_mcmd_s: median(ts),
-    qemu_mcmd_s: qemu ? median(qemu.runs.map((s) => n / s / 1e6)) : null,
+    qemu_mcmd_s: qemu ? median(qemu.runs.map(mcmd)) : null,
     memcpy_mcmd_s: median(cp),
     note: spec.note,
-    samples: { wasm, ts, qemu: qemu ? qemu.runs.map((s) => n / s / 1e6) : null, memcpy: cp },
+    samples: { wasm, ts, qemu: qemu ? qemu.runs.map(mcmd) : null, memcpy: cp },
     qemu_rtt_us: qemu ? qemu.rtt * 1e6 : null,
   };
-  if (spec.viommu) out.forwarded = fwd;
+  if (spec.viommu) {
+    out.forwarded = fwd;
+    out.excluding_backends = { wasm_mcmd_s: median(wasmBe), ts_mcmd_s: median(tsBe) };
+  }
   model.smmu.dispose();
   return out;
 }
@@ -176,11 +216,18 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
   if (opts.qemu === true && !qemuVersion) throw new Error('bench: --qemu given but qemu-system-aarch64 cannot be run');
   const filter = opts.streams?.map((s) => s.toLowerCase());
   const specs = STREAMS.filter((s) => !filter || filter.some((f) => s.name.toLowerCase().includes(f)));
-  const streams: StreamResult[] = [];
-  for (const spec of specs) streams.push(await benchStream(spec, n, runs, qemuVersion !== undefined, log));
+  // translation first, in a fresh process; a full collection before each part, so that
+  // no concurrent GC work from the previous part runs during the next one
   log('translation');
+  fullGc();
   const translate = await translationBench(opts.translate ?? FULL_TRANSLATE_SIZES);
+  const streams: StreamResult[] = [];
+  for (const spec of specs) {
+    fullGc();
+    streams.push(await benchStream(spec, n, runs, qemuVersion !== undefined, log));
+  }
   log('memory growth');
+  fullGc();
   const g = opts.growth ?? { commands: 1e7, translations: 1e7 };
   const growth = await growthBench(STREAMS.find((s) => s.name === 'TLBI_NH_VA + SYNC/17')!, n, g.commands, g.translations);
   const base = {

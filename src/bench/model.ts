@@ -8,6 +8,7 @@ import type { EngineExports } from '../engine.js';
 import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
 import type { RefTlbEntry } from '../reference/iotlb.js';
+import type { BatchResult, PsmmuBackend } from '../backends/types.js';
 import { BenchGuest } from './setup.js';
 import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';
 
@@ -24,23 +25,78 @@ export function seconds(t0: bigint, t1: bigint): number {
   return Number(t1 - t0) / 1e9;
 }
 
+/**
+ * A pSMMU backend that adds up the time spent inside another one (the simulated
+ * pSMMU's own work), so that reports can show the vSMMU's share apart from it.
+ */
+export class TimedBackend implements PsmmuBackend {
+  seconds = 0;
+  calls = 0;
+  constructor(readonly inner: PsmmuBackend) {}
+
+  get name(): string {
+    return this.inner.name;
+  }
+
+  invalidate(entries: Uint8Array): BatchResult | Promise<BatchResult> {
+    const t0 = now();
+    const r = this.inner.invalidate(entries);
+    this.seconds += seconds(t0, now());
+    this.calls++;
+    return r;
+  }
+
+  installSte(psid: number, ste: Uint8Array): BatchResult | Promise<BatchResult> {
+    const t0 = now();
+    const r = this.inner.installSte(psid, ste);
+    this.seconds += seconds(t0, now());
+    this.calls++;
+    return r;
+  }
+
+  subscribe(listener: (record: Uint8Array) => void): () => void {
+    return this.inner.subscribe ? this.inner.subscribe(listener) : () => {};
+  }
+}
+
+/** A simulated pSMMU; `log` is passed through an options object the simulator may not know yet (then it logs). */
+export function simulatedPsmmu(name: string, log: boolean): SimulatedPsmmu {
+  const options = { name, log };
+  return new SimulatedPsmmu(options);
+}
+
 export class ModelStreamBench {
+  /** The backends as the vSMMU sees them (timing wrappers around `backends`). */
+  readonly timed: TimedBackend[];
+
   private constructor(
     readonly spec: StreamSpec,
     readonly n: number,
     readonly smmu: Smmu,
     readonly guest: BenchGuest,
     readonly backends: SimulatedPsmmu[],
-  ) {}
+    timed: TimedBackend[],
+    readonly log: boolean,
+  ) {
+    this.timed = timed;
+  }
 
-  static async create(spec: StreamSpec, bytes: Uint8Array): Promise<ModelStreamBench> {
-    const backends = spec.viommu ? BACKENDS.map((b) => new SimulatedPsmmu({ name: b.name })) : [];
+  /** Seconds the last run spent inside the simulated pSMMUs. */
+  backendSeconds = 0;
+
+  /**
+   * `log`: the simulated pSMMUs keep the text of every entry that took effect (for
+   * checks); off when timing, where it is the simulator's bookkeeping, not pSMMU work.
+   */
+  static async create(spec: StreamSpec, bytes: Uint8Array, log = false): Promise<ModelStreamBench> {
+    const backends = spec.viommu ? BACKENDS.map((b) => simulatedPsmmu(b.name, log)) : [];
+    const timed = backends.map((b) => new TimedBackend(b));
     const smmu = await createSmmu({
       ram: [{ base: RAM_BASE, size: ENGINE_RAM_SIZE }],
       devices: EMULATED,
       viommu: spec.viommu
         ? {
-          backends: BACKENDS.map((b, i) => ({ name: b.name, vmid: b.vmid, backend: backends[i] })),
+          backends: BACKENDS.map((b, i) => ({ name: b.name, vmid: b.vmid, backend: timed[i] })),
           devices: PASSTHROUGH.map((p) => ({ sid: p.sid, backend: p.backend, psid: p.psid })),
         }
         : undefined,
@@ -51,7 +107,7 @@ export class ModelStreamBench {
     });
     guest.init();
     smmu.ram().set(bytes, STREAM_QUEUE - RAM_BASE);
-    return new ModelStreamBench(spec, bytes.length / 16, smmu, guest, backends);
+    return new ModelStreamBench(spec, bytes.length / 16, smmu, guest, backends, timed, log);
   }
 
   /** The queue bytes as the engine reads them (inside its memory). */
@@ -69,9 +125,11 @@ export class ModelStreamBench {
   /** One timed consumption of the whole stream; returns seconds. */
   run(): number {
     const c0 = this.smmu.stats().commands;
+    for (const b of this.timed) b.seconds = 0;
     const t0 = now();
     this.smmu.mmioWrite(R.R_CMDQ_PROD, 4, this.n);
     const t1 = now();
+    this.backendSeconds = this.timed.reduce((a, b) => a + b.seconds, 0);
     const st = this.guest.queueStatus();
     const done = this.smmu.stats().commands - c0;
     if (st.error || st.cons !== this.n || done !== this.n || this.smmu.busy) {

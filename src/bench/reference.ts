@@ -6,16 +6,19 @@
 // invalidations, one per STE install).
 
 import { ReferenceCmdq, type RefDispatchConfig, type RefForward } from '../reference/cmdq.js';
-import { SimulatedPsmmu } from '../backends/simulated.js';
+import type { SimulatedPsmmu } from '../backends/simulated.js';
 import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
 import { deposit32 } from '../bits.js';
 import type { ModelStreamBench } from './model.js';
-import { now, seconds } from './model.js';
+import { now, seconds, simulatedPsmmu, TimedBackend } from './model.js';
 import { BACKENDS, EMULATED, PASSTHROUGH, RAM_BASE, STREAM_LOG2, STREAM_QUEUE } from './streams.js';
 
 export class ReferenceStreamBench {
   readonly backends: SimulatedPsmmu[];
+  private readonly timed: TimedBackend[];
+  /** Seconds the last run spent inside the simulated pSMMUs. */
+  backendSeconds = 0;
   private readonly ram: Uint8Array;
   private readonly dv: DataView;
   private readonly devices = new Set(EMULATED);
@@ -27,7 +30,8 @@ export class ReferenceStreamBench {
   constructor(readonly model: ModelStreamBench) {
     this.ram = model.smmu.ram();
     this.dv = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
-    this.backends = model.spec.viommu ? BACKENDS.map((b) => new SimulatedPsmmu({ name: b.name })) : [];
+    this.backends = model.spec.viommu ? BACKENDS.map((b) => simulatedPsmmu(b.name, model.log)) : [];
+    this.timed = this.backends.map((b) => new TimedBackend(b));
   }
 
   private u64(addr: bigint): bigint | null {
@@ -103,6 +107,7 @@ export class ReferenceStreamBench {
     this.loaded = undefined;
     for (const b of this.backends) b.applied.length = 0;
     this.forwarded = 0;
+    for (const b of this.timed) b.seconds = 0;
     const n = this.model.n;
     const t0 = now();
     ref.s.prod = n;
@@ -113,6 +118,7 @@ export class ReferenceStreamBench {
       st = ref.consume();
     }
     const t1 = now();
+    this.backendSeconds = this.timed.reduce((a, b) => a + b.seconds, 0);
     if (ref.s.cons !== n || ((ref.s.gerror ^ ref.s.gerrorn) & 1) !== 0) {
       throw new Error(`bench: reference consumed ${ref.s.cons} of ${n} commands of "${this.model.spec.name}"`);
     }
@@ -123,7 +129,7 @@ export class ReferenceStreamBench {
   /** The Forwarder's batching: per backend, one invalidate() per run of entries, one installSte() per STE. */
   private deliver(fw: RefForward[]): void {
     this.forwarded += fw.length;
-    for (let b = 0; b < this.backends.length; b++) {
+    for (let b = 0; b < this.timed.length; b++) {
       const mine = fw.filter((f) => f.backend === b);
       let i = 0;
       while (i < mine.length) {
@@ -132,7 +138,7 @@ export class ReferenceStreamBench {
           const dv = new DataView(s.buffer);
           dv.setBigUint64(0, mine[i].w0, true);
           dv.setBigUint64(8, mine[i].w1, true);
-          this.backends[b].installSte(mine[i].psid, s);
+          this.timed[b].installSte(mine[i].psid, s);
           i++;
           continue;
         }
@@ -144,7 +150,7 @@ export class ReferenceStreamBench {
           dv.setBigUint64((k - i) * 16, BigInt.asUintN(64, mine[k].w0), true);
           dv.setBigUint64((k - i) * 16 + 8, BigInt.asUintN(64, mine[k].w1), true);
         }
-        this.backends[b].invalidate(bytes);
+        this.timed[b].invalidate(bytes);
         i = j;
       }
     }

@@ -2,6 +2,7 @@
 // table the README shows, then translation, growth, size and the targets).
 
 import type { BenchResult } from './index.js';
+import { FULL_STREAM } from './streams.js';
 
 /** The JSON object: the fields the issue names first, then details. */
 export function toJson(r: BenchResult): Record<string, unknown> {
@@ -16,6 +17,7 @@ export function toJson(r: BenchResult): Record<string, unknown> {
       note: s.note,
       qemu_rtt_us: s.qemu_rtt_us === null ? null : round(s.qemu_rtt_us),
       ...(s.forwarded ? { forwarded: s.forwarded } : {}),
+      ...(s.excluding_backends ? { excluding_backends: { wasm_mcmd_s: round(s.excluding_backends.wasm_mcmd_s), ts_mcmd_s: round(s.excluding_backends.ts_mcmd_s) } } : {}),
       samples: {
         wasm: s.samples.wasm.map(round),
         ts: s.samples.ts.map(round),
@@ -86,17 +88,30 @@ export function readmeSection(r: BenchResult): string {
     '',
     translateTable(r),
     '',
-    `Streams of ${n} commands (a full 2^19-entry queue in guest RAM); medians of ${r.streams[0]?.samples.ts.length ?? 0} runs ` +
-      `(engine and memcpy: ${r.streams[0]?.samples.wasm.length ?? 0}), ratios within the same run. State: ${r.state}. ` +
+    `Streams of ${n} commands${n === FULL_STREAM ? ' (a full 2^19-entry queue in guest RAM)' : ' in a 2^19-entry queue in guest RAM'}; medians of ${span(r, 'ts')} runs ` +
+      `(QEMU ${span(r, 'qemu')}, engine ${span(r, 'wasm')}, memcpy ${span(r, 'memcpy')}), ratios within the same run. State: ${r.state}. ` +
       `QEMU: one PROD write over qtest until the reply of the CONS read after it, minus the mean qtest round trip. ` +
       `memcpy: ${r.memcpy}. Memory growth over ${r.growth.commands} commands and ${r.growth.translations} translations: ` +
       `${r.growth_bytes} bytes (JS heap ${r.growth.heapBytes}, wasm ${r.growth.wasmBytes}). Release \`.wasm\`: ${r.wasm_bytes} bytes.`,
   ].join('\n');
 }
 
+function span(r: BenchResult, k: 'wasm' | 'ts' | 'qemu' | 'memcpy'): string {
+  const ns = r.streams.map((s) => s.samples[k]?.length ?? 0).filter((x) => x > 0);
+  if (ns.length === 0) return '0';
+  const lo = Math.min(...ns), hi = Math.max(...ns);
+  return lo === hi ? `${lo}` : `${lo}-${hi}`;
+}
+
 export function toText(r: BenchResult): string {
   const out = [readmeSection(r), '', 'Streams:'];
-  for (const s of r.streams) out.push(`- ${s.name}: ${s.note}${s.forwarded ? ` (entries to the pSMMUs per run: ${s.forwarded.wasm})` : ''}`);
+  for (const s of r.streams) {
+    out.push(`- ${s.name}: ${s.note}`);
+    if (s.forwarded && s.excluding_backends) {
+      out.push(`  entries sent to the simulated pSMMUs per run: ${s.forwarded.wasm}; without the time spent inside them: ` +
+        `wasm ${num(s.excluding_backends.wasm_mcmd_s)} Mcmd/s, TS ${num(s.excluding_backends.ts_mcmd_s)} Mcmd/s`);
+    }
+  }
   out.push('', 'Targets:');
   for (const t of r.targets) out.push(`- [${t.met ? 'x' : ' '}] ${t.target}: ${t.value}`);
   const missed = r.targets.filter((t) => !t.met).length;

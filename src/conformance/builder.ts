@@ -124,6 +124,11 @@ export class Builder {
     this.push({ op: 'dma', sid, src: BigInt(src) & MASK64, dst: BigInt(dst) & MASK64, len });
   }
 
+  /** A 64-bit register as the oracle has it, without an operation. */
+  peekReg64(offset: number): bigint {
+    return BigInt.asUintN(64, BigInt(this.m.mmioRead(offset, 8)));
+  }
+
   /** 64-bit word of guest memory as the oracle has it. */
   peek64(addr: number): bigint {
     return fromLe(this.m.readMemory(addr, 8));

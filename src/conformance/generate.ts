@@ -21,6 +21,8 @@ const B = BigInt;
 
 interface BringUp {
   strtab?: 'linear' | '2lvl' | 'any';
+  /** LOG2SIZE of a linear stream table (random otherwise). */
+  strtabLog2?: number;
   cmdqLog2?: number;
   evtqLog2?: number;
   eventq?: boolean;
@@ -38,7 +40,7 @@ function bringUp(w: World, o: BringUp = {}): void {
   }
   const kind = o.strtab === 'any' || o.strtab === undefined ? (r.chance(0.25) ? '2lvl' : 'linear') : o.strtab;
   if (kind === 'linear') {
-    w.setupLinear(r.weighted([[6, 8], [2, r.int(8, 12)], [1, 16], [1, r.int(17, 42)]]), r.chance(w.chaos * 0.5));
+    w.setupLinear(o.strtabLog2 ?? r.weighted([[6, 8], [2, r.int(8, 12)], [1, 16], [1, r.int(17, 42)]]), r.chance(w.chaos * 0.5));
   } else {
     const log2 = r.weighted([[4, 8], [2, r.int(8, 16)], [1, r.int(17, 24)]]);
     w.setupTwoLevel(log2, r.weighted([[3, 6], [2, r.int(0, 8)], [1, r.int(0, Math.min(log2, 12))]]));
@@ -515,7 +517,7 @@ const regs: Family = (w) => {
       let v: bigint = size === 8 ? r.bits64() : B(r.u32());
       if (bases.includes(o) || bases.includes(o - 4)) {
         // base registers get safe addresses (the SMMU will read or write there)
-        const addr = B(w.safeBase());
+        const addr = B(w.safeBase(64, size === 4));
         v = o === R.R_STRTAB_BASE || o === R.R_CMDQ_BASE || o === R.R_EVENTQ_BASE ? (addr | (v & 0xfff000000000003fn)) : addr >> 32n;
         if (size === 4 && bases.includes(o)) v &= 0xffffffffn;
       }
@@ -528,6 +530,8 @@ const regs: Family = (w) => {
       if (size === 4 && (o === R.R_CMDQ_PROD || o === R.R_CMDQ_CONS)) v = B(w.rawIndex({ log2: 19, cap: 64 }, Number(v)));
       if (size === 4 && (o === R.R_EVENTQ_PROD || o === R.R_EVENTQ_CONS)) v = B(w.rawIndex({ log2: 19, cap: 64 }, Number(v)));
       b.mmioW(aligned, size, v);
+      if (o >= R.R_STRTAB_BASE && o <= R.R_STRTAB_BASE_CFG) w.ensureSafeStrtab();
+      if (o >= R.R_CMDQ_BASE && o < R.R_EVENTQ_BASE + 8) w.ensureSafeQueues();
     }
     b.mmioR(aligned, size);
   }
@@ -562,10 +566,11 @@ const disabled: Family = (w) => {
 /** More than 256 IOTLB entries (QEMU flushes the whole IOTLB when full), then stale probes. */
 const iotlb: Family = (w) => {
   const { r } = w;
-  bringUp(w, { cmdqLog2: 6, evtqLog2: 6 });
+  bringUp(w, { strtab: 'linear', strtabLog2: 8, cmdqLog2: 6, evtqLog2: 6 });
   w.setupData(dataSizeFor([12]));
-  const d = w.newDomain({ granule: 12, tsz: r.pick([16, 25, 28, 32]) });
-  const pages = r.int(140, 300);
+  const d = w.newDomain({ granule: 12, tsz: r.pick([16, 25, 28, 32]), tt1: false, cdFields: { r: 1, ips: 5 } });
+  // one IOTLB entry per page: QEMU flushes the whole IOTLB when an insert finds 256 entries
+  const pages = r.int(270, 420);
   const maps: Mapping[] = [];
   for (let i = 0; i < pages; i++) {
     const m = w.mapRandom(d, { level: 3, ro: false });

@@ -140,6 +140,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
           const m = o.regress?.mismatch ?? o.mismatches[0];
           log(`conformance: MISMATCH in ${o.name} (${o.mismatchCount} differences; first at line ${m.line}, ${m.op}: QEMU ${JSON.stringify(m.expect)}, model ${JSON.stringify(m.got)})` +
             (o.regress ? `; shrunk ${o.regress.from} -> ${o.regress.to} ops` : ''));
+          if (o.unsafe) log(`conformance:   but the scenario reached memory outside RAM (a generator bug): ${o.unsafe[0]}`);
         } else {
           summary.passed++;
         }

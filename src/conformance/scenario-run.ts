@@ -13,6 +13,7 @@ import { traceText } from './scenario.js';
 import { firstDivergence, modelTrace, normalizeQemuLog, type Divergence } from './trace-compare.js';
 import type { Mismatch } from '../replay.js';
 import { setEngineBytes } from '../engine.js';
+import { unsafeAccesses } from './audit.js';
 
 export interface ScenarioTask {
   index: number;
@@ -51,6 +52,8 @@ export interface ScenarioOutcome {
   qemuLog?: string[];
   modelLog?: string[];
   error?: string;
+  /** For a mismatch: accesses outside safe memory (a generator bug, not a model bug). */
+  unsafe?: string[];
 }
 
 let engineChecked = false;
@@ -107,6 +110,9 @@ export async function runScenario(task: ScenarioTask, hooks: { onStart?: (pid: n
       if (d) out.traceDiff = { ...d, qemuLines: qemu.length, modelLines: model.length };
     }
     if (replay.mismatches.length > 0) {
+      // a scenario that reached memory outside RAM would compare machines, not SMMUs: say so
+      const unsafe = unsafeAccesses(lines ?? []);
+      if (unsafe.length > 0) out.unsafe = unsafe.slice(0, 5);
       const first = replay.mismatches[0];
       if (task.shrink !== false) {
         const note = `shrunk from scenario ${sc.name} (${sc.ops.length} ops; vsmmu conformance --scenario ${sc.seed}), where QEMU and the model first differed at line ${first.line} (${first.op}: QEMU ${JSON.stringify(first.expect)}, model ${JSON.stringify(first.got)})`;

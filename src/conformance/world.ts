@@ -219,9 +219,29 @@ export class World {
   }
 
   /** Random (safe) physical address of a base register: arena or unassigned. */
-  safeBase(align = 64): number {
+  safeBase(align = 64, below4G = false): number {
     if (this.r.chance(0.85)) return this.b.alloc(0x1000, Math.max(align, 64));
+    if (below4G) return UNASSIGNED + this.r.int(0, 0xaffff) * Math.max(align, 0x1000);
     return this.unassigned(Math.max(align, 64));
+  }
+
+  /**
+   * After arbitrary writes to CMDQ_BASE / EVENTQ_BASE (a 32-bit half alone, say): if a
+   * queue no longer lies in safe memory, the driver re-programs it. Returns whether it did.
+   */
+  ensureSafeQueues(): boolean {
+    let fixed = false;
+    const cq = this.b.peekReg64(R.R_CMDQ_BASE) & 0x000fffffffffffc0n;
+    if (!safeIova(cq, 64 * 16)) {
+      this.setupCmdq(this.r.int(0, 6));
+      fixed = true;
+    }
+    const eq = this.b.peekReg64(R.R_EVENTQ_BASE) & 0x000fffffffffffc0n;
+    if (!safeIova(eq, 64 * 32)) {
+      this.setupEvtq(this.r.int(0, 6));
+      fixed = true;
+    }
+    return fixed;
   }
 
   // ---- data area ----------------------------------------------------------------------------
@@ -280,15 +300,18 @@ export class World {
     if (log2size > 21) {
       const base = 2 ** 47; // aligned for LOG2SIZE up to 42
       this.writeStrtabBase(base);
-      this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: this.strtab.l2 };
+      this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: new Map() };
       this.b.mmioW(R.R_STRTAB_BASE_CFG, 4, log2size & 0x3f);
       return;
     }
     const bytes = 64 * 2 ** Math.min(log2size, 16);
-    const base = this.b.alloc(bytes, 2 ** (log2size + 5));
-    const reg = unalignedBase ? base + this.r.int(0, bytes / 64 - 1) * 64 : base;
+    // QEMU aligns the base down to 2^(LOG2SIZE + 5), half the table's size: with an
+    // unaligned base register the table may start half way into the allocation
+    const alloc = this.b.alloc(2 * bytes, Math.max(bytes, 2 ** (log2size + 5)));
+    const reg = unalignedBase ? alloc + this.r.int(0, bytes / 64 - 1) * 64 : alloc;
+    const base = Math.floor(reg / 2 ** (log2size + 5)) * 2 ** (log2size + 5);
     this.writeStrtabBase(reg);
-    this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: this.strtab.l2 };
+    this.strtab = { base, log2size, twoLevel: this.twoLevelSticky, split: this.strtab.split, l2: new Map() };
     const fmt = this.r.chance(this.chaos * 0.3) ? 2 : 0; // FMT 2 is reserved: QEMU treats it as linear
     this.b.mmioW(R.R_STRTAB_BASE_CFG, 4, (fmt << 16) | (log2size & 0x3f) | (this.r.chance(this.chaos) ? this.r.int(0, 31) << 6 : 0));
   }
@@ -314,6 +337,30 @@ export class World {
       this.b.mmioW(R.R_STRTAB_BASE, 4, Number(v & 0xffffffffn));
       this.b.mmioW(R.R_STRTAB_BASE + 4, 4, Number(v >> 32n));
     }
+  }
+
+  /**
+   * After arbitrary writes to STRTAB_BASE / STRTAB_BASE_CFG: where QEMU would now look
+   * for the STEs (or level-1 descriptors) of our devices; if that is not safe memory
+   * (QEMU aligns the base down to the table size: address 0 is flash here), a driver-like
+   * re-programming of the stream table. Returns whether it re-programmed.
+   */
+  ensureSafeStrtab(): boolean {
+    const reg = this.b.peekReg64(R.R_STRTAB_BASE);
+    const cfg = this.b.peek(R.R_STRTAB_BASE_CFG);
+    const log2 = cfg & 0x3f;
+    if (((cfg >> 16) & 3) === 1) {
+      this.twoLevelSticky = true;
+      this.strtab.split = (cfg >> 6) & 0x1f;
+    }
+    const split = this.strtab.split;
+    const shift = this.twoLevelSticky ? Math.max(5, log2 - split - 1 + 3) : log2 + 5;
+    const eff = (reg & 0x000fffffffffffc0n) & ~((1n << B(Math.min(shift, 63))) - 1n);
+    const maxSid = Math.max(...this.devices.map((d) => d.sid));
+    const span = this.twoLevelSticky ? (split >= 32 ? 0 : Math.floor(maxSid / 2 ** split)) * 8 + 8 : maxSid * 64 + 64;
+    if (safeIova(eff, span)) return false;
+    this.setupLinear(this.r.int(5, 8));
+    return true;
   }
 
   /** Whether QEMU can find an STE for `sid` at all (SID in range). */
@@ -408,6 +455,8 @@ export class World {
       case 'garbage':
         for (let i = 0; i < 8; i++) w[i] = r.u64();
         if (!this.canBypass && (w[0] & 0xfn) === 9n) w[0] ^= 2n; // never bypass here
+        // whatever it says, the CD pointer QEMU may follow (bits 47:6) points at safe memory
+        w[0] = (w[0] & ~0x0000ffffffffffc0n) | (B(r.chance(0.5) ? cd || this.safeBase() : this.safeBase()) & 0x0000ffffffffffc0n);
         break;
     }
     return w;
@@ -496,7 +545,8 @@ export class World {
     if (r.chance(this.chaos)) w[0] |= B(r.int(0, 0xff)) << 24n & 0x3f000000n;
     const ttb = (tt: Tt | undefined, over?: bigint) => {
       if (over !== undefined) return over;
-      if (!tt) return r.chance(0.5) ? 0n : B(this.b.alloc(64, 64));
+      // no table: an empty one (a guest may still enable the range with a bad variant)
+      if (!tt) return B(this.b.alloc(64, 64));
       let a = B(tt.pt.root);
       // QEMU aligns TTB down to the root table size: low bits below it are ignored
       if (r.chance(this.chaos) && tt.pt.rootBytes > 16) a += B(r.int(1, tt.pt.rootBytes / 16 - 1) * 16);
@@ -513,14 +563,13 @@ export class World {
   // ---- descriptors ------------------------------------------------------------------------------
 
   /** A table descriptor with random APTable and ignored attribute bits. */
-  tableDesc(addr: number, had = false): bigint {
+  tableDesc(addr: number): bigint {
     let v = B(addr) | 3n;
     const r = this.r;
     if (r.chance(0.15 + this.chaos)) v |= B(r.int(0, 3)) << 61n; // APTable
     if (r.chance(this.chaos)) v |= B(r.int(0, 1)) << 63n | B(r.int(0, 3)) << 59n; // NSTable, XN/PXNTable
     if (r.chance(this.chaos)) v |= B(r.int(0, 0x7f)) << 52n; // ignored
     if (r.chance(this.chaos)) v |= B(r.int(0, 0x3ff)) << 2n; // ignored low bits
-    void had;
     return v;
   }
 
@@ -649,10 +698,7 @@ export class World {
       const cons = this.b.peek(R.R_CMDQ_CONS) & wrapIdx;
       const used = (this.cmdq.prod - cons) & wrapIdx;
       let free = size - used;
-      if (free <= 0) {
-        if (((this.b.peek(R.R_GERROR) ^ this.b.peek(R.R_GERRORN)) & 1) !== 0 || (this.cr0 & 8) === 0) return false;
-        return false;
-      }
+      if (free <= 0) return false; // full: a command error is pending or the queue is disabled
       while (free > 0 && i < cmds.length) {
         const idx = this.cmdq.prod & (size - 1);
         const c = cmds[i];

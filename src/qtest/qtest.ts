@@ -39,6 +39,7 @@ const live = new Set<QtestProcess>();
 let exitHook = false;
 
 const MAX_PENDING = 2048;
+const SETPRIV = '/usr/bin/setpriv';
 
 export class QtestProcess {
   private inFd = -1;
@@ -72,7 +73,10 @@ export class QtestProcess {
     const args = [...opts.args, '-qtest', `pipe:${fifo}`, '-qtest-log', 'none'];
     let child: ChildProcess;
     try {
-      child = spawn(binary, args, { stdio: ['ignore', errFd, errFd] });
+      // QEMU dies with the thread that started it (setpriv sets PR_SET_PDEATHSIG, then execs QEMU)
+      child = existsSync(SETPRIV)
+        ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', errFd, errFd] })
+        : spawn(binary, args, { stdio: ['ignore', errFd, errFd] });
     } finally {
       closeSync(errFd);
     }
