@@ -3,20 +3,20 @@
 // RAM base + 0x80000 and jumps to it; the CPU then sleeps and, with
 // -icount shift=0,sleep=off, virtual time jumps straight to the next timer.
 
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** wfi (0xd503207f); b .-4 (0x17ffffff), little-endian. */
 export const WFI_LOOP = Uint8Array.from([0x7f, 0x20, 0x03, 0xd5, 0xff, 0xff, 0xff, 0x17]);
 
-let cached: string | undefined;
-
-/** Path of a file holding the WFI-loop kernel (written once per process). */
+/** Path of a file holding the WFI-loop kernel (one shared file in the temporary directory). */
 export function wfiKernel(): string {
-  if (cached && existsSync(cached)) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'vsmmu-kernel-'));
-  cached = join(dir, 'wfi.bin');
-  writeFileSync(cached, WFI_LOOP);
-  return cached;
+  const path = join(tmpdir(), 'vsmmu-wfi-loop-7f2003d5ffffff17.bin');
+  if (existsSync(path) && Buffer.compare(readFileSync(path), WFI_LOOP) === 0) return path;
+  // written under a unique name, then renamed: workers starting together never see half a file
+  const part = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+  writeFileSync(part, WFI_LOOP);
+  renameSync(part, path);
+  return path;
 }

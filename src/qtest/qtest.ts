@@ -121,7 +121,12 @@ export class QtestProcess {
     live.add(q);
     if (!exitHook) {
       exitHook = true;
-      process.on('exit', () => { for (const p of live) p.kill(); });
+      process.on('exit', () => {
+        for (const p of live) {
+          p.kill();
+          p.cleanup();
+        }
+      });
     }
     return q;
   }
