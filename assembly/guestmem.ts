@@ -42,9 +42,6 @@ export function setHostMemory(on: bool): void {
   hostMemory = on;
 }
 
-export function usesHostMemory(): bool {
-  return hostMemory;
-}
 
 /** Address inside this memory of [addr, addr+len) when it lies in one RAM region, else 0. */
 // @ts-ignore: decorator

@@ -248,6 +248,8 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
       const pa = load<u64>(xo, XO_ADDR);
       let span = (pa | load<u64>(xo, XO_MASK)) - pa + 1;
       if (span == 0 || span > <u64>left) span = <u64>left;
+      const room = <u64>(DMA_BUF_BYTES - done); // the rest goes in the host's next call
+      if (span > room) span = room;
       const ram = ramLeft(pa);
       if (ram != 0) {
         n = <u32>(span < ram ? span : ram);

@@ -203,7 +203,8 @@ export class Smmu {
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new RangeError(`vsmmu: size must be 1, 2, 4 or 8, got ${String(size)}`);
     let v: bigint;
     let out: number | bigint;
-    if ((size !== 4 && size !== 8) || offset % size !== 0 || offset + size > R.SMMU_MMIO_SIZE) {
+    const bad = (size !== 4 && size !== 8) || offset % size !== 0 || offset + size > R.SMMU_MMIO_SIZE;
+    if (bad) {
       this.decodeErrors++;
       out = size === 8 ? 0n : 0;
       v = 0n;
@@ -214,7 +215,8 @@ export class Smmu {
       out = BigInt.asUintN(64, this.e.mmio_read64(offset));
       v = out;
     }
-    if (this.traceSink) this.traceSink(formatMmio(false, offset & ~R.SMMU_PAGE1, v, size));
+    // accesses QEMU's memory core rejects never reach smmu_read_mmio: no trace line
+    if (this.traceSink && !bad) this.traceSink(formatMmio(false, offset & ~R.SMMU_PAGE1, v, size));
     return out;
   }
 
@@ -230,12 +232,16 @@ export class Smmu {
       throw new RangeError(`vsmmu: value must be an integer that fits ${size} bytes (signed or unsigned), got ${String(value)}`);
     }
     const v = BigInt.asUintN(bits, BigInt(value));
-    if (this.traceSink) this.traceSink(formatMmio(true, offset & ~R.SMMU_PAGE1, v, size));
     if ((size !== 4 && size !== 8) || offset % size !== 0 || offset + size > R.SMMU_MMIO_SIZE) {
-      this.decodeErrors++;
+      this.decodeErrors++; // rejected by QEMU's memory core: no effect, no trace line
       return;
     }
     const r = size === 4 ? this.e.mmio_write32(offset, Number(v)) : this.e.mmio_write64(offset, BigInt.asIntN(64, v));
+    if (this.traceSink) {
+      // QEMU traces smmuv3_write_mmio once the write (and the consumption it started) took effect
+      this.drainTrace(this.e.trace_take());
+      this.traceSink(formatMmio(true, offset & ~R.SMMU_PAGE1, v, size));
+    }
     this.afterCommands(r);
   }
 
@@ -410,11 +416,13 @@ export class Smmu {
     let done = 0;
     e.dma_failed();
     while (done < bytes.length) {
-      const len = Math.min(bytes.length - done, A.DMA_BUF_BYTES);
+      // the engine sees the whole remaining length (piece sizes depend on it) and moves at
+      // most a buffer's worth per call
+      const left = bytes.length - done;
       const a = BigInt.asUintN(64, iova + BigInt(done));
       const bufPtr = e.dma_buf_ptr();
-      if (write) new Uint8Array(this.view(), bufPtr, len).set(bytes.subarray(done, done + len));
-      const n = e.dma_run(sid, Number(a & 0xffffffffn), Number(a >> 32n), len, write ? 1 : 0);
+      if (write) new Uint8Array(this.view(), bufPtr, Math.min(left, A.DMA_BUF_BYTES)).set(bytes.subarray(done, done + Math.min(left, A.DMA_BUF_BYTES)));
+      const n = e.dma_run(sid, Number(a & 0xffffffffn), Number(a >> 32n), left, write ? 1 : 0);
       if (!write) bytes.set(new Uint8Array(this.view(), bufPtr, n), done);
       done += n;
     }

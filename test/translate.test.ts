@@ -342,6 +342,18 @@ describe('DMA and batch translation', () => {
     m.smmu.dma(0x18, 0x12010, 'write', w);
     expect(m.smmu.readMemory(PA + 0x2010, 16)).toEqual(w);
   });
+  test('a DMA longer than the engine buffer splits exactly as one long access (no extra pieces at buffer edges)', async () => {
+    const m = await machine({}, { evtqLog2: 12 });
+    const d = m.driver.createDomain({ asid: 1 });
+    m.driver.map(d, 0x10000, PA, 0xf000, { blocks: false }); // [0x10000, 0x1f000) mapped
+    m.driver.map(d, 0x21000, PA + 0x10000, 0x10000, { blocks: false }); // hole [0x1f000, 0x21000)
+    m.driver.attach(0x18, d);
+    const buf = new Uint8Array(0x20000);
+    // from 0x10002 the hole starts 4-byte aligned (the translated run ends at the page end)
+    // and is 0x2000 bytes: 2048 faulting 4-byte pieces, wherever the engine's buffer ends
+    expect(m.smmu.dma(0x18, 0x10002, 'read', buf)).toBe(0x2000);
+    expect(m.driver.events()).toHaveLength(0x2000 / 4);
+  });
   test('batch translation gives what single translations give', async () => {
     const m = await machine();
     const d = m.driver.createDomain({ asid: 1 });
