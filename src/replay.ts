@@ -1,12 +1,12 @@
 // Trace replayer (../shared/spec/vsmmu-trace.md): builds the machine a trace header
 // describes, applies its operations in order and compares every expectation.
 
-import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSmmu, type Smmu } from './smmu.js';
 import { SimulatedPsmmu, toHex } from './backends/simulated.js';
-import { parseNum, hex } from './bits.js';
+import { applyOp, opFromJson, smmuTarget, hexToBytes, num, type OpTarget } from './ops.js';
+import { hex } from './bits.js';
 import type { Profile, SmmuOptions } from './types.js';
 
 export interface Mismatch {
@@ -28,31 +28,6 @@ export interface ReplayOptions {
 }
 
 type Op = Record<string, unknown> & { op: string };
-
-function leBytes(value: bigint, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) out[i] = Number((value >> BigInt(8 * i)) & 0xffn);
-  return out;
-}
-
-function fromLe(b: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-  return v;
-}
-
-function hexBytes(s: unknown, what: string): Uint8Array {
-  if (typeof s !== 'string' || s.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(s)) throw new Error(`${what}: expected an even-length hex string`);
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
-  return out;
-}
-
-function num(v: unknown, what: string): number {
-  const b = parseNum(v, what);
-  if (b > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${what}: ${hex(b)} is beyond 2^53`);
-  return Number(b);
-}
 
 /** Replays one trace given as text. */
 export async function replayText(text: string, file: string, options: ReplayOptions = {}): Promise<FileResult> {
@@ -96,6 +71,7 @@ export async function replayText(text: string, file: string, options: ReplayOpti
     return result;
   }
   const seen = new Map<string, number>();
+  const target = smmuTarget(smmu);
   for (let i = 1; i < lines.length; i++) {
     const lineNo = i + 1;
     const text = lines[i].trim();
@@ -109,7 +85,7 @@ export async function replayText(text: string, file: string, options: ReplayOpti
     }
     if ('expect' in op) result.expects++;
     try {
-      const m = applyOp(smmu, sims, seen, op);
+      const m = applyLine(smmu, target, sims, seen, op);
       if (m) result.mismatches.push({ line: lineNo, op: op.op, ...m });
     } catch (err) {
       result.mismatches.push({ line: lineNo, op: String(op.op), expect: 'op applied', got: (err as Error).message });
@@ -119,44 +95,20 @@ export async function replayText(text: string, file: string, options: ReplayOpti
   return result;
 }
 
-function applyOp(smmu: Smmu, sims: Map<string, SimulatedPsmmu>, seen: Map<string, number>, op: Op): { expect: unknown; got: unknown } | undefined {
+const TRACE_OPS = new Set(['mmio_write', 'mmio_read', 'mem_write', 'mem_fill', 'mem_read', 'mem_digest', 'dma']);
+
+function applyLine(smmu: Smmu, target: OpTarget, sims: Map<string, SimulatedPsmmu>, seen: Map<string, number>, op: Op): { expect: unknown; got: unknown } | undefined {
+  if (TRACE_OPS.has(op.op)) {
+    const o = opFromJson(op);
+    const got = applyOp(target, o);
+    if (o.op === 'mmio_read' || o.op === 'mem_read') {
+      if (o.expect === undefined) throw new Error('expect is missing');
+      return got === o.expect ? undefined : { expect: op.expect, got: hex(got as bigint) };
+    }
+    if (o.op === 'mem_digest') return got === o.expect ? undefined : { expect: op.expect, got };
+    return undefined;
+  }
   switch (op.op) {
-    case 'mmio_write': {
-      smmu.mmioWrite(num(op.offset, 'offset'), num(op.size, 'size'), parseNum(op.value, 'value'));
-      return;
-    }
-    case 'mmio_read': {
-      const got = BigInt(smmu.mmioRead(num(op.offset, 'offset'), num(op.size, 'size')));
-      const exp = parseNum(op.expect, 'expect');
-      return got === exp ? undefined : { expect: op.expect, got: hex(got) };
-    }
-    case 'mem_write': {
-      const size = num(op.size, 'size');
-      smmu.writeMemory(num(op.addr, 'addr'), leBytes(parseNum(op.value, 'value'), size));
-      return;
-    }
-    case 'mem_fill': {
-      smmu.writeMemory(num(op.addr, 'addr'), hexBytes(op.hex, 'hex'));
-      return;
-    }
-    case 'mem_read': {
-      const got = fromLe(smmu.readMemory(num(op.addr, 'addr'), num(op.size, 'size')));
-      const exp = parseNum(op.expect, 'expect');
-      return got === exp ? undefined : { expect: op.expect, got: hex(got) };
-    }
-    case 'mem_digest': {
-      const data = smmu.readMemory(num(op.addr, 'addr'), num(op.len, 'len'));
-      const got = createHash('sha256').update(data).digest('hex');
-      return got === op.expect ? undefined : { expect: op.expect, got };
-    }
-    case 'dma': {
-      const sid = num(op.sid, 'sid');
-      const len = num(op.len, 'len');
-      const buf = new Uint8Array(len);
-      smmu.dma64(sid, parseNum(op.src, 'src'), 'read', buf);
-      smmu.dma64(sid, parseNum(op.dst, 'dst'), 'write', buf);
-      return;
-    }
     case 'backend_expect': {
       const name = String(op.backend);
       const sim = sims.get(name);
@@ -175,7 +127,7 @@ function applyOp(smmu: Smmu, sims: Map<string, SimulatedPsmmu>, seen: Map<string
       return;
     }
     case 'backend_event': {
-      smmu.backendEvent(String(op.backend), hexBytes(op.record, 'record'));
+      smmu.backendEvent(String(op.backend), hexToBytes(String(op.record)));
       return;
     }
     default:

@@ -7,7 +7,7 @@ import { createSmmu, type Smmu } from '../smmu.js';
 import { RAM_BASE, RAM_SIZE } from '../qtest/machine.js';
 import { wordsToBytes, type Words } from '../guest/encode.js';
 import * as R from '../arch/registers.js';
-import type { Op } from './scenario.js';
+import { applyOp, smmuTarget, fromLe, type Op, type OpTarget } from '../ops.js';
 import type { Rng } from './rng.js';
 
 /** Guest RAM the scenarios use: all of it but what QEMU writes at boot (see RAM_RESERVED). */
@@ -26,7 +26,10 @@ export class Builder {
   private arena = 0;
   private next: number;
 
+  private readonly target: OpTarget;
+
   private constructor(readonly r: Rng, readonly m: Smmu, readonly devices: number[]) {
+    this.target = smmuTarget(m, { digest: false });
     this.arena = r.chance(0.8) ? 0 : 1;
     const a = ARENAS[this.arena];
     // a random start so that structures land at varied addresses
@@ -63,30 +66,7 @@ export class Builder {
 
   private push(o: Op): bigint | string | undefined {
     this.ops.push(o);
-    const m = this.m;
-    switch (o.op) {
-      case 'mmio_write':
-        m.mmioWrite(o.offset, o.size, o.value);
-        return undefined;
-      case 'mmio_read':
-        return BigInt(m.mmioRead(o.offset, o.size));
-      case 'mem_write':
-        m.writeMemory(o.addr, leBytes(o.value, o.size));
-        return undefined;
-      case 'mem_fill':
-        m.writeMemory(o.addr, Buffer.from(o.hex, 'hex'));
-        return undefined;
-      case 'mem_read':
-        return fromLe(m.readMemory(o.addr, o.size));
-      case 'mem_digest':
-        return '';
-      case 'dma': {
-        const buf = new Uint8Array(o.len);
-        m.dma64(o.sid, o.src, 'read', buf);
-        m.dma64(o.sid, o.dst, 'write', buf);
-        return undefined;
-      }
-    }
+    return applyOp(this.target, o); // mem_digest: '' (the oracle does not hash)
   }
 
   mmioW(offset: number, size: 4 | 8, value: number | bigint): void {
@@ -152,16 +132,4 @@ export class Builder {
     if (this.r.chance(0.2)) this.mmioR(R.R_CMDQ_PROD);
     if (this.r.chance(0.2)) this.mmioR(R.R_GERRORN);
   }
-}
-
-export function leBytes(value: bigint, size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) out[i] = Number((value >> BigInt(8 * i)) & 0xffn);
-  return out;
-}
-
-export function fromLe(b: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-  return v;
 }

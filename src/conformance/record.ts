@@ -2,7 +2,7 @@
 // observation's `expect` with what QEMU returned.
 
 import { QemuMachine, RAM_RESERVED, SMMU_SIZE } from '../qtest/machine.js';
-import type { Op } from './scenario.js';
+import { applyOp, type Op, type OpTarget } from '../ops.js';
 
 export interface RecordOptions {
   binary?: string;
@@ -48,28 +48,23 @@ export function touchesReserved(addr: number, len: number): boolean {
   return RAM_RESERVED.some((r) => addr < r.base + r.size && r.base < addr + len);
 }
 
+/** QEMU as an operation target: qtest loads/stores, b64 memory, edu DMA, a digest over qtest. */
+export function qemuTarget(m: QemuMachine): OpTarget {
+  return {
+    mmioRead: (off, size) => m.mmioRead(off, size),
+    mmioWrite: (off, size, v) => m.mmioWrite(off, size, v),
+    readMemory: (a, n) => m.readMemory(a, n),
+    writeMemory: (a, d) => m.writeMemory(a, d),
+    memWrite: (a, size, v) => m.write(a, size, v),
+    memRead: (a, size) => m.read(a, size),
+    digest: (a, n) => m.digest(a, n),
+    dmaCopy: (sid, src, dst, len) => m.dma(sid, src, dst, len),
+  };
+}
+
 /** Applies one operation to QEMU; returns the observed value for observations. */
 export function applyQemu(m: QemuMachine, o: Op): bigint | string | undefined {
-  switch (o.op) {
-    case 'mmio_write':
-      m.mmioWrite(o.offset, o.size, o.value);
-      return undefined;
-    case 'mmio_read':
-      return BigInt(m.mmioRead(o.offset, o.size));
-    case 'mem_write':
-      m.write(o.addr, o.size, o.value);
-      return undefined;
-    case 'mem_fill':
-      m.writeMemory(o.addr, Buffer.from(o.hex, 'hex'));
-      return undefined;
-    case 'mem_read':
-      return m.read(o.addr, o.size);
-    case 'mem_digest':
-      return m.digest(o.addr, o.len);
-    case 'dma':
-      m.dma(o.sid, o.src, o.dst, o.len);
-      return undefined;
-  }
+  return applyOp(qemuTarget(m), o);
 }
 
 /** Runs `ops` on a fresh QEMU with these devices and returns them with QEMU's values as expects. */

@@ -3,8 +3,7 @@
 
 import { createSmmu } from '../smmu.js';
 import { RAM_BASE, RAM_SIZE } from '../qtest/machine.js';
-import { leBytes } from './builder.js';
-import type { Op } from './scenario.js';
+import { applyOp, smmuTarget, type Op } from '../ops.js';
 
 /** QEMU trace events the model does not produce (machine set-up, notifiers). */
 const QEMU_ONLY = /^(smmu_add_mr|smmuv3_notify_flag_add|smmuv3_notify_flag_del|smmu_inv_notifiers_mr|smmuv3_inv_notifiers_iova)\b/;
@@ -25,30 +24,10 @@ export async function modelTrace(devices: number[], ops: readonly Op[]): Promise
   const out: string[] = [];
   let cur: string[] = [];
   const smmu = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices, trace: (l) => cur.push(l) });
+  const target = smmuTarget(smmu, { digest: false });
   for (const o of ops) {
     cur = [];
-    switch (o.op) {
-      case 'mmio_write':
-        smmu.mmioWrite(o.offset, o.size, o.value);
-        break;
-      case 'mmio_read':
-        smmu.mmioRead(o.offset, o.size);
-        break;
-      case 'mem_write':
-        smmu.writeMemory(o.addr, leBytes(o.value, o.size));
-        break;
-      case 'mem_fill':
-        smmu.writeMemory(o.addr, Buffer.from(o.hex, 'hex'));
-        break;
-      case 'dma': {
-        const buf = new Uint8Array(o.len);
-        smmu.dma64(o.sid, o.src, 'read', buf);
-        smmu.dma64(o.sid, o.dst, 'write', buf);
-        break;
-      }
-      default:
-        break;
-    }
+    if (o.op !== 'mem_read' && o.op !== 'mem_digest') applyOp(target, o); // memory observations trace nothing
     if (o.op === 'mmio_write') {
       // QEMU traces smmuv3_write_mmio when the write has taken effect
       const i = cur.findIndex((l) => l.startsWith('smmuv3_write_mmio '));
