@@ -10,16 +10,9 @@ import { runScenario } from '../src/conformance/scenario-run.js';
 import { runConformance, scenarioSeed } from '../src/conformance/runner.js';
 import { parseTrace, traceText, type Op } from '../src/conformance/scenario.js';
 import { touchesReserved } from '../src/conformance/record.js';
-import { qemuAvailability } from '../src/qtest/env.js';
+import { qemuTest } from './helpers.js';
 
-const q = qemuAvailability();
-if (!q.version && !q.required) console.warn(`conformance.test: skipping the QEMU scenarios: ${q.reason}`);
-if (!q.version && q.required) {
-  test('QEMU is available (VSMMU_REQUIRE_QEMU=1)', () => {
-    throw new Error(`VSMMU_REQUIRE_QEMU=1 but ${q.reason}`);
-  });
-}
-const qtest = q.version ? test : test.skip;
+const qtest = qemuTest('conformance.test');
 
 const families = Object.keys(FAMILIES);
 

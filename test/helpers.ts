@@ -3,6 +3,7 @@
 import { createSmmu, type Smmu } from '../src/index.js';
 import { GuestDriver, type DriverOptions } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
+import { qemuAvailability } from '../src/qtest/env.js';
 
 export const RAM_BASE = 0x40000000;
 export const RAM_SIZE = 0x1000000; // 16 MiB
@@ -32,4 +33,19 @@ export function fillPattern(smmu: Smmu, pa: number, len: number, seed: number): 
   for (let i = 0; i < len; i++) b[i] = (i * 131 + seed * 7 + (i >> 8)) & 0xff;
   smmu.writeMemory(pa, b);
   return b;
+}
+
+/**
+ * `test` when QEMU is installed, else `test.skip` with a warning; with VSMMU_REQUIRE_QEMU=1
+ * a missing QEMU is a failing test instead.
+ */
+export function qemuTest(suite: string): typeof test | typeof test.skip {
+  const q = qemuAvailability();
+  if (!q.version && !q.required) console.warn(`${suite}: skipping the QEMU tests: ${q.reason}`);
+  if (!q.version && q.required) {
+    test('QEMU is available (VSMMU_REQUIRE_QEMU=1)', () => {
+      throw new Error(`VSMMU_REQUIRE_QEMU=1 but ${q.reason}`);
+    });
+  }
+  return q.version ? test : test.skip;
 }

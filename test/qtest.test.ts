@@ -5,19 +5,12 @@
 import { createHash } from 'node:crypto';
 import { QemuMachine, RAM_BASE, EDU_MAX_LEN } from '../src/qtest/machine.js';
 import { QtestProcess, QtestError } from '../src/qtest/qtest.js';
-import { qemuAvailability } from '../src/qtest/env.js';
+import { qemuTest } from './helpers.js';
 import { createSmmu } from '../src/index.js';
 import { GuestDriver, type GuestBus } from '../src/guest/driver.js';
 import * as R from '../src/arch/registers.js';
 
-const q = qemuAvailability();
-if (!q.version && !q.required) console.warn(`qtest.test: skipping the QEMU tests: ${q.reason}`);
-if (!q.version && q.required) {
-  test('QEMU is available (VSMMU_REQUIRE_QEMU=1)', () => {
-    throw new Error(`VSMMU_REQUIRE_QEMU=1 but ${q.reason}`);
-  });
-}
-const qtest = q.version ? test : test.skip;
+const qtest = qemuTest('qtest.test');
 
 const DEVICES = [0x18, 0x20];
 
