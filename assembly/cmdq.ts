@@ -13,7 +13,7 @@ import { triggerIrq } from "./irq";
 import { baseAddr, qEmpty, qIncr, qIndexMask, qWrapMask, qWrapIndexMask } from "./queue";
 import { traceOn, tr } from "./trace";
 import { isDevice, flushConfig, flushConfigRange, SID_SPACE, cfgEntry, CF_DEVICE, CF_CACHED } from "./config";
-import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, asidCounts, spanMisses } from "./iotlb";
+import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, iotlbInvIpa, iotlbInvVmid, asidCounts, spanMisses } from "./iotlb";
 import * as D from "./dispatch";
 import {
   CMD_BYTES, CMD_OPCODE, CMD_SSEC, CMD_SID, CMD_ASID, CMD_VMID, CMD_NUM, CMD_SCALE, CMD_SYNC_CS, CMD_LEAF,
@@ -27,7 +27,7 @@ import {
   CR0_CMDQEN, GERROR_CMDQ_ERR, CMDQ_CONS_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC, IRQ_GERROR,
   QEMU_CMDQS,
 } from "../src/arch/registers";
-import { CQ_IDLE, CQ_FORWARD, CQ_BUSY, ST_COMMANDS, ST_SYNCS } from "../src/arch/abi";
+import { CQ_IDLE, CQ_FORWARD, CQ_BUSY, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
 import {
   T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CONSUME_ERROR, T_CMDQ_CFGI_STE,
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
@@ -172,10 +172,12 @@ function runSpan(p: usize, count: u32): u32 {
   // neither changes inside the loop (no MMIO, no host call)
   const caches = localCaches;
   const counts = asidCounts();
+  // an SMMU without stage 1 or with stage 2 makes TLBI legality and VMIDs matter: execute() applies them
+  const stageRules = (S.profile & (PF_S2P | PF_NO_S1P)) != 0;
   while (p < end) {
     const a = load<u64>(p);
     const type = <u32>a & 0xff;
-    switch (type) {
+    switch (stageRules ? CMD_NONE : type) {
       case CMD_TLBI_NH_VA: {
         // no effect unless that ASID has IOTLB entries (iotlbInvIova's own first test)
         const asid = <u32>(a >> 48);
@@ -199,7 +201,7 @@ function runSpan(p: usize, count: u32): u32 {
       }
       case CMD_TLBI_NH_ASID: {
         const asid = <u32>(a >> 48);
-        if (caches && load<u16>(counts + (<usize>asid << 1)) != 0) iotlbInvAsid(asid);
+        if (caches && load<u16>(counts + (<usize>asid << 1)) != 0) iotlbInvAsid(asid, KEY_NONE);
         break;
       }
       case CMD_CFGI_STE: {
@@ -251,6 +253,25 @@ function traceQueue(id: u32, log2: u32): void {
   tr(id, S.cmdqProd & im, S.cmdqCons & im, (S.cmdqProd & wm) >> log2, (S.cmdqCons & wm) >> log2);
 }
 
+/** Not an opcode: sends every command of runSpan to execute(). */
+const CMD_NONE: u32 = 0x100;
+
+/** VMID a TLBI command names: only an SMMU with stage 2 matches VMIDs (QEMU 10.0), else KEY_NONE (any). */
+// @ts-ignore: decorator
+@inline function cmdVmid(): u32 {
+  return (S.profile & (PF_V10 | PF_S2P)) == (PF_V10 | PF_S2P) ? <u32>ex(w0, CMD_VMID) : KEY_NONE;
+}
+
+/** QEMU 10.0: stage-1 TLBIs are CERROR_ILL without stage 1, stage-2 ones without stage 2 (7.2 takes both). */
+// @ts-ignore: decorator
+@inline function stage1Illegal(): bool {
+  return (S.profile & (PF_V10 | PF_NO_S1P)) == (PF_V10 | PF_NO_S1P);
+}
+// @ts-ignore: decorator
+@inline function stage2Illegal(): bool {
+  return (S.profile & PF_V10) != 0 && (S.profile & PF_S2P) == 0;
+}
+
 /** The effect of one command on this model (QEMU's switch on the opcode). */
 function execute(type: u32): u32 {
   switch (type) {
@@ -291,12 +312,23 @@ function execute(type: u32): u32 {
       return CERROR_NONE;
     }
     case CMD_TLBI_NH_ASID: {
+      if (stage1Illegal()) return CERROR_ILL;
       const asid = <u32>ex(w0, CMD_ASID);
       if (traceOn) tr(T_CMDQ_TLBI_NH_ASID, asid);
-      if (localCaches) iotlbInvAsid(asid);
+      if (localCaches) iotlbInvAsid(asid, cmdVmid());
       return CERROR_NONE;
     }
-    case CMD_TLBI_NH_ALL:
+    case CMD_TLBI_NH_ALL: {
+      if (stage1Illegal()) return CERROR_ILL;
+      if (traceOn) tr(T_CMDQ_TLBI_NH);
+      const vmid = cmdVmid();
+      // with stage 2: the stage-1 (ASID-tagged) entries of that VMID (QEMU smmu_iotlb_inv_vmid_s1)
+      if (localCaches) {
+        if (vmid == KEY_NONE) iotlbInvAll();
+        else iotlbInvVmid(vmid, true);
+      }
+      return CERROR_NONE;
+    }
     case CMD_TLBI_NSNH_ALL: {
       if (traceOn) tr(T_CMDQ_TLBI_NH);
       if (localCaches) iotlbInvAll();
@@ -304,7 +336,21 @@ function execute(type: u32): u32 {
     }
     case CMD_TLBI_NH_VAA:
     case CMD_TLBI_NH_VA: {
+      if (stage1Illegal()) return CERROR_ILL;
       if (localCaches || traceOn) rangeInval(type);
+      return CERROR_NONE;
+    }
+    case CMD_TLBI_S12_VMALL: {
+      if (stage2Illegal()) return CERROR_ILL;
+      if (traceOn) tr(T_UNHANDLED_CMD, type);
+      // QEMU 10.0 smmu_iotlb_inv_vmid: every entry of the VMID, both stages (7.2: no effect)
+      if (localCaches && (S.profile & PF_V10) != 0) iotlbInvVmid(cmdVmid(), false);
+      return CERROR_NONE;
+    }
+    case CMD_TLBI_S2_IPA: {
+      if (stage2Illegal()) return CERROR_ILL;
+      if (traceOn) tr(T_UNHANDLED_CMD, type);
+      if ((localCaches || traceOn) && (S.profile & PF_V10) != 0) rangeInval(type);
       return CERROR_NONE;
     }
     case CMD_TLBI_EL3_ALL:
@@ -313,8 +359,6 @@ function execute(type: u32): u32 {
     case CMD_TLBI_EL2_ASID:
     case CMD_TLBI_EL2_VA:
     case CMD_TLBI_EL2_VAA:
-    case CMD_TLBI_S12_VMALL:
-    case CMD_TLBI_S2_IPA:
     case CMD_ATC_INV:
     case CMD_PRI_RESP:
     case CMD_RESUME:
@@ -327,13 +371,15 @@ function execute(type: u32): u32 {
 }
 
 /**
- * TLBI_NH_VA / TLBI_NH_VAA (QEMU smmuv3_s1_range_inval): without TG one 4 KiB page;
- * with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
- * power-of-two chunks.
+ * TLBI_NH_VA / TLBI_NH_VAA / TLBI_S2_IPA (QEMU smmuv3_range_inval): without TG one 4 KiB
+ * page; with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
+ * power-of-two chunks. TLBI_S2_IPA removes stage-2 entries only (QEMU smmu_iotlb_inv_ipa).
  */
 function rangeInval(type: u32): void {
   let addr = w1 & ~<u64>0xfff; // CMD_ADDR
   const vmid = <u32>ex(w0, CMD_VMID);
+  const vm = cmdVmid();
+  const ipa = type == CMD_TLBI_S2_IPA;
   const scale = <u32>ex(w0, CMD_SCALE);
   const num = <u32>ex(w0, CMD_NUM);
   const ttl = <u32>ex(w1, CMD_TTL);
@@ -343,7 +389,7 @@ function rangeInval(type: u32): void {
   if (tg == 0 || (tg == 1 && num == 0 && scale == 0)) {
     // one 4 KiB page (a 4 KiB-aligned single-page range is one chunk of one page)
     if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, 1, ttl, leaf);
-    if (localCaches) iotlbInvIova(asid, addr, tg, 1, ttl);
+    if (localCaches) invChunk(ipa, asid, vm, addr, tg, 1, ttl);
     return;
   }
   let pages: u64 = <u64>(num + 1) << <u64>scale;
@@ -353,9 +399,15 @@ function rangeInval(type: u32): void {
     const mask = alignedPow2Mask(addr, end);
     pages = (mask + 1) >> granule;
     if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, pages, ttl, leaf);
-    if (localCaches) iotlbInvIova(asid, addr, tg, pages, ttl);
+    if (localCaches) invChunk(ipa, asid, vm, addr, tg, pages, ttl);
     addr += mask + 1;
   }
+}
+
+// @ts-ignore: decorator
+@inline function invChunk(ipa: bool, asid: i32, vmid: u32, addr: u64, tg: u32, pages: u64, ttl: u32): void {
+  if (ipa) iotlbInvIpa(vmid, addr, tg, pages, ttl);
+  else iotlbInvIova(asid, vmid, addr, tg, pages, ttl);
 }
 
 /** Largest naturally aligned power-of-two block starting at `start` and not past `end` (QEMU dma_aligned_pow2_mask, 64-bit). */

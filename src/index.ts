@@ -15,6 +15,6 @@ export { topologySvg, lineChart, panelsSvg, topologyDiagramSvg, describeWorkload
 export { commandName, eventName } from './trace.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
-  Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
+  Profile, Stage, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
   Access, TranslateStatus, TranslateResult, SmmuStats,
 } from './types.js';
