@@ -36,6 +36,12 @@ function checkInt(v: unknown, what: string, max: number): number {
   return v;
 }
 
+/** The engine's profile flags (PF_* of src/arch/abi.ts) for a profile and the stages it implements. */
+export function profileFlags(profile: Profile, stage: Stage): number {
+  // arch: the stages' ID registers and command rules are QEMU 10.0's (architected)
+  return PROFILES[profile] | STAGES[stage] | (profile === 'arch' ? A.PF_V10 : 0);
+}
+
 /** Creates a vSMMU. */
 export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
   const smmu = new Smmu(options);
@@ -90,8 +96,7 @@ export class Smmu {
       trace_flush: (n) => this.drainTrace(n),
     });
     const e = this.e;
-    // arch: the stages' ID registers and command rules are QEMU 10.0's (architected)
-    e.init(PROFILES[this.profile] | STAGES[this.stage] | (this.profile === 'arch' ? A.PF_V10 : 0));
+    e.init(profileFlags(this.profile, this.stage));
     for (const r of this.options.ram ?? []) this.addRam(r.base, r.size);
     e.set_host_memory(this.mem ? 1 : 0);
     if (this.options.passthroughOnly) e.set_local_caches(0);
