@@ -223,8 +223,13 @@ export function iotlbInvAll(): void {
 }
 
 /** QEMU smmu_iotlb_inv_asid (7.2) / smmu_iotlb_inv_asid_vmid: the entries of (ASID, VMID) keys exactly. */
-export function iotlbInvAsid(asid: u32, vmid: u32): void {
+// @ts-ignore: decorator
+@inline export function iotlbInvAsid(asid: u32, vmid: u32): void {
   if (traceOn) tr(T_IOTLB_INV_ASID, asid);
+  if (link(asidHead, asid) != 0) invAsid(asid, vmid); // inline at the callers: most ASIDs have no entries
+}
+
+function invAsid(asid: u32, vmid: u32): void {
   let cur = link(asidHead, asid);
   while (cur != 0) {
     const i = cur - 1;
@@ -255,7 +260,7 @@ export function iotlbInvVmid(vmid: u32, s1Only: bool): void {
  */
 export function iotlbInvIpa(vmid: u32, ipa: u64, tg: u32, numPages: u64, ttl: u32): void {
   if (!asidHasEntries(KEY_NONE)) return;
-  const granule: u64 = tg != 0 ? <u64>(tg * 2 + 10) : 12;
+  const granule = invGranule(tg);
   if (ttl != 0 && numPages == 1) {
     const e = iotlbFind(KEY_NONE, vmid, ipa, tg, ttl);
     if (e != 0) {
@@ -283,19 +288,30 @@ export function iotlbInvIpa(vmid: u32, ipa: u64, tg: u32, numPages: u64, ttl: u3
  * (asid, vmid, iova, tg, ttl) is tried first; otherwise (or when that key is absent)
  * every entry that contains `iova`, or that lies inside the invalidated range, goes.
  */
-export function iotlbInvIova(asid: i32, vmid: u32, iova: u64, tg: u32, numPages: u64, ttl: u32): void {
+// @ts-ignore: decorator
+@inline export function iotlbInvIova(asid: i32, vmid: u32, iova: u64, tg: u32, numPages: u64, ttl: u32): void {
+  // the tests that usually end it, inline at every caller: nothing cached, nothing for that
+  // ASID, or every entry this can remove (the exact key too) meets [iova, iova + mask] and
+  // that range misses the span of the ASID's entries
   if (iotlbCount == 0) return;
-  if (asid >= 0 && !asidHasEntries(<u32>asid)) return;
-  const granule: u64 = tg != 0 ? <u64>(tg * 2 + 10) : 12;
-  const exactKey = ttl != 0 && numPages == 1;
-  const mask = (numPages << granule) - 1;
+  const mask = (numPages << invGranule(tg)) - 1;
   if (asid >= 0) {
-    const a = <u32>asid;
-    // Every entry this can remove (the exact key too) meets [iova, iova + mask]: none when
-    // that range misses the span of the ASID's entries.
+    if (!asidHasEntries(<u32>asid)) return;
     let last = iova + mask;
     if (last < iova) last = <u64>-1;
-    if (spanMisses(a, iova, last)) return;
+    if (spanMisses(<u32>asid, iova, last)) return;
+  }
+  invIova(asid, vmid, iova, tg, numPages, ttl, mask);
+}
+
+/** Granule shift of an invalidation: TG (4K, 16K, 64K), or 4 KiB when TG = 0. */
+// @ts-ignore: decorator
+@inline function invGranule(tg: u32): u64 { return tg != 0 ? <u64>(tg * 2 + 10) : 12; }
+
+function invIova(asid: i32, vmid: u32, iova: u64, tg: u32, numPages: u64, ttl: u32, mask: u64): void {
+  const exactKey = ttl != 0 && numPages == 1;
+  if (asid >= 0) {
+    const a = <u32>asid;
     if (<u32>load<u16>(asidCount + (<usize>a << 1)) <= SHORT_LIST) {
       // a few entries: one pass finds the exact key (QEMU's first try) or whether anything matches at all
       let any = false;

@@ -130,9 +130,15 @@ const arbCmd = fc.record({
   sid: fc.constantFrom(...DEVICES, 0x30, 0x10018),
   asid: fc.constantFrom(...ASIDS, 0x99),
   page: fc.integer({ min: 0, max: 7 }),
-  tg: fc.integer({ min: 0, max: 3 }),
+  tg: fc.oneof(fc.constant(1), fc.integer({ min: 0, max: 3 })), // the entries are 4 KiB-granule ones
   ttl: fc.integer({ min: 0, max: 3 }),
-  num: fc.integer({ min: 0, max: 3 }),
+  num: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 31 })), // 0: one granule, or a power of two with SCALE
+  scale: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 31 })),
+  vmid: fc.integer({ min: 0, max: 0xffff }),
+  leaf: fc.boolean(),
+  // the address: `page` blocks of a level-`lvl` entry, `delta` 4 KiB pages away (across the edges of the cached blocks)
+  lvl: fc.integer({ min: 1, max: 3 }),
+  delta: fc.integer({ min: -2, max: 2 }),
   range: fc.integer({ min: 0, max: 31 }),
 });
 type Cmd = typeof arbCmd extends fc.Arbitrary<infer T> ? T : never;
@@ -142,8 +148,9 @@ function encodeCmd(c: Cmd): bigint[] {
   let w1 = 0n;
   if (c.op === C.CMD_SYNC) w0 |= BigInt(c.cs) << 12n;
   else if (c.op >= 0x10 && c.op <= 0x13) {
-    w0 |= (BigInt(c.num) << 12n) | (BigInt(c.asid) << 48n);
-    w1 = (BigInt(c.page) << 12n) | 1n | (BigInt(c.ttl) << 8n) | (BigInt(c.tg) << 10n);
+    w0 |= (BigInt(c.num) << 12n) | (BigInt(c.scale) << 20n) | (BigInt(c.vmid) << 32n) | (BigInt(c.asid) << 48n);
+    const addr = (BigInt(c.page) << BigInt(12 + (3 - c.lvl) * 9)) + BigInt(c.delta) * 0x1000n;
+    w1 = (addr < 0n ? 0n : addr) | BigInt(c.leaf ? 1 : 0) | (BigInt(c.ttl) << 8n) | (BigInt(c.tg) << 10n);
   } else {
     w0 |= BigInt(c.sid) << 32n;
     w1 = BigInt(c.range) | 0x100n;

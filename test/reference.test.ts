@@ -28,6 +28,21 @@ const IGNORED = /^(smmuv3_(read|write)_mmio|smmuv3_config_cache_inv|smmuv3_find_
 
 const KNOWN = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x18, 0x1a, 0x20, 0x21, 0x22, 0x23, 0x28, 0x2a, 0x30, 0x40, 0x41, 0x44, 0x45, 0x46];
 
+/** Pages of IOTLB entries: mostly the first few (so that commands meet them), sometimes anywhere. */
+const arbPage = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 7 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x3ff }) });
+
+/** log2 of the block a level-`level` entry maps with granule TG (4K, 16K, 64K). */
+function blockShift(tg: number, level: number): number {
+  const g = tg * 2 + 10;
+  return g + (3 - level) * (g - 3);
+}
+
+/** An address `delta` granules from the start of block `page` (never below 0). */
+function blockEdge(a: { tg: number; level: number; page: number; delta: number }): bigint {
+  const v = (BigInt(a.page) << BigInt(blockShift(a.tg, a.level))) + BigInt(a.delta) * (1n << BigInt(a.tg * 2 + 10));
+  return v < 0n ? 0n : v & ((1n << 64n) - 0x1000n);
+}
+
 const arbCommand = fc.record({
   op: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...KNOWN) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
   ssec: fc.integer({ min: 0, max: 9 }).map((x) => (x === 0 ? 1 : 0)),
@@ -35,13 +50,14 @@ const arbCommand = fc.record({
   asid: fc.constantFrom(...ASIDS),
   vmid: fc.oneof(fc.constantFrom(0, 1, 5), fc.integer({ min: 0, max: 0xffff })),
   lo: fc.integer({ min: 0, max: 0xfff }), // bits 11:0 of word 0 above the opcode mixed in
-  num: fc.integer({ min: 0, max: 31 }),
-  scale: fc.integer({ min: 0, max: 31 }),
+  num: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 31 })), // 0: one granule, or a power of two with SCALE
+  scale: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 31 })),
   cs: fc.integer({ min: 0, max: 3 }),
   addr: fc.oneof(
-    fc.constantFrom(0n, 0x1000n, 0x200000n, 0x40000000n),
-    fc.integer({ min: 0, max: 0x3ff }).map((p) => BigInt(p) << 12n), // the 4K pages the IOTLB entries use
-    fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((x) => x << 12n),
+    { weight: 1, arbitrary: fc.constantFrom(0n, 0x1000n, 0x200000n, 0x40000000n) },
+    { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((x) => x << 12n) },
+    // at and around the edges of what the IOTLB holds: a few granules either side of a block the entries can have
+    { weight: 4, arbitrary: fc.record({ tg: fc.integer({ min: 1, max: 3 }), level: fc.integer({ min: 1, max: 3 }), page: arbPage, delta: fc.integer({ min: -4, max: 4 }) }).map(blockEdge) },
   ),
   ttl: fc.integer({ min: 0, max: 3 }),
   tg: fc.integer({ min: 0, max: 3 }),
@@ -75,7 +91,7 @@ const arbTlb = fc.record({
   s2: fc.boolean(), // a stage-2 entry (no ASID), where the SMMU has stage 2
   level: fc.integer({ min: 1, max: 3 }),
   tg: fc.integer({ min: 1, max: 3 }),
-  page: fc.integer({ min: 0, max: 0x3ff }),
+  page: arbPage,
   ro: fc.boolean(),
 });
 
@@ -98,6 +114,8 @@ interface Scenario {
   ack: boolean;
   pt: (typeof arbPassthrough extends fc.Arbitrary<infer T> ? T : never) | null;
   variant?: number;
+  /** Trace on (the general loop) or off (the fast loop, when no backend is attached). */
+  traced: boolean;
 }
 
 const arbScenario: fc.Arbitrary<Scenario> = fc.integer({ min: 0, max: 5 }).chain((log2) =>
@@ -111,6 +129,7 @@ const arbScenario: fc.Arbitrary<Scenario> = fc.integer({ min: 0, max: 5 }).chain
     ack: fc.boolean(),
     pt: fc.option(arbPassthrough, { nil: null }),
     variant: fc.integer({ min: 0, max: VARIANTS.length - 1 }),
+    traced: fc.boolean(),
   }),
 );
 
@@ -151,11 +170,14 @@ async function runBoth(sc: Scenario): Promise<void> {
   const [profile, stage] = VARIANTS[sc.variant ?? 0];
   const flags = profileFlags(profile, stage);
   const s2p = (flags & A.PF_S2P) !== 0;
+  const irqs = [0, 0, 0, 0];
+  const irqLines = ['eventq', 'priq', 'cmd-sync', 'gerror'];
   const smmu = await createSmmu({
     profile,
     stage,
     ram: [{ base: RAM, size: 0x100000 }],
     devices: DEVICES,
+    irq: (line, n) => { irqs[irqLines.indexOf(line)] += n; },
     viommu: nb ? {
       backends: recorders.slice(0, nb).map((r, i) => ({ name: r.name, vmid: 0x100 + i, backend: r })),
       devices: [...vdevs].map(([sid, v]) => ({ sid, backend: `p${v.backend}`, psid: v.psid })),
@@ -245,9 +267,12 @@ async function runBoth(sc: Scenario): Promise<void> {
     }
   };
 
-  refLines.length = 0; // from here on both sides trace
+  refLines.length = 0; // from here on both sides trace (when the scenario traces)
   const lines: string[] = [];
-  smmu.setTrace((l) => lines.push(l));
+  if (sc.traced) smmu.setTrace((l) => lines.push(l));
+  const irq0 = [...irqs];
+  const refIrq0 = [...ref.irqs];
+  const st0 = smmu.stats();
   smmu.mmioWrite(R.R_CMDQ_PROD, 4, prod);
   ref.s.prod = prod;
   refRun();
@@ -260,7 +285,12 @@ async function runBoth(sc: Scenario): Promise<void> {
 
   expect(Number(smmu.mmioRead(R.R_CMDQ_CONS, 4))).toBe(ref.s.cons);
   expect(Number(smmu.mmioRead(R.R_GERROR, 4))).toBe(ref.s.gerror);
-  expect(lines.filter((l) => !IGNORED.test(l))).toEqual(refLines.filter((l) => !IGNORED.test(l)));
+  if (sc.traced) expect(lines.filter((l) => !IGNORED.test(l))).toEqual(refLines.filter((l) => !IGNORED.test(l)));
+  expect(irqs.map((v, i) => v - irq0[i])).toEqual(ref.irqs.map((v, i) => v - refIrq0[i]));
+  const st1 = smmu.stats();
+  const done = (ref.s.cons - sc.cons) & ((2 << sc.log2) - 1);
+  expect(st1.commands - st0.commands).toBe(done);
+  expect(st1.syncs - st0.syncs).toBe(sc.cmds.slice(0, done).filter((c) => c.op === C.CMD_SYNC).length);
   const tlb = engineIotlb(e).map((x) => refKey(x.asid, x.vmid, x.iova, x.tg, x.level));
   expect(tlb.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
   expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
@@ -279,6 +309,8 @@ test('engine and TypeScript reference agree on a stream with every opcode, on ev
   // one command per batch so that CERROR_ILL on unknown opcodes does not stop the rest
   const tlb = [5, 1].flatMap((vmid) => [false, true].map((s2) => ({ asid: 7, vmid, s2, level: 3, tg: 1, page: 0x200, ro: false })));
   for (let variant = 0; variant < VARIANTS.length; variant++) {
-    for (const c of cmds) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb, cached: [0x18], irqCtrl: 7, ack: true, pt: null, variant });
+    for (const c of cmds) {
+      for (const traced of [true, false]) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb, cached: [0x18], irqCtrl: 7, ack: true, pt: null, traced, variant });
+    }
   }
 });
