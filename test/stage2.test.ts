@@ -424,3 +424,43 @@ describe('commands legal per implemented stage (QEMU 10.0)', () => {
     old.driver.submit([cmdTlbiS2Ipa({ vmid: 1, addr: 0 }), cmdSync()]); // QEMU 7.2: a no-op
   });
 });
+
+describe('a vIOMMU on a nested vSMMU', () => {
+  test('passthrough STE installs carry words 0-1 of a stage-1 STE only; a nested or stage-2 STE is refused; emulated devices translate through both stages', async () => {
+    const { SimulatedPsmmu } = await import('../src/backends/simulated.js');
+    const { createSmmu } = await import('../src/index.js');
+    const { GuestDriver } = await import('../src/guest/driver.js');
+    const { ste: steWords, wordsToBytes } = await import('../src/guest/encode.js');
+    const p0 = new SimulatedPsmmu({ name: 'p0' });
+    const smmu = await createSmmu({
+      profile: 'qemu-10.0', // nested by default
+      ram: [{ base: RAM_BASE, size: 0x1000000 }],
+      devices: [0x18],
+      viommu: { backends: [{ name: 'p0', vmid: 7, backend: p0 }], devices: [{ sid: 0x20, backend: 'p0', psid: 0x1020 }] },
+    });
+    const driver = new GuestDriver(smmu, { heap: { base: RAM_BASE + 0x100000, size: 0x800000 } });
+    driver.init();
+    const t = new Stage2Tables(driver, { vmid: 9, ipaBits: 40 });
+    t.map(RAM_BASE + 0x100000, RAM_BASE + 0x100000, 0x800000);
+    t.map(0x80000000, PA, 0x1000);
+    const d = driver.createDomain({ asid: 4 });
+    driver.map(d, 0x1000, 0x80000000, 0x1000);
+    const before = p0.applied.length;
+    for (const config of [7, 6]) {
+      expect(() => driver.setSte(0x20, { config, s1ctxptr: d.cdAddr, s2: t.steFields() })).toThrow(CommandError);
+      driver.skipFailed();
+      driver.ackErrors();
+    }
+    expect(p0.applied.length).toBe(before);
+    // a stage-1 STE with its S2VMID (as Linux writes on a nested SMMU): words 0-1 go to the pSMMU
+    const s1 = { config: 5, s1ctxptr: d.cdAddr, s2: { ...t.steFields(), vmid: 0 } };
+    driver.setSte(0x20, s1);
+    const w = steWords(s1);
+    expect(p0.applied.slice(before)).toEqual([`ste:0x1020:${Buffer.from(wordsToBytes(w.slice(0, 2))).toString('hex')}`]);
+    expect(w[2]).not.toBe(0n);
+    expect(smmu.asidHolders(4)).toEqual(['p0']);
+    // the emulated device: full nested translation on the same vSMMU
+    driver.setSte(0x18, { config: 7, s1ctxptr: d.cdAddr, s2: t.steFields() });
+    expect(smmu.translate(0x18, 0x1010)).toMatchObject({ status: 'success', addr: PA + 0x10 });
+  });
+});
