@@ -472,3 +472,19 @@ describe('a vIOMMU on a nested vSMMU', () => {
     expect(smmu.translate(0x18, 0x1010)).toMatchObject({ status: 'success', addr: PA + 0x10 });
   });
 });
+
+describe('what aborts QEMU 10.0', () => {
+  test('CD.IPS 6 or 7: C_BAD_CD (QEMU 10.0 asserts; QEMU 7.2 caps it at 44 bits and translates)', async () => {
+    for (const profile of ['qemu-10.0', 'qemu-7.2'] as const) {
+      for (const ips of [6, 7]) {
+        const m = await machine({ profile, stage: '1' });
+        const d = m.driver.createDomain({ asid: 1, cd: { ips } });
+        m.driver.map(d, 0x1000, PA, 0x1000);
+        m.driver.attach(0x18, d);
+        const r = m.smmu.translate(0x18, 0x1000);
+        if (profile === 'qemu-10.0') expect(r.event).toBe(E.EVT_C_BAD_CD);
+        else expect(r).toMatchObject({ status: 'success', addr: PA });
+      }
+    }
+  });
+});
