@@ -13,7 +13,6 @@ import type {
   Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, SmmuOptions, SmmuStats,
   TranslateResult, TranslateStatus, ViommuBackendConfig,
 } from './types.js';
-export { HostError } from './host-error.js';
 import type { PsmmuBackend } from './backends/types.js';
 
 const IRQ_NAMES: IrqLine[] = ['eventq', 'priq', 'cmd-sync', 'gerror'];

@@ -535,7 +535,7 @@ export async function runCampaign(o: FuzzOptions): Promise<FuzzReport> {
       needSetup = false;
       m.roundStart = m.log.length;
       if (smmu.busy) throw new Failed('stuck', 'a forwarding window is still open between rounds');
-      const n = rng.int(1, sampled || rng.chance(0.5) ? 64 : size - 1);
+      const n = rng.int(1, sampled ? 1024 : rng.chance(0.5) ? 64 : size - 1);
       // device DMA through the SMMU (fills the IOTLB the commands then invalidate): n / 16
       // short copies between (mostly) mapped IOVAs, half before the commands, half after
       const dmas = Math.max(2, n >> 4);
