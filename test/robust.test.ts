@@ -565,3 +565,16 @@ test('a short fuzz campaign in each mode is clean and counts what it did', async
     expect(rep.growth_bytes).toBe(0);
   }
 });
+
+test('examples/hostile-host.mjs prints what the README says', () => {
+  const p = spawnSync(process.execPath, ['examples/hostile-host.mjs'], { encoding: 'utf8' });
+  expect(p.status).toBe(0);
+  expect(p.stdout.split('\n')).toEqual([
+    'host error (backend): vsmmu: backend "p0": no answer within 20 ms (deadline)',
+    'CONS.ERR 1 (CERROR_ILL) at index 2',
+    'host error (reentry): vsmmu: reset() called from inside a memory read callback: re-entry is refused (call it after the callback returns)',
+    'host error (memory): vsmmu: memory read callback threw at 0x100000800 (+64): vsmmu: reset() called from inside a memory read callback: re-entry is refused (call it after the callback returns)',
+    'fault: event 0x3 (F_STE_FETCH)',
+    '',
+  ]);
+});
