@@ -744,7 +744,9 @@ export class Smmu {
     this.enter('backendEvent');
     const b = this.backendsByName.get(name);
     if (b === undefined) throw new RangeError(`vsmmu: no backend named "${name}"`);
-    return this.deliverBackendEvent(b, record);
+    const ok = this.deliverBackendEvent(b, record);
+    this.leave();
+    return ok;
   }
 
   private deliverBackendEvent(b: number, record: Uint8Array): boolean {
