@@ -87,7 +87,7 @@ export function opFromJson(j: Record<string, unknown>): Op {
     case 'mem_read': { const sz = size(j.size); return { op: 'mem_read', addr: address(j.addr, 'addr', sz), size: sz, ...(j.expect !== undefined ? { expect: value(j.expect, sz, 'expect') } : {}) }; }
     case 'mem_digest': {
       const len = length(j.len, 'len');
-      if (j.expect !== undefined && (typeof j.expect !== 'string' || !/^[0-9a-f]{64}$/.test(j.expect))) throw new Error('expect: a mem_digest expects a SHA-256 as 64 lowercase hex digits');
+      if (j.expect !== undefined && (typeof j.expect !== 'string' || j.expect.length > 64)) throw new Error('expect: a mem_digest expects a SHA-256 as a hex string');
       return { op: 'mem_digest', addr: address(j.addr, 'addr', len), len, ...(j.expect !== undefined ? { expect: j.expect as string } : {}) };
     }
     case 'dma': {

@@ -461,7 +461,7 @@ test('bad arguments are TypeError/RangeError naming the argument', async () => {
 const GOOD = readFileSync(join(process.cwd(), 'test/traces/qemu-7.2/regs-reset.jsonl'), 'utf8').trim().split('\n');
 const HOSTILE_LINES = [
   'null', '42', '[]', '"op"', '{}', '{"op":null}', 'not json', '{"op":"mem_read","addr":"0x40000000","size":1e9,"expect":"0x0"}',
-  '{"op":"mem_digest","addr":"0x40000000","len":1073741825,"expect":"' + '0'.repeat(64) + '"}',
+  '{"op":"mem_digest","addr":"0x40000000","len":1073741825,"expect":"' + '0'.repeat(64) + '"}', '{"op":"mem_digest","addr":"0x40000000","len":64,"expect":7}',
   '{"op":"dma","sid":"0x18","src":"0x0","dst":"0x0","len":4294967296}', '{"op":"mmio_write","offset":"0x20000","size":4,"value":"0x0"}',
   '{"op":"mem_write","addr":"0x40000000","size":3,"value":"0x1"}', '{"op":"mem_fill","addr":"0x0","hex":"abc"}',
   '{"op":"mmio_read","offset":"0x0","size":4}', '{"op":"mmio_write","offset":"0x0","size":4,"value":"0x100000000"}',
