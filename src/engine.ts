@@ -109,8 +109,8 @@ export async function instantiateEngine(imports: EngineImports): Promise<EngineE
   const raw = inst.exports as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = { ...raw };
   for (const name of UNSIGNED_RESULTS) {
-    const f = raw[name] as (...a: unknown[]) => number;
-    out[name] = (...a: unknown[]) => f(...a) >>> 0;
+    const f = raw[name] as (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => number;
+    out[name] = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => f(a, b, c, d, e) >>> 0; // (at most 5 parameters)
   }
   return out as unknown as EngineExports;
 }

@@ -578,3 +578,21 @@ test('examples/hostile-host.mjs prints what the README says', () => {
     '',
   ]);
 });
+
+test('vsmmu fuzz --json prints exactly one object with the documented keys; bad arguments exit 2', () => {
+  const p = spawnSync(process.execPath, ['dist/src/cli.js', 'fuzz', '--seed', '3', '--commands', '20000', '--mode', 'callbacks', '--json'], { encoding: 'utf8' });
+  expect(p.status).toBe(0);
+  const lines = p.stdout.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  const o = JSON.parse(lines[0]);
+  expect(Object.keys(o)).toEqual(['seed', 'mode', 'commands', 'translations', 'exceptions', 'traps', 'hangs', 'mismatches', 'growth_bytes', 'failures']);
+  expect(o).toMatchObject({ seed: 3, mode: 'callbacks', exceptions: 0, traps: 0, hangs: 0, mismatches: 0, growth_bytes: 0, failures: [] });
+  expect(o.commands).toBeGreaterThanOrEqual(20000);
+  expect(p.stderr).toMatch(/fuzz callbacks: done/);
+  for (const bad of [['--mode', 'nope'], ['--seed', '-1'], ['--commands'], ['--frobnicate']]) {
+    const q = spawnSync(process.execPath, ['dist/src/cli.js', 'fuzz', ...bad], { encoding: 'utf8' });
+    expect(q.status).toBe(2);
+    expect(q.stderr.split('\n')[0]).toMatch(/^vsmmu fuzz: /);
+    expect(q.stderr).not.toMatch(/\n\s+at /);
+  }
+});
