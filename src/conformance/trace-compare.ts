@@ -1,8 +1,8 @@
 // Side-by-side trace logs: QEMU's `-trace 'smmu*'` output and our model's trace lines
 // for the same operations, normalised so that `diff` shows only real differences.
 
-import { createSmmu } from '../smmu.js';
-import { RAM_BASE, RAM_SIZE } from '../qtest/machine.js';
+import { modelFor } from './builder.js';
+import { QEMU72, type QemuTarget } from '../qtest/target.js';
 import { applyOp, smmuTarget, type Op } from '../ops.js';
 
 /** QEMU trace events the model does not produce (machine set-up, notifiers). */
@@ -20,10 +20,10 @@ export function normalizeQemuLog(text: string): string[] {
 }
 
 /** Our model's trace lines for `ops`, op by op, with each register write logged after its effects (as QEMU logs it). */
-export async function modelTrace(devices: number[], ops: readonly Op[]): Promise<string[]> {
+export async function modelTrace(devices: number[], ops: readonly Op[], qemu: QemuTarget = QEMU72): Promise<string[]> {
   const out: string[] = [];
   let cur: string[] = [];
-  const smmu = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices, trace: (l) => cur.push(l) });
+  const smmu = await modelFor(qemu, { devices, trace: (l) => cur.push(l) });
   const target = smmuTarget(smmu, { digest: false });
   for (const o of ops) {
     cur = [];
