@@ -114,7 +114,7 @@ export async function runScenario(task: ScenarioTask, hooks: { onStart?: (pid: n
     }
     if (task.trace && ropts.traceFile) {
       const qemu = normalizeQemuLog(readFileSync(ropts.traceFile, 'utf8'));
-      out.qemuUnsafe = unsafeAccesses(qemu).slice(0, 5);
+      out.qemuUnsafe = unsafeAccesses(qemu, { cdIpa: target.stage === 'nested' }).slice(0, 5);
       if (out.qemuUnsafe.length === 0) delete out.qemuUnsafe;
       const model = await modelTrace(sc.devices, sc.ops, target);
       out.qemuLog = qemu;
