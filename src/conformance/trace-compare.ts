@@ -10,13 +10,17 @@ const QEMU_ONLY = /^(smmu_add_mr|smmuv3_notify_flag_add|smmuv3_notify_flag_del|s
 
 /**
  * QEMU's log without the "pid@seconds.micros:" prefix some trace backends add, without
- * events of the machine set-up, and without empty lines.
+ * events of the machine set-up (the IDR0 check at start included), and without empty lines.
  */
 export function normalizeQemuLog(text: string): string[] {
-  return text
+  const lines = text
     .split('\n')
     .map((l) => l.replace(/^\d+@\d+\.\d+:/, '').trimEnd())
     .filter((l) => l !== '' && !QEMU_ONLY.test(l));
+  // the machine's IDR0 check at start (QemuMachine.start) is the first SMMU access: not the scenario's
+  const first = lines.findIndex((l) => l.startsWith('smmuv3_'));
+  if (first >= 0 && lines[first].startsWith('smmuv3_read_mmio addr: 0x0 ')) lines.splice(first, 1);
+  return lines;
 }
 
 /** Our model's trace lines for `ops`, op by op, with each register write logged after its effects (as QEMU logs it). */
