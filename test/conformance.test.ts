@@ -116,7 +116,7 @@ test('trace logs are normalised and compared', () => {
   ]);
   // the machine's IDR0 check at start is dropped; a scenario's own IDR0 reads later are kept
   const probe = 'smmuv3_read_mmio addr: 0x0 val:0xd40101a size: 0x4(0)';
-  expect(normalizeQemuLog(['smmu_reset_exit ', probe, probe, 'smmuv3_write_mmio addr: 0x20 val:0x0 size: 0x4(0)'].join('\n'))).toEqual(['smmu_reset_exit', probe, 'smmuv3_write_mmio addr: 0x20 val:0x0 size: 0x4(0)']);
+  expect(normalizeQemuLog(['smmu_reset_exit ', probe, probe, 'smmuv3_write_mmio addr: 0x20 val:0x0 size: 0x4(0)'].join('\n'))).toEqual([probe, 'smmuv3_write_mmio addr: 0x20 val:0x0 size: 0x4(0)']);
   const model = [qemu[0], qemu[2], qemu[1]];
   expect(canonical(model)).toEqual(canonical(qemu));
   expect(firstDivergence(qemu, model)).toBeUndefined();

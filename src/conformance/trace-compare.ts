@@ -6,7 +6,7 @@ import { QEMU72, type QemuTarget } from '../qtest/target.js';
 import { applyOp, smmuTarget, type Op } from '../ops.js';
 
 /** QEMU trace events the model does not produce (machine set-up, notifiers). */
-const QEMU_ONLY = /^(smmu_add_mr|smmuv3_notify_flag_add|smmuv3_notify_flag_del|smmu_inv_notifiers_mr|smmuv3_inv_notifiers_iova)\b/;
+const QEMU_ONLY = /^(smmu_add_mr|smmu_reset_exit|smmuv3_notify_flag_add|smmuv3_notify_flag_del|smmu_inv_notifiers_mr|smmuv3_inv_notifiers_iova)\b/;
 
 /**
  * QEMU's log without the "pid@seconds.micros:" prefix some trace backends add, without
