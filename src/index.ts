@@ -3,6 +3,7 @@
 export { createSmmu, Smmu, type TranslateBatch } from './smmu.js';
 export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult } from './backends/simulated.js';
 export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain } from './guest/driver.js';
+export { Stage2Tables, type Stage2Options, type TableMemory } from './guest/stage2.js';
 export * as encode from './guest/encode.js';
 export { buildVm, GuestRam, type Vm, type TopologySpec, type VsmmuSpec, type PsmmuSpec, type VsmmuNode } from './topo/vm.js';
 export {
@@ -15,6 +16,6 @@ export { topologySvg, lineChart, panelsSvg, topologyDiagramSvg, describeWorkload
 export { commandName, eventName } from './trace.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
-  Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
+  Profile, Stage, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
   Access, TranslateStatus, TranslateResult, SmmuStats,
 } from './types.js';

@@ -7,7 +7,7 @@ import { createSmmu, type Smmu } from './smmu.js';
 import { SimulatedPsmmu, toHex } from './backends/simulated.js';
 import { applyOp, opFromJson, smmuTarget, hexToBytes, num, type OpTarget } from './ops.js';
 import { hex } from './bits.js';
-import type { Profile, SmmuOptions } from './types.js';
+import type { Profile, SmmuOptions, Stage } from './types.js';
 
 export interface Mismatch {
   line: number;
@@ -29,6 +29,23 @@ export interface ReplayOptions {
 
 type Op = Record<string, unknown> & { op: string };
 
+/**
+ * The recording machine's other memory (QEMU `virt`): its two 64 MiB flash banks at 0,
+ * empty (zeros) as the recordings leave them, readable by DMA (a table walk there reads
+ * zeros rather than aborting); writes are taken and dropped. Anything else is unassigned.
+ */
+const VIRT_FLASH_END = 0x8000000;
+const VIRT_FLASH = {
+  read(addr: number, dst: Uint8Array): boolean {
+    if (addr + dst.length > VIRT_FLASH_END) return false;
+    dst.fill(0);
+    return true;
+  },
+  write(addr: number, src: Uint8Array): boolean {
+    return addr + src.length <= VIRT_FLASH_END;
+  },
+};
+
 /** Replays one trace given as text. */
 export async function replayText(text: string, file: string, options: ReplayOptions = {}): Promise<FileResult> {
   const result: FileResult = { file, expects: 0, mismatches: [] };
@@ -49,9 +66,11 @@ export async function replayText(text: string, file: string, options: ReplayOpti
   try {
     const opts: SmmuOptions = {
       profile: (header.profile ?? 'qemu-7.2') as Profile,
+      stage: String(header.stage ?? '1') as Stage, // the trace spec: absent means stage 1 only
       ram: ((header.ram ?? []) as Array<{ base: unknown; size: unknown }>).map((r) => ({ base: num(r.base, 'ram.base'), size: num(r.size, 'ram.size') })),
       devices: ((header.devices ?? []) as Array<{ sid: unknown }>).map((d) => num(d.sid, 'devices.sid')),
       trace: options.trace,
+      memory: VIRT_FLASH,
     };
     const v = header.viommu as undefined | { backends: Array<{ name: string; vmid: unknown }>; devices: Array<{ sid: unknown; kind: string; backend?: string; psid?: unknown }> };
     if (v) {

@@ -9,7 +9,7 @@ import { formatMmio, formatTrace, type RegionName } from './trace.js';
 import * as A from './arch/abi.js';
 import * as R from './arch/registers.js';
 import type {
-  Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, SmmuOptions, SmmuStats,
+  Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, SmmuOptions, SmmuStats, Stage,
   TranslateResult, TranslateStatus, ViommuBackendConfig,
 } from './types.js';
 import type { PsmmuBackend } from './backends/types.js';
@@ -17,7 +17,11 @@ import type { PsmmuBackend } from './backends/types.js';
 const IRQ_NAMES: IrqLine[] = ['eventq', 'priq', 'cmd-sync', 'gerror'];
 const STATUS: TranslateStatus[] = ['success', 'disabled', 'bypass', 'abort', 'fault', 'abort'];
 const TWO32 = 2 ** 32;
-const PROFILES: Record<Profile, number> = { 'qemu-7.2': A.PF_QEMU_72, arch: A.PF_ARCH };
+const PROFILES: Record<Profile, number> = { 'qemu-7.2': A.PF_QEMU_72, 'qemu-10.0': A.PF_QEMU_10, arch: A.PF_ARCH };
+/** Profile flags of the translation stages an SMMU implements (IDR0.S1P/S2P; QEMU 10's `stage` property). */
+const STAGES: Record<Stage, number> = { '1': 0, '2': A.PF_S2P | A.PF_NO_S1P, nested: A.PF_S2P };
+/** The stages of a profile when the options name none: QEMU 10's `virt` machine is nested; QEMU 7.2 has stage 1 only. */
+const DEFAULT_STAGE: Record<Profile, Stage> = { 'qemu-7.2': '1', 'qemu-10.0': 'nested', arch: '1' };
 
 interface Ram {
   base: number;
@@ -32,6 +36,12 @@ function checkInt(v: unknown, what: string, max: number): number {
   return v;
 }
 
+/** The engine's profile flags (PF_* of src/arch/abi.ts) for a profile and the stages it implements. */
+export function profileFlags(profile: Profile, stage: Stage): number {
+  // arch: the stages' ID registers and command rules are QEMU 10.0's (architected)
+  return PROFILES[profile] | STAGES[stage] | (profile === 'arch' ? A.PF_V10 : 0);
+}
+
 /** Creates a vSMMU. */
 export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
   const smmu = new Smmu(options);
@@ -41,6 +51,8 @@ export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
 
 export class Smmu {
   readonly profile: Profile;
+  /** The translation stages this SMMU implements. */
+  readonly stage: Stage;
   private e!: EngineExports;
   private rams: Ram[] = [];
   private readonly mem?: GuestMemoryCallbacks;
@@ -63,6 +75,10 @@ export class Smmu {
     const p = options.profile ?? 'qemu-7.2';
     if (!(p in PROFILES)) throw new RangeError(`vsmmu: profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${String(p)}`);
     this.profile = p;
+    const st = options.stage ?? DEFAULT_STAGE[p];
+    if (!(st in STAGES)) throw new RangeError(`vsmmu: stage must be one of ${Object.keys(STAGES).join(', ')}, got ${String(st)}`);
+    if (p === 'qemu-7.2' && st !== '1') throw new RangeError(`vsmmu: QEMU 7.2 implements stage 1 only, got stage ${st}`);
+    this.stage = st;
     this.mem = options.memory;
     this.irq = options.irq;
     this.traceSink = options.trace;
@@ -80,7 +96,7 @@ export class Smmu {
       trace_flush: (n) => this.drainTrace(n),
     });
     const e = this.e;
-    e.init(PROFILES[this.profile]);
+    e.init(profileFlags(this.profile, this.stage));
     for (const r of this.options.ram ?? []) this.addRam(r.base, r.size);
     e.set_host_memory(this.mem ? 1 : 0);
     if (this.options.passthroughOnly) e.set_local_caches(0);

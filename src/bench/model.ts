@@ -140,21 +140,7 @@ export class ModelStreamBench {
 
   /** IOTLB contents, as the reference's entries. */
   iotlb(): RefTlbEntry[] {
-    const e = engineOf(this.smmu);
-    const out: RefTlbEntry[] = [];
-    for (let i = 0; i < e.iotlb_count(); i++) {
-      const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-      out.push({
-        asid: dv.getUint16(A.IE_ASID, true),
-        iova: dv.getBigUint64(A.IE_IOVA, true),
-        tg: dv.getUint8(A.IE_TG),
-        level: dv.getUint8(A.IE_LEVEL),
-        ta: dv.getBigUint64(A.IE_TA, true),
-        mask: dv.getBigUint64(A.IE_MASK, true),
-        perm: dv.getUint8(A.IE_PERM),
-      });
-    }
-    return out;
+    return engineIotlb(engineOf(this.smmu));
   }
 
   /** StreamIDs with a cached configuration. */
@@ -173,4 +159,24 @@ export class ModelStreamBench {
     }
     return { vasid, wildcard: this.spec.viommu ? e.wildcard_mask() : 0 };
   }
+}
+
+/** The engine's IOTLB entries as the reference's (KEY_NONE as -1). */
+export function engineIotlb(e: EngineExports): RefTlbEntry[] {
+  const out: RefTlbEntry[] = [];
+  const key = (v: number): number => (v === A.KEY_NONE ? -1 : v);
+  for (let i = 0; i < e.iotlb_count(); i++) {
+    const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
+    out.push({
+      asid: key(dv.getUint32(A.IE_ASIDKEY, true)),
+      vmid: key(dv.getUint32(A.IE_VMID, true)),
+      iova: dv.getBigUint64(A.IE_IOVA, true),
+      tg: dv.getUint8(A.IE_TG),
+      level: dv.getUint8(A.IE_LEVEL),
+      ta: dv.getBigUint64(A.IE_TA, true),
+      mask: dv.getBigUint64(A.IE_MASK, true),
+      perm: dv.getUint8(A.IE_PERM),
+    });
+  }
+  return out;
 }
