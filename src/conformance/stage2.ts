@@ -10,7 +10,7 @@
 // levels that resolve no IPA bit (QEMU's start-table mask then reads PA 0).
 
 import { PageTable, World, type Domain, type Mapping, type Tt } from './world.js';
-import { put, type Words } from '../guest/encode.js';
+import { put, ste as encodeSte, pteS2Leaf, cmdTlbiS2Ipa, cmdTlbiS12Vmall, type Words } from '../guest/encode.js';
 import * as STE from '../arch/ste.js';
 import * as PTE from '../arch/pte.js';
 import * as C from '../arch/commands.js';
@@ -121,28 +121,21 @@ export function newS2Space(w: World, o: { shape?: S2Shape; vmid?: number; granul
   return { shape, pt, dom, tt, fields, guest: new Set() };
 }
 
-/** Writes the S2 fields into STE words 2 and 3 (S2AA64 = 1 always: QEMU 10.0 aborts on 0). */
+/**
+ * Writes the S2 fields into STE words 2 and 3 (the guest driver's STE encoder), plus the
+ * fields QEMU ignores, at random. S2AA64 = 1 always: QEMU 10.0 aborts on 0.
+ */
 export function putS2Fields(w: World, ste: Words, f: S2Fields): void {
   const r = w.r;
-  ste[2] = 0n;
-  ste[3] = 0n;
-  put(ste, STE.STE_S2VMID, f.vmid);
-  put(ste, STE.STE_S2T0SZ, f.t0sz);
-  put(ste, STE.STE_S2SL0, f.sl0);
+  const enc = encodeSte({ config: STE.STE_CFG_S2_TRANS, s2: { vmid: f.vmid, ttb: f.ttb, t0sz: f.t0sz, sl0: f.sl0, tg: f.tg, ps: f.ps, aa64: true, endi: f.endi === 1, affd: f.affd === 1, r: f.r === 1, s: f.s === 1 } });
+  ste[2] = enc[2];
+  ste[3] = enc[3];
   put(ste, STE.STE_S2IR0, r.int(0, 3));
   put(ste, STE.STE_S2OR0, r.int(0, 3));
   put(ste, STE.STE_S2SH0, r.int(0, 3));
-  put(ste, STE.STE_S2TG, f.tg);
-  put(ste, STE.STE_S2PS, f.ps);
-  put(ste, STE.STE_S2AA64, 1);
-  put(ste, STE.STE_S2ENDI, f.endi);
-  put(ste, STE.STE_S2AFFD, f.affd);
   put(ste, STE.STE_S2PTW, f.ptw);
   put(ste, STE.STE_S2HD, f.hd);
   put(ste, STE.STE_S2HA, f.ha);
-  put(ste, STE.STE_S2S, f.s);
-  put(ste, STE.STE_S2R, f.r);
-  put(ste, STE.STE_S2TTB, f.ttb >> 4n);
 }
 
 /** A stage-2 (Config 0b110) or nested (0b111, CD at `cd`) STE for the space. */
@@ -164,12 +157,11 @@ export function installS2Fallback(w: World): void {
   };
 }
 
-/** A stage-2 block or page descriptor: output `pa`, S2AP `perm` (read 1, write 2), AF. */
+/** A stage-2 block or page descriptor (the guest driver's encoder): output `pa`, S2AP `perm` (read 1, write 2), AF, random attributes. */
 export function s2Leaf(w: World, pa: number, level: number, perm?: number, af?: boolean): bigint {
   const r = w.r;
-  const d: Words = [B(pa) | B(level === 3 ? PTE.PTE_TYPE_PAGE : PTE.PTE_TYPE_BLOCK)];
-  put(d, PTE.PTE_S2AP, perm ?? r.weighted([[8, PTE.S2AP_READ | PTE.S2AP_WRITE], [2, PTE.S2AP_READ], [1, PTE.S2AP_WRITE], [0.5, 0]]));
-  put(d, PTE.PTE_AF, af ?? r.chance(0.92) ? 1 : 0);
+  const s2ap = perm ?? r.weighted([[8, PTE.S2AP_READ | PTE.S2AP_WRITE], [2, PTE.S2AP_READ], [1, PTE.S2AP_WRITE], [0.5, 0]]);
+  const d: Words = [pteS2Leaf({ addr: pa, s2ap, af: af ?? r.chance(0.92) }, level)];
   put(d, PTE.PTE_S2MEMATTR, r.chance(0.7) ? 0xf : r.int(0, 15));
   put(d, PTE.PTE_SH, r.chance(0.7) ? 3 : r.int(0, 3));
   if (r.chance(w.chaos)) d[0] |= B(r.int(0, 0x1ff)) << 52n; // Contiguous, XN and software bits
@@ -241,7 +233,7 @@ export function mutateS2(w: World, sp: S2Space, ipa: bigint, guestPage = false):
   const size = 2 ** sp.pt.shift(at.level);
   const remap = at.level === 3 && size <= w.dataSize ? B(w.data + r.int(0, Math.floor(w.dataSize / size) - 1) * size) : B(w.safeBlockOut(size));
   const ap: Words = [cur];
-  put(ap, PTE.PTE_S2AP, r.int(0, 3));
+  put(ap, PTE.PTE_AP, r.int(0, 3)); // S2AP
   const v = r.weighted<bigint>([
     [3, ap[0]], // other S2AP
     [guestPage ? 0 : 3, (cur & ~OA) | remap], // remapped
@@ -255,19 +247,19 @@ export function mutateS2(w: World, sp: S2Space, ipa: bigint, guestPage = false):
 /** TLBI_S2_IPA for `ipa` (VMID, Leaf, maybe a range: TG, TTL, NUM, SCALE), as KVM's stage-2 unmap sends it. */
 export function tlbiS2Ipa(w: World, sp: S2Space, ipa: bigint): Words {
   const r = w.r;
-  const c: Words = [B(C.CMD_TLBI_S2_IPA), 0n];
-  put(c, C.CMD_VMID, r.chance(0.9) ? sp.fields.vmid : r.int(0, 0xffff));
-  c[1] = (r.chance(0.8) ? ipa : ipa + B(r.int(-4, 4) * 0x1000)) & 0x000ffffffffff000n;
-  put(c, C.CMD_LEAF, r.int(0, 1));
+  const vmid = r.chance(0.9) ? sp.fields.vmid : r.int(0, 0xffff);
+  const addr = (r.chance(0.8) ? ipa : ipa + B(r.int(-4, 4) * 0x1000)) & 0x000ffffffffff000n;
+  const leaf = r.int(0, 1) === 1;
   if (r.chance(0.45)) {
-    put(c, C.CMD_TG, r.chance(0.8) ? (sp.shape.granule - 10) / 2 : r.int(0, 3));
-    put(c, C.CMD_TTL, r.int(0, 3));
-    put(c, C.CMD_NUM, r.weighted([[3, 0], [2, r.int(0, 3)], [1, r.int(0, 31)]]));
-    put(c, C.CMD_SCALE, r.weighted([[3, 0], [2, r.int(0, 4)], [1, r.int(0, 31)]]));
-  } else if (r.chance(0.2)) {
-    put(c, C.CMD_TTL, r.int(0, 3));
+    return cmdTlbiS2Ipa({
+      vmid, addr, leaf,
+      tg: r.chance(0.8) ? (sp.shape.granule - 10) / 2 : r.int(0, 3),
+      ttl: r.int(0, 3),
+      num: r.weighted([[3, 0], [2, r.int(0, 3)], [1, r.int(0, 31)]]),
+      scale: r.weighted([[3, 0], [2, r.int(0, 4)], [1, r.int(0, 31)]]),
+    });
   }
-  return c;
+  return cmdTlbiS2Ipa({ vmid, addr, leaf, ttl: r.chance(0.2) ? r.int(0, 3) : 0 });
 }
 
 /** A command that invalidates stage 2 (or both stages) of the space's VMID, or a stage-1 one tagged with it. */
@@ -280,7 +272,7 @@ export function s2Invalidation(w: World, sp: S2Space, ipa?: bigint, sid?: number
     case 's2ipa':
       return [tlbiS2Ipa(w, sp, ipa ?? (sp.dom.mappings.length ? r.pick(sp.dom.mappings).iova : 0n))];
     case 's12':
-      return [cmd(C.CMD_TLBI_S12_VMALL)];
+      return [cmdTlbiS12Vmall(vmid)];
     case 'nhall':
       return [cmd(C.CMD_TLBI_NH_ALL)];
     case 'nsnh':
