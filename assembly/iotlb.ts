@@ -11,6 +11,7 @@
 import { halloc } from "./heap";
 import * as S from "./state";
 import { traceOn, tr } from "./trace";
+import { PF_V10, PF_QEMU_BUGS } from "../src/arch/abi";
 import { ST_IOTLB_FLUSH_FULL, IE_IOVA, IE_TA, IE_MASK, IE_ASID, IE_TG, IE_LEVEL, IE_PERM, IE_GRANULE, IE_SLOT, IE_BYTES, IE_ASIDKEY, IE_VMID, IE_PPERM, KEY_NONE } from "../src/arch/abi";
 export { IE_TA, IE_MASK, IE_PERM, IE_LEVEL, IE_PPERM, IE_GRANULE, KEY_NONE };
 import { T_IOTLB_INV_ALL, T_IOTLB_INV_ASID, T_IOTLB_INSERT } from "../src/arch/trace-events";
@@ -93,7 +94,7 @@ export function iotlbInit(): void {
 
 /** Entry with exactly this key (ASID and VMID keys: 0..0xffff or KEY_NONE), or 0. */
 export function iotlbFind(asid: u32, vmid: u32, iova: u64, tg: u32, level: u32): usize {
-  if (asid > <u32>KEY_NONE || vmid > <u32>KEY_NONE || tg > 0xff || level > 0xff) return 0; // no entry has such a key
+  if (asid > <u32>KEY_NONE || vmid > <u32>KEY_NONE || (tg | level) > 0xff) return 0; // no entry has such a key (only the debug hook passes more)
   let s = home(asid, vmid, iova, tg, level);
   const k2 = ids(asid, vmid);
   while (true) {
@@ -350,11 +351,14 @@ function invIova(asid: i32, vmid: u32, iova: u64, tg: u32, numPages: u64, ttl: u
     }
     return;
   }
+  // any ASID: QEMU includes the stage-2 entries (no ASID); the architecture (4.4.4) stage-1 ones only
+  const s2too = (S.profile & (PF_V10 | PF_QEMU_BUGS)) != PF_V10;
   let i: u32 = 0;
   while (i < iotlbCount) {
     const e = entryAt(i);
     const eiova = load<u64>(e, IE_IOVA);
-    if ((vmid == KEY_NONE || load<u32>(e, IE_VMID) == vmid) && ((iova & ~load<u64>(e, IE_MASK)) == eiova || (eiova & ~mask) == iova)) {
+    if ((vmid == KEY_NONE || load<u32>(e, IE_VMID) == vmid) && (s2too || load<u32>(e, IE_ASIDKEY) != KEY_NONE) &&
+        ((iova & ~load<u64>(e, IE_MASK)) == eiova || (eiova & ~mask) == iova)) {
       removeAt(i);
       continue;
     }

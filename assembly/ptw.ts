@@ -338,22 +338,27 @@ export const HIT_FAULT: u32 = 2;
  * lacks and walks again for what only stage 2 refuses (the walk reports the architected
  * stage-2 fault with its IPA).
  */
-export function hitAllows(perm: u32, pperm: u32, access: u32, s1: bool): u32 {
+// @ts-ignore: decorator
+@inline export function hitAllows(perm: u32, pperm: u32, access: u32, s1: bool): u32 {
   const need: u32 = (access & ACC_WRITE) != 0 ? ACC_WRITE : ACC_READ;
+  // the common case first: both stages allow the access
+  if ((need & perm & pperm) != 0) return HIT_OK;
+  return hitRefused(perm, need, s1);
+}
+
+/** hitAllows when a stage's permission lacks the access. */
+function hitRefused(perm: u32, need: u32, s1: bool): u32 {
   if (qemuRules()) {
-    if (need == ACC_WRITE && (perm & pperm & ACC_WRITE) == 0) {
-      pStage = (perm & ACC_WRITE) == 0 ? 1 : 2;
-      pAddr = 0;
-      return HIT_FAULT;
-    }
-    return HIT_OK;
-  }
-  if (s1 && (perm & need) == 0) {
+    if (need != ACC_WRITE) return HIT_OK; // reads are not checked
+    pStage = (perm & ACC_WRITE) == 0 ? 1 : 2;
+  } else if (s1 && (perm & need) == 0) {
     pStage = 1;
-    pAddr = 0;
-    return HIT_FAULT;
+  } else {
+    return HIT_WALK;
   }
-  return (pperm & need) != 0 ? HIT_OK : HIT_WALK;
+  pAddr = 0;
+  pIpaDesc = false;
+  return HIT_FAULT;
 }
 
 /** Whether QEMU's rules apply (7.2, or 10.0 with its departures) rather than the architecture's. */

@@ -97,11 +97,11 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (traceOn) tr(T_TRANSLATE_BYPASS, sid, iova, access);
     return passThrough(iova, access, XS_BYPASS);
   }
-  ptwInfoReset();
   if (kind == KIND_S2) return translateS2(sid, cfg, iova, access);
   const record = load<u8>(cfg, CF_RECORD) != 0;
   const t = selectTt(cfg, iova);
   if (t < 0) {
+    ptwInfoReset();
     if (record) walkFault(cfg, PTW_ERR_TRANSLATION, iova, rnw);
     return fail();
   }
@@ -148,6 +148,12 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     }
     if (ok == HIT_OK) return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), outPerm(perm, pperm), <u32>load<u8>(hit, IE_LEVEL));
   }
+  return translateMiss(sid, cfg, iova, access, asid, vmid, aligned, nested);
+}
+
+/** The IOTLB missed: walk (both stages when nested), insert, or record the fault. */
+function translateMiss(sid: u32, cfg: usize, iova: u64, access: u32, asid: u32, vmid: u32, aligned: u64, nested: bool): u32 {
+  const rnw = access & 1;
   const mi = load<u32>(cfg, CF_IOTLB_MISSES) + 1;
   store<u32>(cfg, mi, CF_IOTLB_MISSES);
   S.bump(ST_IOTLB_MISSES);
@@ -155,6 +161,7 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     const h = load<u32>(cfg, CF_IOTLB_HITS);
     tr(T_IOTLB_LOOKUP_MISS, asid, aligned, h, mi, <u64>(100 * <u64>h / (<u64>h + mi)));
   }
+  ptwInfoReset();
   const r = walk(cfg, selectTt(cfg, aligned), aligned, access);
   if (r != PTW_OK) {
     walkFault(cfg, r, iova, rnw);
@@ -189,6 +196,7 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
  * IPA; the IOTLB entries are those of (no ASID, VMID), shared by every STE of the VMID.
  */
 function translateS2(sid: u32, cfg: usize, iova: u64, access: u32): u32 {
+  ptwInfoReset();
   const r = s2Translate(cfg, iova, access, <i32>load<u8>(cfg, CF_OAS));
   if (r != PTW_OK) {
     walkFault(cfg, r, iova, access & 1);
@@ -204,7 +212,7 @@ function translateS2(sid: u32, cfg: usize, iova: u64, access: u32): u32 {
  */
 // @ts-ignore: decorator
 @inline function outPerm(perm: u32, pperm: u32): u32 {
-  return qemuRules() ? perm : perm & pperm;
+  return perm == pperm || qemuRules() ? perm : perm & pperm;
 }
 
 /** Event info of a failed walk (p* of ptw.ts), recorded as the stage's CD.R / STE.S2R say. */

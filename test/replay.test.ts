@@ -1,5 +1,6 @@
 // Every trace kept in test/traces replays with zero mismatches: the QEMU 7.2 and
-// QEMU 10.0 recordings (stage 1, stage 2, nested), the Linux 6.1 driver dumps (on 7.2,
+// QEMU 10.0 recordings (stage 1, stage 2, nested; qemu-10.0-local: nested faults
+// recorded here on QEMU 10.0.2), the Linux 6.1 driver dumps (on 7.2,
 // and on a stage-2 QEMU 10.0), the vIOMMU contract examples, our per-topology traces
 // and the conformance harness's shrunk regressions.
 

@@ -231,7 +231,15 @@ describe('VMID-tagged IOTLB entries and stage-2 invalidation', () => {
     m.driver.submit([cmdTlbiS12Vmall(5), cmdSync()]);
     expect([0, 1, 2, 3].map((p) => at(m, 0x18, p))).toEqual([0x10000, 0x11000, 0x12000, 0x13000]);
   });
-  test('TLBI_NH_VAA (any ASID) also drops stage-2 entries of its VMID whose IPA is the address', async () => {
+  test('TLBI_NH_VAA (any ASID): QEMU 10.0 also drops stage-2 entries of its VMID whose IPA is the address; arch does not', async () => {
+    const am = await m10('nested', 'arch');
+    const at2 = s2(am, { vmid: 5, ipaBits: 36 });
+    at2.map(0x100000, PA, 0x1000);
+    am.driver.setSte(0x18, { config: 6, s2: at2.steFields() });
+    am.smmu.translate(0x18, 0x100000);
+    at2.map(0x100000, PA + 0x10000, 0x1000);
+    am.driver.submit([cmdTlbiVa({ vmid: 5, addr: 0x100000 }), cmdSync()]);
+    expect(at(am, 0x18, 0)).toBe(0);
     const nm = await m10('nested');
     expect(nm.smmu.stage).toBe('nested');
     // stage-2 STEs on a nested SMMU (TLBI_NH_* are legal there)
@@ -422,5 +430,61 @@ describe('commands legal per implemented stage (QEMU 10.0)', () => {
     expect(await illegal('nested', cmdTlbiVa({ asid: 1, addr: 0 }))).toBe(false);
     const old = await machine({ profile: 'qemu-7.2' });
     old.driver.submit([cmdTlbiS2Ipa({ vmid: 1, addr: 0 }), cmdSync()]); // QEMU 7.2: a no-op
+  });
+});
+
+describe('a vIOMMU on a nested vSMMU', () => {
+  test('passthrough STE installs carry words 0-1 of a stage-1 STE only; a nested or stage-2 STE is refused; emulated devices translate through both stages', async () => {
+    const { SimulatedPsmmu } = await import('../src/backends/simulated.js');
+    const { createSmmu } = await import('../src/index.js');
+    const { GuestDriver } = await import('../src/guest/driver.js');
+    const { ste: steWords, wordsToBytes } = await import('../src/guest/encode.js');
+    const p0 = new SimulatedPsmmu({ name: 'p0' });
+    const smmu = await createSmmu({
+      profile: 'qemu-10.0', // nested by default
+      ram: [{ base: RAM_BASE, size: 0x1000000 }],
+      devices: [0x18],
+      viommu: { backends: [{ name: 'p0', vmid: 7, backend: p0 }], devices: [{ sid: 0x20, backend: 'p0', psid: 0x1020 }] },
+    });
+    const driver = new GuestDriver(smmu, { heap: { base: RAM_BASE + 0x100000, size: 0x800000 } });
+    driver.init();
+    const t = new Stage2Tables(driver, { vmid: 9, ipaBits: 40 });
+    t.map(RAM_BASE + 0x100000, RAM_BASE + 0x100000, 0x800000);
+    t.map(0x80000000, PA, 0x1000);
+    const d = driver.createDomain({ asid: 4 });
+    driver.map(d, 0x1000, 0x80000000, 0x1000);
+    const before = p0.applied.length;
+    for (const config of [7, 6]) {
+      expect(() => driver.setSte(0x20, { config, s1ctxptr: d.cdAddr, s2: t.steFields() })).toThrow(CommandError);
+      driver.skipFailed();
+      driver.ackErrors();
+    }
+    expect(p0.applied.length).toBe(before);
+    // a stage-1 STE with its S2VMID (as Linux writes on a nested SMMU): words 0-1 go to the pSMMU
+    const s1 = { config: 5, s1ctxptr: d.cdAddr, s2: { ...t.steFields(), vmid: 0 } };
+    driver.setSte(0x20, s1);
+    const w = steWords(s1);
+    expect(p0.applied.slice(before)).toEqual([`ste:0x1020:${Buffer.from(wordsToBytes(w.slice(0, 2))).toString('hex')}`]);
+    expect(w[2]).not.toBe(0n);
+    expect(smmu.asidHolders(4)).toEqual(['p0']);
+    // the emulated device: full nested translation on the same vSMMU
+    driver.setSte(0x18, { config: 7, s1ctxptr: d.cdAddr, s2: t.steFields() });
+    expect(smmu.translate(0x18, 0x1010)).toMatchObject({ status: 'success', addr: PA + 0x10 });
+  });
+});
+
+describe('what aborts QEMU 10.0', () => {
+  test('CD.IPS 6 or 7: C_BAD_CD (QEMU 10.0 asserts; QEMU 7.2 caps it at 44 bits and translates)', async () => {
+    for (const profile of ['qemu-10.0', 'qemu-7.2'] as const) {
+      for (const ips of [6, 7]) {
+        const m = await machine({ profile, stage: '1' });
+        const d = m.driver.createDomain({ asid: 1, cd: { ips } });
+        m.driver.map(d, 0x1000, PA, 0x1000);
+        m.driver.attach(0x18, d);
+        const r = m.smmu.translate(0x18, 0x1000);
+        if (profile === 'qemu-10.0') expect(r.event).toBe(E.EVT_C_BAD_CD);
+        else expect(r).toMatchObject({ status: 'success', addr: PA });
+      }
+    }
   });
 });
