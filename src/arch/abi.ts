@@ -50,6 +50,11 @@ export const IE_BYTES = 48;
 /** The IOTLB key value QEMU writes as -1 (no ASID: a stage-2 entry; no VMID: no stage 2). */
 export const KEY_NONE = 0x10000;
 
+// RAM regions inside the engine's memory: at most this many bytes in all (the 4 GiB
+// WebAssembly memory also holds the tables and staging areas).
+export const RAM_LIMIT_BYTES = 0xc0000000;
+export const RAM_MAX_REGIONS = 16;
+
 // DMA staging buffer (device side of a dma() call).
 export const DMA_BUF_BYTES = 65536;
 
