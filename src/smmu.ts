@@ -104,10 +104,10 @@ export class Smmu {
 
   constructor(private readonly options: SmmuOptions) {
     const p = options.profile ?? 'qemu-7.2';
-    if (!(p in PROFILES)) throw new RangeError(`vsmmu: profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${String(p)}`);
+    if (typeof p !== 'string' || !Object.hasOwn(PROFILES, p)) throw new RangeError(`vsmmu: profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${describe(p)}`);
     this.profile = p;
     const st = options.stage ?? DEFAULT_STAGE[p];
-    if (!(st in STAGES)) throw new RangeError(`vsmmu: stage must be one of ${Object.keys(STAGES).join(', ')}, got ${String(st)}`);
+    if (typeof st !== 'string' || !Object.hasOwn(STAGES, st)) throw new RangeError(`vsmmu: stage must be one of ${Object.keys(STAGES).join(', ')}, got ${describe(st)}`);
     if (p === 'qemu-7.2' && st !== '1') throw new RangeError(`vsmmu: QEMU 7.2 implements stage 1 only, got stage ${st}`);
     this.stage = st;
     this.mem = options.memory;

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
 import { ReferenceCmdq } from '../src/reference/cmdq.js';
-import { ModelStreamBench, engineOf, engineIotlb } from '../src/bench/model.js';
+import { ModelStreamBench, engineOf } from '../src/bench/model.js';
+import { engineIotlb } from '../src/reference/from-engine.js';
 import { ReferenceStreamBench } from '../src/bench/reference.js';
 import { qemuAvailable, qemuStream } from '../src/bench/qemu.js';
 import { runBench } from '../src/bench/index.js';

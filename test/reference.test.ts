@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
 import { profileFlags } from '../src/smmu.js';
-import { engineIotlb } from '../src/bench/model.js';
+import { engineIotlb } from '../src/reference/from-engine.js';
 import { refKey } from '../src/reference/iotlb.js';
 import type { Profile, Stage } from '../src/types.js';
 import { ReferenceCmdq, type RefForward } from '../src/reference/cmdq.js';

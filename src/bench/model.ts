@@ -9,8 +9,6 @@ import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
 import type { RefTlbEntry } from '../reference/iotlb.js';
 import { engineConfigs, engineIotlb, engineVasids } from '../reference/from-engine.js';
-
-export { engineIotlb };
 import type { BatchResult, PsmmuBackend } from '../backends/types.js';
 import { BenchGuest } from './setup.js';
 import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';

@@ -6,7 +6,7 @@ import type { EngineExports } from '../engine.js';
 import type { RefTlbEntry } from './iotlb.js';
 import * as A from '../arch/abi.js';
 
-/** IOTLB contents, as the reference's entries (KEY_NONE as -1). */
+/** IOTLB contents, as the reference's entries (the engine's KEY_NONE as -1). */
 export function engineIotlb(e: EngineExports): RefTlbEntry[] {
   const out: RefTlbEntry[] = [];
   const key = (v: number): number => (v === A.KEY_NONE ? -1 : v);
