@@ -4,6 +4,7 @@ import { createSmmu, type Smmu } from '../src/index.js';
 import { GuestDriver, type DriverOptions } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
 import { qemuAvailability } from '../src/qtest/env.js';
+import type { QemuTarget } from '../src/qtest/target.js';
 
 export const RAM_BASE = 0x40000000;
 export const RAM_SIZE = 0x1000000; // 16 MiB
@@ -39,11 +40,11 @@ export function fillPattern(smmu: Smmu, pa: number, len: number, seed: number): 
  * `test` when QEMU is installed, else `test.skip` with a warning; with VSMMU_REQUIRE_QEMU=1
  * a missing QEMU is a failing test instead.
  */
-export function qemuTest(suite: string): typeof test | typeof test.skip {
-  const q = qemuAvailability();
+export function qemuTest(suite: string, target?: QemuTarget): typeof test | typeof test.skip {
+  const q = qemuAvailability(target);
   if (!q.version && !q.required) console.warn(`${suite}: skipping the QEMU tests: ${q.reason}`);
   if (!q.version && q.required) {
-    test('QEMU is available (VSMMU_REQUIRE_QEMU=1)', () => {
+    test(`QEMU${target ? ' ' + target.profile : ''} is available (VSMMU_REQUIRE_QEMU=1)`, () => {
       throw new Error(`VSMMU_REQUIRE_QEMU=1 but ${q.reason}`);
     });
   }

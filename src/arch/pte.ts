@@ -12,5 +12,12 @@ export const PTE_AF = 10 | (1 * 1024); // [10]
 export const PTE_APTABLE = 61 | (2 * 1024); // [62:61]
 /** Output address bits kept by QEMU 7.2: [47:shift]. */
 export const PTE_OA_TOP = 48;
+/** S2AP values (PTE_AP of a stage-2 leaf, Arm ARM D8.4.2): bit 0 read, bit 1 write. */
+export const S2AP_READ = 1;
+export const S2AP_WRITE = 2;
+/** Stage-2 MemAttr [5:2]. */
+export const PTE_S2MEMATTR = 2 | (4 * 1024);
+/** Shareability SH [9:8]. */
+export const PTE_SH = 8 | (2 * 1024);
 /** AP[2] (write protect) inside the two-bit AP / APTable values. */
 export const AP_RDONLY = 2;

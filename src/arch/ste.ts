@@ -39,6 +39,15 @@ export const STE_S2TTB = 196 | (48 * 1024); // [243:196], the table address is t
 export const STE_S2SL0_RESERVED = 3;
 /** QEMU VMSA_MAX_S2_CONCAT: at most 16 concatenated start tables. */
 export const S2_MAX_CONCAT = 16;
+// Stage-2 fields the engine ignores (QEMU too), set by the conformance generator
+export const STE_S2IR0 = 168 | (2 * 1024); // [169:168]
+export const STE_S2OR0 = 170 | (2 * 1024); // [171:170]
+export const STE_S2SH0 = 172 | (2 * 1024); // [173:172]
+export const STE_S2PTW = 182 | (1 * 1024); // [182]
+/** S2TG values (5.2): 0 = 4K, 1 = 64K, 2 = 16K. */
+export const S2TG_4K = 0;
+export const S2TG_64K = 1;
+export const S2TG_16K = 2;
 
 // Config values (5.2, Table 5-3): bit 2 = "not abort", bit 0 = stage 1, bit 1 = stage 2.
 export const STE_CFG_ABORT = 0;

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { generate } from '../conformance/generate.js';
 import { recordOnQemu } from '../conformance/record.js';
 import { parseTrace, traceText, type Op } from '../conformance/scenario.js';
-import { qemuBinary, qemuVersion } from '../qtest/qtest.js';
+import { qemuVersion } from '../qtest/qtest.js';
+import { parseTarget, sameTarget, targetBinary, type QemuTarget } from '../qtest/target.js';
 
-export const usage = 'vsmmu record (--seed S [--family F] | <trace.jsonl>) [-o out.jsonl] [--name NAME] [--qemu-trace log]   record a scenario on QEMU as a vsmmu-trace';
+export const usage = 'vsmmu record [--profile qemu-7.2|qemu-10.0] [--stage 1|2|nested] (--seed S [--family F] | <trace.jsonl>) [-o out.jsonl] [--name NAME] [--qemu-trace log]   record a scenario on QEMU as a vsmmu-trace';
 
 function opt(args: string[], ...names: string[]): string | undefined {
   for (const name of names) {
@@ -21,14 +22,17 @@ function opt(args: string[], ...names: string[]): string | undefined {
 
 export async function run(args: string[]): Promise<number> {
   const seedArg = opt(args, '--seed');
-  const valued = new Set(['--seed', '--family', '-o', '--out', '--name', '--qemu-trace']);
+  const valued = new Set(['--seed', '--family', '-o', '--out', '--name', '--qemu-trace', '--profile', '--stage']);
   const files = args.filter((a, i) => !a.startsWith('-') && !valued.has(args[i - 1] ?? ''));
   if ((seedArg === undefined) === (files.length === 0) || files.length > 1) {
     process.stderr.write(`usage: ${usage}\n`);
     return 2;
   }
-  if (!qemuVersion()) {
-    process.stderr.write(`vsmmu record: cannot run ${qemuBinary()} (install Debian's qemu-system-arm, or set VSMMU_QEMU)\n`);
+  let target: QemuTarget | undefined;
+  try {
+    if (opt(args, '--profile') !== undefined || opt(args, '--stage') !== undefined) target = parseTarget(opt(args, '--profile'), opt(args, '--stage'));
+  } catch (err) {
+    process.stderr.write(`vsmmu record: ${(err as Error).message}\n`);
     return 2;
   }
   let name: string;
@@ -40,12 +44,31 @@ export async function run(args: string[]): Promise<number> {
       process.stderr.write(`vsmmu record: bad seed ${seedArg}\n`);
       return 2;
     }
-    const sc = await generate(seed, opt(args, '--family'));
+    target ??= parseTarget(undefined, undefined);
+    let sc;
+    try {
+      sc = await generate(seed, opt(args, '--family'), target);
+    } catch (err) {
+      process.stderr.write(`vsmmu record: ${(err as Error).message}\n`);
+      return 2;
+    }
     name = sc.name;
     devices = sc.devices;
     ops = sc.ops;
   } else {
-    const t = parseTrace(readFileSync(files[0], 'utf8'));
+    let t;
+    try {
+      t = parseTrace(readFileSync(files[0], 'utf8'));
+    } catch (err) {
+      process.stderr.write(`vsmmu record: ${files[0]}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    // the file's header says which SMMU it was written for; --profile/--stage may only repeat it
+    if (target && !sameTarget(target, t.target)) {
+      process.stderr.write(`vsmmu record: ${files[0]} is a ${t.target.profile} stage ${t.target.stage} trace, not ${target.profile} stage ${target.stage}\n`);
+      return 2;
+    }
+    target = t.target;
     name = String(t.header.name ?? 'recorded');
     devices = t.devices;
     ops = t.ops.map((o) => {
@@ -54,11 +77,15 @@ export async function run(args: string[]): Promise<number> {
     });
   }
   name = opt(args, '--name') ?? name;
+  if (!qemuVersion(targetBinary(target))) {
+    process.stderr.write(`vsmmu record: cannot run ${targetBinary(target)} (${target.profile === 'qemu-10.0' ? 'run scripts/install-qemu10.sh, or set VSMMU_QEMU10_DIR' : "install Debian's qemu-system-arm, or set VSMMU_QEMU"})\n`);
+    return 2;
+  }
   const qtrace = opt(args, '--qemu-trace');
   const dir = qtrace ? mkdtempSync(join(tmpdir(), 'vsmmu-rec-')) : undefined;
   try {
-    const rec = await recordOnQemu(devices, ops, { traceFile: dir ? join(dir, 'qemu.log') : undefined });
-    const text = traceText({ name, devices, origin: rec.origin }, rec.ops);
+    const rec = await recordOnQemu(devices, ops, { target, traceFile: dir ? join(dir, 'qemu.log') : undefined });
+    const text = traceText({ name, devices, target, origin: rec.origin }, rec.ops);
     const out = opt(args, '-o', '--out');
     if (out) writeFileSync(out, text);
     else process.stdout.write(text);

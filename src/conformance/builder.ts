@@ -9,6 +9,15 @@ import { wordsToBytes, type Words } from '../guest/encode.js';
 import * as R from '../arch/registers.js';
 import { applyOp, smmuTarget, fromLe, type Op, type OpTarget } from '../ops.js';
 import type { Rng } from './rng.js';
+import type { SmmuOptions } from '../types.js';
+import { QEMU72, type QemuTarget } from '../qtest/target.js';
+
+/** A model configured as the target's SMMU (profile, and stage for qemu-10.0), with the scenario RAM. */
+export async function modelFor(target: QemuTarget, opts: Partial<SmmuOptions> & { devices: number[] }): Promise<Smmu> {
+  const o = { ...opts, profile: target.profile, ram: [{ base: RAM_BASE, size: RAM_SIZE }] } as SmmuOptions & { stage?: string };
+  if (target.profile !== 'qemu-7.2') o.stage = target.stage;
+  return createSmmu(o);
+}
 
 /** Guest RAM the scenarios use: all of it but what QEMU writes at boot (see RAM_RESERVED). */
 export const ARENAS: ReadonlyArray<{ base: number; end: number }> = [
@@ -28,7 +37,7 @@ export class Builder {
 
   private readonly target: OpTarget;
 
-  private constructor(readonly r: Rng, readonly m: Smmu, readonly devices: number[]) {
+  private constructor(readonly r: Rng, readonly m: Smmu, readonly devices: number[], readonly qemu: QemuTarget) {
     this.target = smmuTarget(m, { digest: false });
     this.arena = r.chance(0.8) ? 0 : 1;
     const a = ARENAS[this.arena];
@@ -36,9 +45,19 @@ export class Builder {
     this.next = a.base + r.int(0, 0x3f) * 0x10000 + (r.chance(0.3) ? r.int(0, 63) * 0x100000 : 0);
   }
 
-  static async create(r: Rng, devices: number[]): Promise<Builder> {
-    const m = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices });
-    return new Builder(r, m, devices);
+  /**
+   * The oracle is the model as the target's SMMU; while the engine lacks that profile
+   * (stage 2 and nested before they were built) QEMU 7.2's model steers instead, which
+   * only makes the generator's guesses (CONS, pending errors, events) less exact.
+   */
+  static async create(r: Rng, devices: number[], target: QemuTarget = QEMU72): Promise<Builder> {
+    let m: Smmu;
+    try {
+      m = await modelFor(target, { devices });
+    } catch {
+      m = await modelFor(QEMU72, { devices });
+    }
+    return new Builder(r, m, devices, target);
   }
 
   dispose(): void {

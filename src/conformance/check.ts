@@ -23,7 +23,7 @@ export interface CheckOptions extends RecordOptions {
 
 export async function checkOps(name: string, devices: number[], ops: readonly Op[], opts: CheckOptions = {}): Promise<CheckResult> {
   const recording = await recordOnQemu(devices, ops, opts);
-  const text = traceText({ name, devices, origin: opts.note ? `${recording.origin}; ${opts.note}` : recording.origin }, recording.ops);
+  const text = traceText({ name, devices, target: opts.target, origin: opts.note ? `${recording.origin}; ${opts.note}` : recording.origin }, recording.ops);
   const lines: string[] = [];
   const replay = withError(await replayText(text, name, opts.modelTrace ? { trace: (l) => lines.push(l) } : {}));
   return { recording, text, replay, modelTrace: opts.modelTrace ? lines : undefined };

@@ -9,6 +9,10 @@ import type { Scenario } from './scenario.js';
 import * as R from '../arch/registers.js';
 import * as C from '../arch/commands.js';
 import { put, type Words } from '../guest/encode.js';
+import { bringUp, cfgiAll, dataSizeFor, finish } from './bringup.js';
+import * as S2 from './families-s2.js';
+import { installS2Fallback } from './stage2.js';
+import { QEMU72, describeTarget, type QemuTarget } from '../qtest/target.js';
 
 /** The DMA engines every scenario has: edu devices in slots 3, 4, 5 and 31. */
 export const DEVICES: readonly number[] = [0x18, 0x20, 0x28, 0xf8];
@@ -16,64 +20,6 @@ export const DEVICES: readonly number[] = [0x18, 0x20, 0x28, 0xf8];
 type Family = (w: World) => void;
 
 const B = BigInt;
-
-// ---- bring-up ------------------------------------------------------------------------------------
-
-interface BringUp {
-  strtab?: 'linear' | '2lvl' | 'any';
-  /** LOG2SIZE of a linear stream table (random otherwise). */
-  strtabLog2?: number;
-  cmdqLog2?: number;
-  evtqLog2?: number;
-  eventq?: boolean;
-  smmuen?: boolean;
-}
-
-/** Probe-time programming in the order a driver uses, with random sizes and variations. */
-function bringUp(w: World, o: BringUp = {}): void {
-  const { b, r } = w;
-  if (r.chance(0.3)) for (const off of [R.R_IDR0, R.R_IDR1, R.R_IDR3, R.R_IDR5]) b.mmioR(off);
-  if (r.chance(0.2)) b.mmioR(R.R_AIDR);
-  if (r.chance(0.5)) {
-    b.mmioW(R.R_CR0, 4, 0);
-    b.mmioR(R.R_CR0ACK);
-  }
-  const kind = o.strtab === 'any' || o.strtab === undefined ? (r.chance(0.25) ? '2lvl' : 'linear') : o.strtab;
-  if (kind === 'linear') {
-    w.setupLinear(o.strtabLog2 ?? r.weighted([[6, 8], [2, r.int(8, 12)], [1, 16], [1, r.int(17, 42)]]), r.chance(w.chaos * 0.5));
-  } else {
-    const log2 = r.weighted([[4, 8], [2, r.int(8, 16)], [1, r.int(17, 24)]]);
-    w.setupTwoLevel(log2, r.weighted([[3, 6], [2, r.int(0, 8)], [1, r.int(0, Math.min(log2, 12))]]));
-  }
-  w.setupCmdq(o.cmdqLog2 ?? r.weighted([[4, r.int(2, 6)], [2, r.int(0, 2)], [2, 8], [0.5, r.int(20, 31)]]));
-  b.mmioW(R.R_CMDQ_PROD, 4, 0);
-  b.mmioW(R.R_CMDQ_CONS, 4, 0);
-  w.setupEvtq(o.evtqLog2 ?? r.weighted([[4, r.int(3, 7)], [2, r.int(0, 2)], [0.5, r.int(20, 31)]]));
-  const page = r.chance(0.7) ? R.SMMU_PAGE1 : 0;
-  b.mmioW(R.R_EVENTQ_PROD + page, 4, 0);
-  b.mmioW(R.R_EVENTQ_CONS + page, 4, 0);
-  b.mmioW(R.R_IRQ_CTRL, 4, r.chance(0.8) ? 5 : r.int(0, 7));
-  if (r.chance(0.3)) b.mmioR(R.R_IRQ_CTRLACK);
-  let cr0 = 8;
-  w.writeCr0(cr0);
-  if (r.chance(0.8)) {
-    w.submit([cfgiAll(), w.sync()]);
-    w.afterBatch();
-  }
-  if (o.eventq ?? r.chance(0.95)) cr0 |= 4;
-  w.writeCr0(cr0, r.chance(0.5));
-  if (r.chance(0.1)) b.mmioW(R.R_GBPA, 4, r.chance(0.5) ? 0x80100000 : r.u32());
-  if (o.smmuen ?? true) w.writeCr0(cr0 | 1);
-}
-
-function cfgiAll(): Words {
-  return put(put([B(C.CMD_CFGI_STE_RANGE), 0n], C.CMD_SID, 0), C.CMD_STE_RANGE, 31);
-}
-
-/** Data area size for the granules in use. */
-function dataSizeFor(granules: number[]): number {
-  return Math.max(...granules.map((g) => 4 * 2 ** g), 0x8000);
-}
 
 /** Points a device at a domain: stage-1 STE, then CFGI_STE + SYNC (mostly). */
 function attach(w: World, dev: Device, d: Domain): void {
@@ -106,16 +52,6 @@ function populate(w: World, nDomains: number, perDomain: [number, number], granu
   for (const dev of w.devices) {
     if (r.chance(0.85)) attach(w, dev, r.pick(doms));
   }
-}
-
-function finish(w: World): void {
-  const { b, r } = w;
-  b.mmioR(R.R_CMDQ_CONS);
-  b.mmioR(R.R_GERROR);
-  if (r.chance(0.5)) b.mmioR(R.R_GERRORN);
-  b.mmioR(R.R_CR0ACK);
-  w.drainEvents(false);
-  if (w.dataSize) w.observeData();
 }
 
 // ---- families ------------------------------------------------------------------------------------
@@ -653,28 +589,58 @@ export const FAMILIES: Record<string, { weight: number; run: Family; lowIova?: n
   disabled: { weight: 1, run: disabled },
   iotlb: { weight: 0.5, run: iotlb },
   mixed: { weight: 4, run: mixed },
+  // an SMMU with stage 2 (QEMU 10.0); these never let a device bypass
+  's2-walk': { weight: 5, run: S2.s2Walk, lowIova: 1 },
+  's2-ste-checks': { weight: 3, run: S2.s2SteChecks, lowIova: 1 },
+  's2-perm': { weight: 3, run: S2.s2Perm, lowIova: 1 },
+  's2-cache': { weight: 4, run: S2.s2Cache, lowIova: 1 },
+  'nested-walk': { weight: 5, run: S2.nestedWalk, lowIova: 1 },
+  'nested-faults': { weight: 4, run: S2.nestedFaults, lowIova: 1 },
+  'nested-cache': { weight: 4, run: S2.nestedCache, lowIova: 1 },
+  regs10: { weight: 1, run: S2.regs10 },
 };
 
+const STAGE1_FAMILIES = ['xlate', 'stale', 'config', 'strtab', 'cmdq', 'evtq', 'regs', 'disabled', 'iotlb', 'mixed'];
+const S2_FAMILIES = ['s2-walk', 's2-ste-checks', 's2-perm', 's2-cache'];
+const NESTED_FAMILIES = ['nested-walk', 'nested-faults', 'nested-cache'];
+
+/**
+ * The families a target runs, with weights. On an SMMU with stage 2 the families that
+ * may read STEs from arbitrary guest memory (strtab, regs) are left out: an STE with
+ * stage 2 and S2AA64 = 0 aborts QEMU 10.0 (regs10 probes the registers instead); stage-1
+ * families run there too, at a lower weight, since a nested SMMU takes stage-1 STEs.
+ */
+export function familiesOf(target: QemuTarget = QEMU72): Array<[string, number]> {
+  const w = (names: string[], scale = 1): Array<[string, number]> => names.map((n) => [n, FAMILIES[n].weight * scale]);
+  if (target.profile === 'qemu-7.2') return w(STAGE1_FAMILIES);
+  if (target.stage === '1') return [...w(STAGE1_FAMILIES), ...w(['regs10'])];
+  const s1 = STAGE1_FAMILIES.filter((f) => f !== 'strtab' && f !== 'regs');
+  if (target.stage === '2') return [...w(S2_FAMILIES, 2), ...w(['cmdq', 'evtq', 'disabled'], 0.5), ...w(['regs10'])];
+  return [...w(NESTED_FAMILIES, 2), ...w(S2_FAMILIES), ...w(s1, 0.3), ...w(['regs10'])];
+}
+
 /** The family a seed selects (unless one is forced). */
-export function familyOf(seed: number, forced?: string): string {
+export function familyOf(seed: number, forced?: string, target: QemuTarget = QEMU72): string {
+  const fams = familiesOf(target);
   if (forced) {
-    if (!(forced in FAMILIES)) throw new Error(`unknown family "${forced}" (one of ${Object.keys(FAMILIES).join(', ')})`);
+    if (!fams.some(([f]) => f === forced)) throw new Error(`unknown family "${forced}" for ${describeTarget(target)} (one of ${fams.map(([f]) => f).join(', ')})`);
     return forced;
   }
   const r = new Rng(seed ^ 0x5bd1e995);
-  return r.weighted(Object.entries(FAMILIES).map(([k, v]) => [v.weight, k] as const));
+  return r.weighted(fams.map(([k, v]) => [v, k] as const));
 }
 
-/** Builds the scenario of `seed`. */
-export async function generate(seed: number, forced?: string): Promise<Scenario> {
-  const family = familyOf(seed, forced);
+/** Builds the scenario of `seed` for `target` (QEMU 7.2 by default). */
+export async function generate(seed: number, forced?: string, target: QemuTarget = QEMU72): Promise<Scenario> {
+  const family = familyOf(seed, forced, target);
   const f = FAMILIES[family];
   const r = new Rng(seed);
-  const b = await Builder.create(r, [...DEVICES]);
+  const b = await Builder.create(r, [...DEVICES], target);
   try {
-    const w = new World(b, { lowIova: r.chance(f.lowIova ?? 0), chaos: r.pick([0.05, 0.1, 0.2]) });
+    const w = new World(b, { lowIova: r.chance(f.lowIova ?? 0), chaos: r.pick([0.05, 0.1, 0.2]), target });
+    if (w.hasS2) installS2Fallback(w);
     f.run(w);
-    return { name: `${family}-${seed}`, family, seed, devices: [...DEVICES], ops: b.ops, opcodes: [...b.opcodes].sort((x, y) => x - y) };
+    return { name: `${family}-${seed}`, family, seed, target, devices: [...DEVICES], ops: b.ops, opcodes: [...b.opcodes].sort((x, y) => x - y) };
   } finally {
     b.dispose();
   }

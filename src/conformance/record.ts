@@ -3,8 +3,11 @@
 
 import { QemuMachine, RAM_RESERVED, SMMU_SIZE } from '../qtest/machine.js';
 import { applyOp, type Op, type OpTarget } from '../ops.js';
+import { QEMU72, machineOptions, targetBinary, type QemuTarget } from '../qtest/target.js';
 
 export interface RecordOptions {
+  /** Which QEMU and SMMU stages (default QEMU 7.2). */
+  target?: QemuTarget;
   binary?: string;
   /** QEMU's smmu* trace events go to this file. */
   traceFile?: string;
@@ -20,12 +23,18 @@ export interface Recording {
   qtestRequests: number;
 }
 
-let versionLine: string | undefined;
+const versionLines = new Map<string, string>();
 
-/** "recorded from <QEMU version> ..." for trace headers. */
-export function recordingOrigin(binary?: string): string {
-  if (versionLine === undefined) versionLine = QemuMachine.version(binary) ?? 'qemu-system-aarch64 (unknown version)';
-  return `recorded from ${versionLine} -machine virt,iommu=smmuv3 via qtest (vsmmu conformance); edu devices as DMA engines`;
+/** "recorded from <QEMU version> -machine ... [-global ...] ..." for trace headers. */
+export function recordingOrigin(binary?: string, target: QemuTarget = QEMU72): string {
+  const bin = binary ?? targetBinary(target);
+  let v = versionLines.get(bin);
+  if (v === undefined) {
+    v = QemuMachine.version(bin) ?? 'qemu-system-aarch64 (unknown version)';
+    versionLines.set(bin, v);
+  }
+  const { machine, globals } = machineOptions(target);
+  return `recorded from ${v} -machine ${machine}${globals.length ? ' ' + globals.join(' ') : ''} via qtest (vsmmu conformance); edu devices as DMA engines`;
 }
 
 /** Refuses operations the qtest machine cannot perform faithfully. */
@@ -71,7 +80,7 @@ export function applyQemu(m: QemuMachine, o: Op): bigint | string | undefined {
 export async function recordOnQemu(devices: number[], ops: readonly Op[], opts: RecordOptions = {}): Promise<Recording> {
   for (const o of ops) checkOp(o);
   const t0 = Date.now();
-  const m = await QemuMachine.start({ devices, binary: opts.binary, traceFile: opts.traceFile });
+  const m = await QemuMachine.start({ devices, target: opts.target, binary: opts.binary, traceFile: opts.traceFile });
   opts.onStart?.(m.pid);
   const out: Op[] = [];
   try {
@@ -84,5 +93,5 @@ export async function recordOnQemu(devices: number[], ops: readonly Op[], opts: 
   } finally {
     await m.close();
   }
-  return { ops: out, origin: recordingOrigin(opts.binary), ms: Date.now() - t0, qtestRequests: m.q.requests };
+  return { ops: out, origin: recordingOrigin(opts.binary, opts.target), ms: Date.now() - t0, qtestRequests: m.q.requests };
 }

@@ -6,11 +6,14 @@ import { Worker } from 'node:worker_threads';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ScenarioOutcome, ScenarioTask } from './scenario-run.js';
+import { QEMU72, describeTarget, type QemuTarget } from '../qtest/target.js';
 
 export interface RunOptions {
   count: number;
   seed: number;
   jobs: number;
+  /** Which QEMU and SMMU stages (default QEMU 7.2). */
+  target?: QemuTarget;
   family?: string;
   /** Run exactly these scenario seeds instead of deriving them from `seed`. */
   seeds?: number[];
@@ -30,6 +33,7 @@ export interface RunOptions {
 
 export interface RunSummary {
   seed: number;
+  target: QemuTarget;
   scenarios: number;
   passed: number;
   mismatched: number;
@@ -75,7 +79,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   const outcomes: ScenarioOutcome[] = [];
   const summary: RunSummary = {
-    seed: opts.seed, scenarios: total, passed: 0, mismatched: 0, errors: 0, minutes: 0, perMinute: 0, qemuSeconds: 0, ops: 0, expects: 0,
+    seed: opts.seed, target: opts.target ?? QEMU72, scenarios: total, passed: 0, mismatched: 0, errors: 0, minutes: 0, perMinute: 0, qemuSeconds: 0, ops: 0, expects: 0,
     families: {}, opcodes: [], commands: {}, events: {}, cerrors: {}, traceDifferences: 0, regressFiles: [], failures: [],
   };
   const opcodes = new Set<number>();
@@ -99,7 +103,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
           return;
         }
         current = next++;
-        const task: ScenarioTask = { index: current, seed: seeds[current], family: opts.family, shrink: opts.shrink, trace: opts.trace, binary: opts.binary };
+        const task: ScenarioTask = { index: current, seed: seeds[current], family: opts.family, target: opts.target, shrink: opts.shrink, trace: opts.trace, binary: opts.binary };
         worker.postMessage(task);
       };
       worker.on('message', (msg: { type: string; pid?: number; index?: number; outcome?: ScenarioOutcome }) => {
@@ -144,6 +148,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
         } else {
           summary.passed++;
         }
+        if (o.qemuUnsafe) log(`conformance: ${o.name} made QEMU reach memory outside RAM (a generator bug): ${o.qemuUnsafe[0]}`);
         opts.onOutcome?.(o);
         opts.progress?.(done, total, status());
         feed();
@@ -186,7 +191,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
 export function describeSummary(s: RunSummary): string[] {
   const lines: string[] = [];
   const pct = (n: number) => (s.scenarios ? ((100 * n) / s.scenarios).toFixed(1) : '0');
-  lines.push(`conformance: seed ${s.seed}: ${s.scenarios} scenarios in ${s.minutes.toFixed(1)} min (${s.perMinute.toFixed(1)}/min; QEMU ${s.qemuSeconds.toFixed(0)} s), ${s.ops} ops, ${s.expects} expectations`);
+  lines.push(`conformance: ${describeTarget(s.target)}, seed ${s.seed}: ${s.scenarios} scenarios in ${s.minutes.toFixed(1)} min (${s.perMinute.toFixed(1)}/min; QEMU ${s.qemuSeconds.toFixed(0)} s), ${s.ops} ops, ${s.expects} expectations`);
   lines.push(`  passed ${s.passed} (${pct(s.passed)}%), mismatching ${s.mismatched}, errors ${s.errors}` + (s.traceDifferences ? `, trace-log differences ${s.traceDifferences}` : ''));
   lines.push(`  families: ${Object.entries(s.families).sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const missing: string[] = [];

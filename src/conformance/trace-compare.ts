@@ -1,29 +1,33 @@
 // Side-by-side trace logs: QEMU's `-trace 'smmu*'` output and our model's trace lines
 // for the same operations, normalised so that `diff` shows only real differences.
 
-import { createSmmu } from '../smmu.js';
-import { RAM_BASE, RAM_SIZE } from '../qtest/machine.js';
+import { modelFor } from './builder.js';
+import { QEMU72, type QemuTarget } from '../qtest/target.js';
 import { applyOp, smmuTarget, type Op } from '../ops.js';
 
 /** QEMU trace events the model does not produce (machine set-up, notifiers). */
-const QEMU_ONLY = /^(smmu_add_mr|smmuv3_notify_flag_add|smmuv3_notify_flag_del|smmu_inv_notifiers_mr|smmuv3_inv_notifiers_iova)\b/;
+const QEMU_ONLY = /^(smmu_add_mr|smmu_reset_exit|smmuv3_notify_flag_add|smmuv3_notify_flag_del|smmu_inv_notifiers_mr|smmuv3_inv_notifiers_iova)\b/;
 
 /**
  * QEMU's log without the "pid@seconds.micros:" prefix some trace backends add, without
- * events of the machine set-up, and without empty lines.
+ * events of the machine set-up (the IDR0 check at start included), and without empty lines.
  */
 export function normalizeQemuLog(text: string): string[] {
-  return text
+  const lines = text
     .split('\n')
     .map((l) => l.replace(/^\d+@\d+\.\d+:/, '').trimEnd())
     .filter((l) => l !== '' && !QEMU_ONLY.test(l));
+  // the machine's IDR0 check at start (QemuMachine.start) is the first SMMU access: not the scenario's
+  const first = lines.findIndex((l) => l.startsWith('smmuv3_'));
+  if (first >= 0 && lines[first].startsWith('smmuv3_read_mmio addr: 0x0 ')) lines.splice(first, 1);
+  return lines;
 }
 
 /** Our model's trace lines for `ops`, op by op, with each register write logged after its effects (as QEMU logs it). */
-export async function modelTrace(devices: number[], ops: readonly Op[]): Promise<string[]> {
+export async function modelTrace(devices: number[], ops: readonly Op[], qemu: QemuTarget = QEMU72): Promise<string[]> {
   const out: string[] = [];
   let cur: string[] = [];
-  const smmu = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices, trace: (l) => cur.push(l) });
+  const smmu = await modelFor(qemu, { devices, trace: (l) => cur.push(l) });
   const target = smmuTarget(smmu, { digest: false });
   for (const o of ops) {
     cur = [];

@@ -18,6 +18,7 @@ import * as C from '../arch/commands.js';
 import { put, type Words } from '../guest/encode.js';
 import * as CD from '../arch/cd.js';
 import * as STE from '../arch/ste.js';
+import { QEMU72, type QemuTarget } from '../qtest/target.js';
 
 const B = BigInt;
 const TWO48 = 1n << 48n;
@@ -34,12 +35,18 @@ export class PageTable {
   readonly start: number;
   readonly rootBytes: number;
   readonly root: number;
-  private readonly tables = new Set<number>();
+  /** Every table of the tree (guest physical addresses). */
+  readonly tables = new Set<number>();
 
-  constructor(private readonly w: World, readonly granule: 12 | 14 | 16, readonly tsz: number) {
+  /**
+   * `start`: the start level when the guest chooses it (stage 2's SL0; stage 1 derives it
+   * from the input size). A start level that resolves more than `stride` bits means
+   * concatenated start tables (stage 2 only), laid out one after the other.
+   */
+  constructor(private readonly w: World, readonly granule: 12 | 14 | 16, readonly tsz: number, start?: number) {
     this.stride = granule - 3;
     this.inputsize = 64 - tsz;
-    this.start = 4 - Math.floor((this.inputsize - 4) / this.stride);
+    this.start = start ?? 4 - Math.floor((this.inputsize - 4) / this.stride);
     this.rootBytes = 2 ** (this.inputsize - this.stride * (4 - this.start));
     this.root = w.b.alloc(Math.max(this.rootBytes, 64), Math.max(this.rootBytes, 64));
     this.tables.add(this.root);
@@ -51,7 +58,9 @@ export class PageTable {
 
   index(iova: bigint, level: number): number {
     const masked = iova & ((1n << B(this.inputsize)) - 1n);
-    return Number((masked >> B(this.shift(level))) & ((1n << B(this.stride)) - 1n));
+    const idx = masked >> B(this.shift(level));
+    // the start level indexes the (maybe concatenated) root with every bit left
+    return Number(level === this.start ? idx : idx & ((1n << B(this.stride)) - 1n));
   }
 
   /** Address of the descriptor for `iova` at `level`, creating (or re-creating) the tables above it. */
@@ -61,14 +70,14 @@ export class PageTable {
     for (let l = this.start; l < level; l++) {
       const d = table + this.index(iova, l) * 8;
       const pte = b.peek64(d);
-      const next = Number(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n));
+      const next = this.w.physOf(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n), this);
       if ((pte & 3n) === 3n && this.tables.has(next)) {
         table = next;
         continue;
       }
       const t = b.alloc(2 ** this.granule, 2 ** this.granule);
       this.tables.add(t);
-      b.memW(d, 8, this.w.tableDesc(t));
+      b.memW(d, 8, this.w.tableDesc(t, this));
       table = t;
     }
     return table + this.index(iova, level) * 8;
@@ -82,7 +91,7 @@ export class PageTable {
     for (let l = this.start; l < level; l++) {
       const d = table + this.index(iova, l) * 8;
       const pte = b.peek64(d);
-      const next = Number(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n));
+      const next = this.w.physOf(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n), this);
       if ((pte & 3n) !== 3n || !this.tables.has(next)) return last;
       last = { addr: d, level: l };
       table = next;
@@ -122,7 +131,7 @@ export interface Mapping {
   tt: Tt;
 }
 
-export type DevState = 'none' | 's1' | 'bypass' | 'abort' | 'bad';
+export type DevState = 'none' | 's1' | 's2' | 'nested' | 'bypass' | 'abort' | 'bad';
 
 export interface Device {
   sid: number;
@@ -135,6 +144,8 @@ export interface Device {
 export interface WorldOptions {
   /** IOVAs below RAM are used (small input ranges): bypass is then never allowed. */
   lowIova?: boolean;
+  /** The SMMU the scenario is written for (default QEMU 7.2, stage 1). */
+  target?: QemuTarget;
   /** Hostility level 0..1: how often actions do the wrong thing on purpose. */
   chaos?: number;
 }
@@ -144,6 +155,16 @@ export class World {
   devices: Device[];
   domains: Domain[] = [];
   readonly lowIova: boolean;
+  readonly target: QemuTarget;
+  /**
+   * Nested scenarios: the guest's stage-1 structures (CDs, tables, output pages) are
+   * named by IPA = PA + ipaDelta, which the guest hypervisor's stage 2 maps back.
+   */
+  ipaDelta = 0n;
+  /** Tables of trees whose pointers are PAs even when ipaDelta is set (stage-2 tables). */
+  readonly physTrees = new Set<PageTable>();
+  /** Stage-2 configuration for STE kinds that enable stage 2 when the SMMU has it (see stage2.ts). */
+  s2Fallback?: (w: Words) => void;
   chaos: number;
   data = 0;
   dataSize = 0;
@@ -162,12 +183,33 @@ export class World {
     this.r = b.r;
     this.devices = b.devices.map((sid) => ({ sid, state: 'none', mayBypass: false }));
     this.lowIova = opts.lowIova ?? false;
+    this.target = opts.target ?? QEMU72;
     this.chaos = opts.chaos ?? 0.1;
     this.asidNext = this.r.chance(0.5) ? this.r.int(0, 0xffff) : this.r.int(0, 16);
   }
 
   get canBypass(): boolean {
     return !this.lowIova;
+  }
+
+  /** QEMU 10.0 (any stage): its aborts must be avoided (CD.IPS 6/7, S2AA64 = 0 with stage 2). */
+  get qemu10(): boolean {
+    return this.target.profile === 'qemu-10.0';
+  }
+
+  /** The SMMU implements stage 2 (qemu-10.0 stage 2 or nested). */
+  get hasS2(): boolean {
+    return this.qemu10 && this.target.stage !== '1';
+  }
+
+  /** The address a stage-1 structure of `tree` uses for guest physical address `pa`. */
+  ipaOf(pa: number | bigint, tree?: PageTable): bigint {
+    return tree && this.physTrees.has(tree) ? B(pa) : B(pa) + this.ipaDelta;
+  }
+
+  /** The guest physical address behind a pointer found in a table of `tree`. */
+  physOf(addr: bigint, tree?: PageTable): number {
+    return Number(tree && this.physTrees.has(tree) ? addr : addr - this.ipaDelta);
   }
 
   // ---- safe addresses -----------------------------------------------------------------------
@@ -428,7 +470,7 @@ export class World {
       case 'cdmax':
       case 'stalld':
         setCfg(1, 5);
-        w[0] |= B(cd) & 0x0000ffffffffffc0n;
+        w[0] |= this.ipaOf(cd) & 0x0000ffffffffffc0n;
         if (r.chance(this.chaos)) w[0] |= B(r.int(1, 15)) << 48n; // S1ContextPtr[51:48]: QEMU reads 47:6
         if (kind === 'cdmax') w[0] |= B(r.int(1, 31)) << 59n;
         else w[0] &= ~(0x1fn << 59n);
@@ -450,7 +492,7 @@ export class World {
         break;
       case 'nested':
         setCfg(1, 7);
-        w[0] |= B(cd) & 0x0000ffffffffffc0n;
+        w[0] |= this.ipaOf(cd) & 0x0000ffffffffffc0n;
         break;
       case 'garbage':
         for (let i = 0; i < 8; i++) w[i] = r.u64();
@@ -459,6 +501,10 @@ export class World {
         w[0] = (w[0] & ~0x0000ffffffffffc0n) | (B(r.chance(0.5) ? cd || this.safeBase() : this.safeBase()) & 0x0000ffffffffffc0n);
         break;
     }
+    // On an SMMU with stage 2, an STE that enables it is decoded: QEMU 10.0 aborts on
+    // S2AA64 = 0, and S2TTB must lead to safe memory. Such STEs get a sane stage 2.
+    const cfg = Number((w[0] >> 1n) & 7n);
+    if (this.hasS2 && (w[0] & 1n) === 1n && (cfg & 6) === 6) this.s2Fallback?.(w);
     return w;
   }
 
@@ -530,7 +576,9 @@ export class World {
     }
     put(w, CD.CD_ENDI, v.endi ? 1 : 0);
     put(w, CD.CD_V, v.valid === false ? 0 : 1);
-    put(w, CD.CD_IPS, v.ips ?? r.weighted([[4, 5], [2, 4], [1, 2], [1, 0], [1, r.int(0, 7)]]));
+    let ips = v.ips ?? r.weighted([[4, 5], [2, 4], [1, 2], [1, 0], [1, r.int(0, 7)]]);
+    if (ips > 5 && this.qemu10) ips = r.int(0, 5); // QEMU 10.0 aborts on IPS 6 and 7 (g_assert_not_reached)
+    put(w, CD.CD_IPS, ips);
     put(w, CD.CD_AFFD, r.int(0, 1));
     put(w, CD.CD_TBI, v.tbi ?? (r.chance(0.2) ? r.int(0, 3) : 0));
     put(w, CD.CD_AA64, v.aa64 === false ? 0 : 1);
@@ -546,8 +594,8 @@ export class World {
     const ttb = (tt: Tt | undefined, over?: bigint) => {
       if (over !== undefined) return over;
       // no table: an empty one (a guest may still enable the range with a bad variant)
-      if (!tt) return B(this.b.alloc(64, 64));
-      let a = B(tt.pt.root);
+      if (!tt) return this.ipaOf(this.b.alloc(64, 64));
+      let a = this.ipaOf(tt.pt.root);
       // QEMU aligns TTB down to the root table size: low bits below it are ignored
       if (r.chance(this.chaos) && tt.pt.rootBytes > 16) a += B(r.int(1, tt.pt.rootBytes / 16 - 1) * 16);
       return a;
@@ -563,8 +611,8 @@ export class World {
   // ---- descriptors ------------------------------------------------------------------------------
 
   /** A table descriptor with random APTable and ignored attribute bits. */
-  tableDesc(addr: number): bigint {
-    let v = B(addr) | 3n;
+  tableDesc(addr: number, tree?: PageTable): bigint {
+    let v = this.ipaOf(addr, tree) | 3n;
     const r = this.r;
     if (r.chance(0.15 + this.chaos)) v |= B(r.int(0, 3)) << 61n; // APTable
     if (r.chance(this.chaos)) v |= B(r.int(0, 1)) << 63n | B(r.int(0, 3)) << 59n; // NSTable, XN/PXNTable
@@ -617,7 +665,7 @@ export class World {
    * Maps something in domain d: a page or a block at a level the granule allows (QEMU
    * 7.2 also takes level-0 and 16K/64K level-1 blocks, which the architecture forbids).
    */
-  mapRandom(d: Domain, o: { level?: number; ro?: boolean; tt?: Tt } = {}): Mapping | undefined {
+  mapRandom(d: Domain, o: { level?: number; ro?: boolean; tt?: Tt; leaf?: (out: number, level: number) => bigint } = {}): Mapping | undefined {
     const r = this.r;
     const tt = o.tt ?? this.pickTt(d);
     const pt = tt.pt;
@@ -641,14 +689,15 @@ export class World {
     const winOff = B(target - out);
     const winLen = size <= B(this.dataSize) ? Number(size) : Math.min(0x1000 * r.int(1, 4), this.data + this.dataSize - target);
     const desc = pt.descAddr(base, level);
+    const oa = Number(this.ipaOf(out, pt)); // stage-1 outputs of a nested guest are IPAs
     if (r.chance(0.04 + this.chaos * 0.1)) {
       // a hole that is not all zeros: invalid (bit 0 clear) with junk, or reserved at level 3
-      const v = level === 3 && r.chance(0.5) ? this.leafDesc(out, 3) & ~2n : this.leafDesc(out, level) & ~1n;
+      const v = level === 3 && r.chance(0.5) ? this.leafDesc(oa, 3) & ~2n : this.leafDesc(oa, level) & ~1n;
       this.b.memW(desc, 8, v);
       return undefined;
     }
     const junk = level < 3 && r.chance(this.chaos) ? r.int(1, 2 ** Math.min(20, pt.shift(level) - 12) - 1) * 0x1000 : 0; // address bits below the block size: ignored
-    this.b.memW(desc, 8, this.leafDesc(out, level, { ro: o.ro, junkAddr: junk & (Number(size) - 1) }));
+    this.b.memW(desc, 8, (o.leaf ?? ((a: number, l: number) => this.leafDesc(a, l, { ro: o.ro })))(oa, level) | B(junk & (Number(size) - 1)));
     if (size > B(this.dataSize) && !unassignedOut) this.ramBlocks.push({ base, size, out: B(out) });
     const m: Mapping = { d, iova: base + winOff, len: Math.max(1, winLen), level, desc, tt };
     d.mappings.push(m);

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { QtestProcess, QtestError, qemuBinary, qemuVersion } from './qtest.js';
 import { wfiKernel } from './kernel.js';
 import type { GuestBus } from '../guest/driver.js';
+import { QEMU72, SPEC_IDR0, dataDirArgs, describeTarget, machineOptions, targetBinary, type QemuTarget } from './target.js';
 
 export const SMMU_BASE = 0x09050000;
 export const ECAM_BASE = 0x3f000000;
@@ -35,6 +36,9 @@ const EDU_BAR_SIZE = 0x100000;
 export interface QemuMachineOptions {
   /** StreamIDs of the DMA engines: multiples of 8 in [8, 0xf8] (slot = sid >> 3 on bus 0). */
   devices: number[];
+  /** Which QEMU and SMMU stages (default QEMU 7.2, stage 1). */
+  target?: QemuTarget;
+  /** The QEMU binary (default: the target's, see target.ts). */
   binary?: string;
   /** Write QEMU's smmu* trace events to this file (-trace 'smmu*' -D file). */
   traceFile?: string;
@@ -48,9 +52,11 @@ export const RAM_RESERVED: Array<{ base: number; size: number }> = [
   { base: 0x48000000, size: 0x200000 }, // device tree (after the empty initrd at RAM + 128 MiB)
 ];
 
-export function machineArgs(devices: number[], kernel: string): string[] {
+export function machineArgs(devices: number[], kernel: string, target: QemuTarget = QEMU72, binary?: string): string[] {
+  const { machine, globals } = machineOptions(target);
   const args = [
-    '-machine', 'virt,iommu=smmuv3,highmem=off', '-cpu', 'cortex-a57', '-m', '256',
+    ...dataDirArgs(target, binary), ...globals,
+    '-machine', machine, '-cpu', 'cortex-a57', '-m', '256',
     '-nodefaults', '-display', 'none', '-serial', 'none', '-monitor', 'none',
     '-icount', 'shift=0,sleep=off', '-accel', 'tcg,tb-size=16', '-kernel', kernel,
   ];
@@ -70,7 +76,7 @@ export class QemuMachine implements GuestBus {
   dmaPolls = 0;
   dmas = 0;
 
-  private constructor(readonly q: QtestProcess, readonly devices: number[], readonly traceFile?: string) {}
+  private constructor(readonly q: QtestProcess, readonly devices: number[], readonly target: QemuTarget, readonly traceFile?: string) {}
 
   static async start(opts: QemuMachineOptions): Promise<QemuMachine> {
     for (const sid of opts.devices) {
@@ -79,18 +85,30 @@ export class QemuMachine implements GuestBus {
       }
     }
     if (new Set(opts.devices).size !== opts.devices.length) throw new RangeError('qemu machine: duplicate StreamIDs');
-    const args = machineArgs(opts.devices, wfiKernel());
+    const target = opts.target ?? QEMU72;
+    const binary = opts.binary ?? targetBinary(target);
+    const args = machineArgs(opts.devices, wfiKernel(), target, binary);
     if (opts.traceFile) args.push('-trace', 'smmu*', '-D', opts.traceFile);
     if (opts.extraArgs) args.push(...opts.extraArgs);
-    const q = await QtestProcess.spawn({ binary: opts.binary, args });
-    const m = new QemuMachine(q, [...opts.devices], opts.traceFile);
+    const q = await QtestProcess.spawn({ binary, args });
+    const m = new QemuMachine(q, [...opts.devices], target, opts.traceFile);
     try {
+      m.checkIdr0();
       m.setupPci();
     } catch (err) {
       await q.close();
       throw err;
     }
     return m;
+  }
+
+  /** The SMMU's IDR0 must be the spec's for the target: else the machine or the stage is not the one asked for. */
+  private checkIdr0(): void {
+    const want = SPEC_IDR0[this.target.profile][this.target.stage];
+    const got = Number(this.q.query(`readl ${h(SMMU_BASE)}`)) >>> 0;
+    if (want !== undefined && got !== want) {
+      throw new QtestError(`qemu machine: ${this.q.binary} gives SMMU_IDR0 ${h(got)}, but ${describeTarget(this.target)} has ${h(want)} (wrong QEMU version, machine or stage)`);
+    }
   }
 
   /** BAR0 of each edu device inside the 32-bit PCI window; memory decoding and bus mastering on. */
