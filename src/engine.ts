@@ -40,6 +40,17 @@ export interface EngineExports {
   fwd_done(failIndex: number): void;
   bev_ptr(): number;
   backend_event(backend: number): number;
+  snap_ptr(): number;
+  snap_chunk_ptr(): number;
+  snap_chunk_records(section: number): number;
+  snap_save(withCaches: number): number;
+  snap_export(section: number, first: number): number;
+  snap_check(): number;
+  snap_check_records(section: number, n: number): number;
+  snap_apply(): void;
+  snap_import(section: number, n: number): void;
+  snap_import_wildcard(): void;
+  snap_arrive(): number;
   debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
   debug_iotlb_entry(i: number): number;
   debug_config_cached(sid: number): number;
