@@ -126,6 +126,7 @@ export function snap_apply(): void { N.snapApply(); }
 export function snap_import(section: u32, n: u32): void { N.snapImport(section, n); }
 export function snap_import_wildcard(): void { N.snapImportWildcard(); }
 export function snap_arrive(): u32 { return N.snapArrive(); }
+export function drop_caches(): void { N.snapDropCaches(); }
 
 const bev = memory.data(BEV_BYTES);
 export function bev_ptr(): usize { return bev; }

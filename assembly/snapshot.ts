@@ -228,10 +228,9 @@ export function snapCheckRecords(section: u32, n: u32): u32 {
  */
 export function snapApply(): void {
   const p = block;
+  snapDropCaches();
   const t = traceOn;
   setTrace(false);
-  flushAllConfigs();
-  iotlbInvAll();
   D.endWindow();
   D.forgetAll();
   S.cr0 = load<u32>(p, SN_CR0);
@@ -297,6 +296,15 @@ export function snapImport(section: u32, n: u32): void {
 /** Restores the dispatcher's wildcard mask from the block (same host only). */
 export function snapImportWildcard(): void {
   D.setWildcard(load<u32>(block, SN_WILDCARD));
+}
+
+/** Empties the IOTLB and the configuration cache, as a migration leaves them (no trace: not guest activity). */
+export function snapDropCaches(): void {
+  const t = traceOn;
+  setTrace(false);
+  flushAllConfigs();
+  iotlbInvAll();
+  setTrace(t);
 }
 
 /** Arrival on another host: see dispatch.ts arrive(). */

@@ -51,6 +51,7 @@ export interface EngineExports {
   snap_import(section: number, n: number): void;
   snap_import_wildcard(): void;
   snap_arrive(): number;
+  drop_caches(): void;
   debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
   debug_iotlb_entry(i: number): number;
   debug_config_cached(sid: number): number;

@@ -639,6 +639,15 @@ export class Smmu {
     this.afterCall();
   }
 
+  /**
+   * Empties the IOTLB and the configuration cache, as a QEMU migration does (restore's
+   * default). For comparisons with a migrated run, and for emulators that migrate without
+   * snapshots.
+   */
+  dropCaches(): void {
+    this.e.drop_caches();
+  }
+
   /** Every check of a restore; returns whether the VM arrives on a new host. Changes nothing in the model. */
   private checkSnapshot(p: SnapshotParts, options: RestoreOptions, caches: 'drop' | 'keep'): boolean {
     if (p.profile !== this.profile || p.variant !== this.profileOptions) {
