@@ -14,7 +14,8 @@ export type Op =
   | { op: 'mem_fill'; addr: number; hex: string }
   | { op: 'mem_read'; addr: number; size: number; expect?: bigint }
   | { op: 'mem_digest'; addr: number; len: number; expect?: string }
-  | { op: 'dma'; sid: number; src: bigint; dst: bigint; len: number };
+  | { op: 'dma'; sid: number; src: bigint; dst: bigint; len: number }
+  | { op: 'migrate' };
 
 const hx = hex;
 
@@ -28,6 +29,7 @@ export function opToJson(o: Op): Record<string, unknown> {
     case 'mem_read': return o.expect === undefined ? { op: o.op, addr: hx(o.addr), size: o.size } : { op: o.op, addr: hx(o.addr), size: o.size, expect: hx(o.expect) };
     case 'mem_digest': return o.expect === undefined ? { op: o.op, addr: hx(o.addr), len: o.len } : { op: o.op, addr: hx(o.addr), len: o.len, expect: o.expect };
     case 'dma': return { op: o.op, sid: hx(o.sid), src: hx(o.src), dst: hx(o.dst), len: o.len };
+    case 'migrate': return { op: o.op };
   }
 }
 
@@ -49,6 +51,9 @@ export function opFromJson(j: Record<string, unknown>): Op {
     case 'mem_read': return { op: 'mem_read', addr: num(j.addr), size: num(j.size), ...(j.expect !== undefined ? { expect: big(j.expect) } : {}) };
     case 'mem_digest': return { op: 'mem_digest', addr: num(j.addr), len: num(j.len), ...(j.expect !== undefined ? { expect: String(j.expect) } : {}) };
     case 'dma': return { op: 'dma', sid: num(j.sid), src: big(j.src), dst: big(j.dst), len: num(j.len) };
+    case 'migrate':
+      if (j.viommu !== undefined) break; // the vIOMMU form exists on the model only
+      return { op: 'migrate' };
   }
   throw new Error(`unsupported op ${JSON.stringify(j.op)} (QEMU recording knows the plain profile's ops only)`);
 }
@@ -106,6 +111,9 @@ export function applyOp(t: OpTarget, o: Op): bigint | string | undefined {
     case 'dma':
       t.dmaCopy(o.sid, o.src, o.dst, o.len);
       return undefined;
+    case 'migrate':
+      // moving a machine is asynchronous: the caller does it (replay.ts, conformance/record.ts)
+      throw new Error('migrate: applied by the caller, not by applyOp');
   }
 }
 
