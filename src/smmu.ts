@@ -42,10 +42,15 @@ export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
   await smmu.start();
   const r = options.restore;
   if (r !== undefined) {
-    if (r instanceof Uint8Array) smmu.restore(r);
-    else if (r && typeof r === 'object') smmu.restore(r.snapshot, r);
-    else throw new TypeError('vsmmu: restore must be a Uint8Array or { snapshot, caches?, arrival? }');
-    await smmu.whenIdle();
+    try {
+      if (r instanceof Uint8Array) smmu.restore(r);
+      else if (r && typeof r === 'object') smmu.restore(r.snapshot, r);
+      else throw new TypeError('vsmmu: restore must be a Uint8Array or { snapshot, caches?, arrival? }');
+      await smmu.whenIdle();
+    } catch (err) {
+      smmu.dispose(); // no half-built model stays subscribed to the backends
+      throw err;
+    }
   }
   return smmu;
 }
@@ -616,6 +621,7 @@ export class Smmu {
     if (this.pending) throw new SnapshotError('busy', 'cannot restore while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
     const caches = options.caches ?? 'drop';
     if (caches !== 'drop' && caches !== 'keep') throw new TypeError(`vsmmu: restore caches must be 'drop' or 'keep', got ${String(caches)}`);
+    if (options.arrival !== undefined && typeof options.arrival !== 'boolean') throw new TypeError(`vsmmu: restore arrival must be a boolean, got ${String(options.arrival)}`);
     const p = decodeSnapshot(snapshot);
     const arrival = this.checkSnapshot(p, options, caches);
     // everything checked: apply
