@@ -76,6 +76,19 @@ describe('format', () => {
     expect(Number(b.mmioRead(R.R_CMDQ_CONS, 4)) & 0xfffff).toBe(Number(b.mmioRead(R.R_CMDQ_PROD, 4)));
   });
 
+  test('a profile with GBPA migrates it; QEMU 7.2 has none (RAZ/WI)', async () => {
+    for (const profile of ['arch', 'qemu-7.2'] as const) {
+      const a = await fresh({ profile });
+      a.mmioWrite(R.R_GBPA, 4, 0x80101000 | (1 << 20)); // Update + ABORT + fields
+      const gbpa = a.mmioRead(R.R_GBPA, 4);
+      expect(gbpa).toBe(profile === 'arch' ? 0x00101000 : 0);
+      const b = await fresh({ profile });
+      b.restore(a.save());
+      expect(b.mmioRead(R.R_GBPA, 4)).toBe(gbpa);
+      expect(b.translate(0x18, 0x1000).status).toBe(profile === 'arch' ? 'abort' : 'disabled'); // SMMUEN = 0: GBPA.ABORT honoured
+    }
+  });
+
   test('the documented layout: header, sections, CRC-32 trailer', async () => {
     const { smmu } = await busyGuest();
     const snap = smmu.save();
