@@ -203,7 +203,14 @@ describe('hostile snapshot bytes', () => {
     fc.record({ t: fc.constant('word' as const), at: fc.nat(), v: fc.integer({ min: 0, max: 0xffffffff }), fix: fc.constant(true) }),
     fc.record({ t: fc.constant('version' as const), v: fc.integer({ min: 0, max: 0xffff }).filter((v) => v !== 1) }),
     fc.record({ t: fc.constant('extend' as const), n: fc.integer({ min: 1, max: 64 }) }),
+    // another profile: renamed in place (checksum fixed), or a real snapshot of an 'arch' model
+    fc.record({ t: fc.constant('profile' as const), name: fc.constantFrom('arch----', 'qemu-7.3', 'QEMU-7.2', 'qemu-10.'), fix: fc.constant(true) }),
+    fc.record({ t: fc.constant('other-profile' as const) }),
   );
+  let archSnap: Uint8Array = new Uint8Array(0);
+  beforeAll(async () => {
+    archSnap = (await fresh({ profile: 'arch', viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } })).save();
+  });
 
   /** `fix` recomputes the checksum so that the mutation reaches the deeper checks. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -214,6 +221,8 @@ describe('hostile snapshot bytes', () => {
       case 'truncate': return b.subarray(0, m.at % b.length);
       case 'extend': { const e = new Uint8Array(b.length + m.n); e.set(b); return e; }
       case 'version': dv.setUint16(8, m.v, true); break;
+      case 'profile': b.set(new TextEncoder().encode(m.name), 16 + 8 + 1); break; // the name of the first section
+      case 'other-profile': return archSnap;
       case 'flip': b[m.at % b.length] ^= 1 << m.bit; break;
       case 'word': dv.setUint32(16 + (m.at % (b.length - 24)), m.v, true); break;
     }
@@ -240,11 +249,13 @@ describe('hostile snapshot bytes', () => {
         target.smmu.restore(bytes, { caches: 'keep', arrival: false });
       } catch (e) {
         if (!(e instanceof SnapshotError)) throw e;
+        if (m.t === 'profile' || m.t === 'other-profile') expect(e.code).toBe('profile');
         refused++;
         expect(target.smmu.save({ caches: true })).toEqual(twin.smmu.save({ caches: true }));
         return;
       }
       // accepted (a mutation that is still a valid state): the twin takes it too, and both go on alike
+      expect(['profile', 'other-profile', 'truncate', 'version', 'extend']).not.toContain(m.t);
       accepted++;
       twin.smmu.restore(bytes, { caches: 'keep', arrival: false });
       expect(target.smmu.save({ caches: true })).toEqual(twin.smmu.save({ caches: true }));
