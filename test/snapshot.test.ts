@@ -196,6 +196,23 @@ describe('refusals', () => {
   });
 });
 
+describe('arrival with asynchronous backends', () => {
+  test('createSmmu({ restore }) resolves once the new host installed every passthrough STE', async () => {
+    const a = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }, { sid: 0x48, backend: 'p0', psid: 0x98 }] } });
+    a.driver.attach(0x40, a.domain);
+    const q = new SimulatedPsmmu({ name: 'q0' });
+    q.setDelay(1);
+    const b = await fresh({
+      viommu: { backends: [{ name: 'q0', vmid: 4, backend: q.viommu(4) }], devices: [{ sid: 0x40, backend: 'q0', psid: 0x5 }, { sid: 0x48, backend: 'q0', psid: 0x6 }] },
+      restore: a.smmu.save({ ram: true }),
+    });
+    expect(b.busy).toBe(false);
+    expect(q.applied.map((e) => e.slice(0, 7))).toEqual(['ste:0x5', 'ste:0x6']);
+    expect(q.stes.get(0x5)!.vmid).toBe(4);
+    expect(b.asidHolders(3)).toEqual(['q0']); // learned from 0x40's CD at arrival
+  });
+});
+
 describe('hostile snapshot bytes', () => {
   const mutation = fc.oneof(
     fc.record({ t: fc.constant('truncate' as const), at: fc.nat() }),
