@@ -151,6 +151,16 @@ suite('browser demo (playwright-core + Debian chromium)', () => {
     await page.click('#migrate');
     await page.waitForSelector('body[data-migrations="2"]');
     expect(await page.textContent('#migrate-result')).toMatch(/from 3 to 1 pSMMU \(2 so far\).*noticed nothing/);
+
+    // the whole matrix: only one vSMMU per pSMMU cannot change its pSMMU count
+    await page.click('#migrate-all');
+    await page.waitForSelector(`body[data-matrix="${TOPOLOGIES.length}"]`, { timeout: 60000 });
+    const cells = await page.$$eval('#migrate-table tbody tr', (rs) => rs.map((r) => Array.from(r.querySelectorAll('td'), (c) => c.textContent ?? '')));
+    expect(cells.length).toBe(TOPOLOGIES.length);
+    const cannot = cells.flatMap((r, i) => r.slice(1).map((c, k) => (c.startsWith('cannot') ? `${TOPOLOGIES[i].name}->${k + 1}` : ''))).filter(Boolean);
+    expect(cannot).toEqual(['per-psmmu->1', 'per-psmmu->3']);
+    expect(cells.flatMap((r) => r.slice(1)).filter((c) => c.startsWith('unnoticed')).length).toBe(3 * TOPOLOGIES.length - 2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'migrate-matrix.png'), fullPage: true });
     expect(problems).toEqual([]);
   });
 
