@@ -567,6 +567,7 @@ export class Smmu {
    * holds a CMD_SYNC: await whenIdle() first.
    */
   save(options: SaveOptions = {}): Uint8Array {
+    if (options === null || typeof options !== 'object') throw new TypeError('vsmmu: save options must be an object { caches?, ram? }');
     if (this.pending) throw new SnapshotError('busy', 'cannot save while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
     const e = this.e;
     const err = engineError(e.snap_save(options.caches ? 1 : 0), 'save');
@@ -618,6 +619,7 @@ export class Smmu {
    * when this returns: await whenIdle().
    */
   restore(snapshot: Uint8Array, options: RestoreOptions = {}): void {
+    if (options === null || typeof options !== 'object') throw new TypeError('vsmmu: restore options must be an object { caches?, arrival? }');
     if (this.pending) throw new SnapshotError('busy', 'cannot restore while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
     const caches = options.caches ?? 'drop';
     if (caches !== 'drop' && caches !== 'keep') throw new TypeError(`vsmmu: restore caches must be 'drop' or 'keep', got ${String(caches)}`);

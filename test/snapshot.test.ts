@@ -298,5 +298,11 @@ describe('hostile snapshot bytes', () => {
     const state = 16 + 8 + (2 + 'qemu-7.2'.length) + 8;
     expect(code(mutate(snap, { t: 'word', at: state + N.SN_CR0ACK - 16, v: 0xffffffff, fix: true }))).toBe('corrupt');
     expect(code(snap)).toBe('ok');
+    // host-side misuse: a TypeError naming the argument
+    expect(() => smmu.restore(snap, null as never)).toThrow(/restore options must be an object/);
+    expect(() => smmu.restore(snap, { caches: 'all' as never })).toThrow(/caches must be 'drop' or 'keep'/);
+    expect(() => smmu.restore(snap, { arrival: 'yes' as never })).toThrow(/arrival must be a boolean/);
+    expect(() => smmu.save(null as never)).toThrow(/save options must be an object/);
+    expect(code('not bytes' as never)).toBe('corrupt');
   });
 });
