@@ -41,7 +41,10 @@ export async function run(args: string[]): Promise<number> {
     }
   }
   if (!Number.isInteger(steps) || steps < 1) throw new Error('--steps must be a positive integer');
-  if (!Number.isInteger(migrateSteps) || migrateSteps < 0) throw new Error('--migrate-steps must be a non-negative integer (0: no migration experiment)');
+  if (!Number.isInteger(migrateSteps) || migrateSteps < 0) {
+    process.stderr.write('vsmmu topo: --migrate-steps must be a non-negative integer (0: no migration experiment)\n');
+    return 2;
+  }
   const m = await exploreAll(w, steps, TOPOLOGIES.map((t) => t.name));
   if (svg) await writeFile(svg, topologySvg(m, w, steps));
   // the seed's migration argument: each topology moved to hosts with 1, 2 and 3 pSMMUs
