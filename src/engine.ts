@@ -40,6 +40,18 @@ export interface EngineExports {
   fwd_done(failIndex: number): void;
   bev_ptr(): number;
   backend_event(backend: number): number;
+  snap_ptr(): number;
+  snap_chunk_ptr(): number;
+  snap_chunk_records(section: number): number;
+  snap_save(withCaches: number): number;
+  snap_export(section: number, first: number): number;
+  snap_check(): number;
+  snap_check_records(section: number, n: number): number;
+  snap_apply(): void;
+  snap_import(section: number, n: number): void;
+  snap_import_wildcard(): void;
+  snap_arrive(): number;
+  drop_caches(): void;
   debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
   debug_iotlb_entry(i: number): number;
   debug_config_cached(sid: number): number;
@@ -66,7 +78,8 @@ export interface EngineImports {
 const UNSIGNED_RESULTS = [
   'add_ram', 'xo_ptr', 'batch_ptr', 'dma_buf_ptr', 'irq_ptr', 'stats_ptr', 'trace_ptr', 'fwd_log_ptr', 'bev_ptr',
   'heap_top', 'debug_iotlb_entry', 'dma_run', 'dma_failed', 'fwd_count', 'iotlb_count', 'trace_take',
-  'vasid_mask', 'wildcard_mask',
+  'vasid_mask', 'wildcard_mask', 'snap_ptr', 'snap_chunk_ptr', 'snap_chunk_records', 'snap_save', 'snap_export',
+  'snap_check', 'snap_check_records', 'snap_arrive',
 ] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;

@@ -14,8 +14,9 @@ export { LiveSeries, snapshot, type Snapshot, type LiveChart } from './topo/live
 export { cmdqView, eventqView, vdevTable, vasidTable, commandFields, type CmdqView, type EventqView, type VdevRow, type VasidRow } from './topo/views.js';
 export { topologySvg, lineChart, panelsSvg, topologyDiagramSvg, describeWorkload } from './topo/svg.js';
 export { commandName, eventName } from './trace.js';
+export { SnapshotError, SNAPSHOT_VERSION, type SnapshotErrorCode } from './snapshot.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
   Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
-  Access, TranslateStatus, TranslateResult, SmmuStats,
+  Access, TranslateStatus, TranslateResult, SmmuStats, SaveOptions, RestoreOptions,
 } from './types.js';

@@ -86,6 +86,32 @@ export interface SmmuOptions {
    * its late result is ignored. Default: none (use smmu.cancelBackend() to give up).
    */
   backendTimeoutMs?: number;
+  /** Starts from a snapshot (`smmu.save()`): the bytes, or the bytes with restore options. */
+  restore?: Uint8Array | ({ snapshot: Uint8Array } & RestoreOptions);
+}
+
+/** What `smmu.save()` writes besides registers, queues and the vIOMMU dispatcher's state. */
+export interface SaveOptions {
+  /** Also the IOTLB and the configuration cache (for a restore with `caches: 'keep'`). Default false. */
+  caches?: boolean;
+  /** Also the bytes of the RAM regions inside the model (`ram` option). Default false. */
+  ram?: boolean;
+}
+
+export interface RestoreOptions {
+  /**
+   * `'drop'` (default): as QEMU after a migration, the IOTLB and the configuration cache
+   * start empty (stale translations are walked afresh). `'keep'`: exact continuation
+   * (rewind, save states); the snapshot must have been saved with `caches: true`.
+   */
+  caches?: 'drop' | 'keep';
+  /**
+   * vIOMMU: the backends are those of a new host (empty pSMMUs): the vASID table starts
+   * empty and every passthrough device's STE is installed (trace spec, "Migrating to
+   * another host topology"). Default: true when this model's backends or bindings differ
+   * from the saved ones, false when they are the same (same host: nothing is sent).
+   */
+  arrival?: boolean;
 }
 
 export type Access = 'read' | 'write';

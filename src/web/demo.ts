@@ -4,12 +4,13 @@
 // by web/main.js as an ES module straight from /dist/src/web/demo.js.
 
 import {
-  TOPOLOGIES, DEFAULT_WORKLOAD, TopologyRun, checkWorkload, topologySpec,
+  TOPOLOGIES, DEFAULT_WORKLOAD, TopologyRun, checkWorkload, topologySpec, exploreMigrations,
   type TopologyMetrics, type TopologyName, type Workload,
 } from '../topo/explore.js';
 import { LiveSeries, liveChartSvg } from '../topo/live.js';
 import { cmdqView, eventqView, vdevTable, vasidTable } from '../topo/views.js';
 import { esc, fmt, topologySvg, topologyDiagramSvg, describeWorkload } from '../topo/svg.js';
+import type { MigrationReport } from '../topo/migrate.js';
 
 /** What each topology stands for (shown under the selector). */
 export const TOPOLOGY_NOTES: Record<TopologyName, string> = {
@@ -116,6 +117,8 @@ export class Demo {
     (this.el('pause') as HTMLButtonElement).disabled = s !== 'running';
     (this.el('step') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
     (this.el('compare') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
+    (this.el('migrate') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
+    (this.el('migrate-all') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
   }
 
   showError(err: unknown): void {
@@ -153,6 +156,8 @@ export class Demo {
     this.el('step').addEventListener('click', () => this.stepOnce());
     this.el('reset').addEventListener('click', () => void this.rebuild(false));
     this.el('compare').addEventListener('click', () => void this.compare());
+    this.el('migrate').addEventListener('click', () => void this.migrate());
+    this.el('migrate-all').addEventListener('click', () => void this.migrationMatrix());
     this.el('topology').addEventListener('change', () => void this.rebuild(this.running));
     for (const id of ['devices', 'pt-share', 'asids', 'maps', 'dma', 'mode', 'lazy-batch', 'join-psmmus', 'fault-rate', 'seed']) {
       this.el(id).addEventListener('change', () => this.scheduleRebuild());
@@ -322,6 +327,78 @@ export class Demo {
       td(r.holders.join(', ') || 'unknown'),
       td(r.sentTo.length === 0 ? 'model only' : r.holders.length === 0 ? `${r.sentTo.join(', ')} (broadcast)` : r.sentTo.join(', '), r.holders.length === 0 && r.sentTo.length > 0 ? 'warn' : ''),
     ]));
+  }
+
+  /**
+   * Moves the running VM to a host with the chosen number of pSMMUs (topo/migrate.ts) and
+   * says what the guest saw and what arriving cost; a layout that cannot move says why.
+   */
+  async migrate(): Promise<MigrationReport | undefined> {
+    const run = this.run;
+    if (!run || this.busy) return undefined;
+    const wasRunning = this.running;
+    this.running = false;
+    this.busy = true;
+    const to = Number((this.el('migrate-to') as HTMLSelectElement).value);
+    try {
+      const r = await run.migrate(to);
+      const out = this.el('migrate-result');
+      if (!r.migrated) {
+        out.textContent = `Cannot migrate this VM to a host with ${to} pSMMU${to === 1 ? '' : 's'}: ${r.reason}. It stays where it is.`;
+        out.className = 'note warn';
+      } else {
+        out.textContent = `Migrated from ${r.from} to ${r.to} pSMMU${r.to === 1 ? '' : 's'} (${run.migrations} so far): ` +
+          `${r.guest_noticed ? 'the guest saw its registers change' : 'the guest noticed nothing (every vSMMU register identical, same devices)'}; ` +
+          `snapshots ${r.snapshot_bytes} bytes; arrival: ${r.ste_installs} STE installs, ${r.arrival_calls} host calls, ` +
+          `${r.arrival_entries} entries (no invalidation), ${r.arrival_us.toFixed(1)} µs on the pSMMUs; ${r.vasids_relearned} vASIDs re-learned from the guest's CDs at once, ` +
+          'so TLBIs stay targeted; the caches start empty as after a QEMU migration (the counters restart with the new vSMMUs and pSMMUs).';
+        out.className = 'note';
+        this.doc.body.dataset.migrations = String(run.migrations);
+        // the new host's layout, and live counters from the new vSMMUs and pSMMUs on
+        this.el('diagram').innerHTML = topologyDiagramSvg({ psmmus: [...run.vm.psmmus.keys()].map((name) => ({ name })), vsmmus: run.vm.vsmmus.map((n) => n.spec) });
+        this.series = new LiveSeries(run, WINDOW);
+        this.series.rebase(performance.now());
+      }
+      this.doc.body.dataset.migrated = r.migrated ? 'yes' : 'no';
+      this.busy = false;
+      this.renderCharts();
+      this.renderTables();
+      if (wasRunning) this.start();
+      else this.setState('paused');
+      return r;
+    } catch (err) {
+      this.busy = false;
+      this.fail(err);
+      return undefined;
+    }
+  }
+
+  /** Every topology moved to hosts with 1, 2 and 3 pSMMUs (exploreMigrations), as a table. */
+  async migrationMatrix(): Promise<void> {
+    const wasRunning = this.running;
+    this.running = false;
+    this.setState('comparing');
+    this.clearError();
+    try {
+      const w = this.workload();
+      const rows: string[][] = [];
+      for (const t of TOPOLOGIES) {
+        this.el('migrate-all-status').textContent = `migrating ${t.label} (${rows.length + 1}/${TOPOLOGIES.length})\u2026`;
+        await new Promise((r) => setTimeout(r, 0));
+        const [m] = await exploreMigrations(w, 3, [1, 2, 3], [t.name]);
+        rows.push([td(`${m.label} [${m.from} pSMMU${m.from === 1 ? '' : 's'}]`), ...m.migrations.map((r) => (r.migrated
+          ? td(`${r.guest_noticed ? 'NOTICED' : 'unnoticed'}: ${r.ste_installs} STE, ${r.arrival_calls} calls, bcast ${r.broadcast_tlbi_last_step_before}\u2192${r.broadcast_tlbi_first_step_after}`, 'ok')
+          : `<td class="warn" title="${esc(r.reason ?? '')}">cannot: vSMMUs would ${r.to > r.from ? 'appear' : 'vanish'}</td>`))]);
+      }
+      this.el('migrate-table').innerHTML = table(['topology', 'to 1 pSMMU', 'to 2 pSMMUs', 'to 3 pSMMUs'], rows);
+      this.el('migrate-all-status').textContent = `3 batches before and after each move (STE installs and host calls at arrival; broadcast TLBIs in the batch before \u2192 the batch after), on: ${describeWorkload(w)}`;
+      this.doc.body.dataset.matrix = String(rows.length);
+    } catch (err) {
+      this.showError(err);
+      this.el('migrate-all-status').textContent = 'failed';
+    }
+    if (wasRunning) this.start();
+    else this.setState(this.run ? 'paused' : 'ready');
   }
 
   /** Runs every topology on the current workload and draws the comparison. */
