@@ -1,30 +1,50 @@
 // vsmmu replay [--json] [--trace] <file-or-dir>...
 
+import { defineCommand } from '../cli-args.js';
 import { expandPaths, replayFile, type FileResult } from '../replay.js';
 
-export const usage = 'vsmmu replay [--json] [--trace] <file-or-dir>...   replay vsmmu-trace files against the model';
+export interface ReplayTotals {
+  files: number;
+  passed: number;
+  failed: number;
+  expects: number;
+  mismatches: number;
+}
 
-export async function run(args: string[]): Promise<number> {
-  const json = args.includes('--json');
-  const trace = args.includes('--trace');
-  const paths = args.filter((a) => !a.startsWith('--'));
-  if (paths.length === 0) {
-    process.stderr.write(`usage: ${usage}\n`);
-    return 2;
-  }
-  const files = await expandPaths(paths);
-  const results: FileResult[] = [];
-  for (const f of files) {
-    const r = await replayFile(f, trace ? { trace: (l) => process.stderr.write(l + '\n') } : {});
-    results.push(r);
-    if (!json) {
-      for (const m of r.mismatches) {
-        process.stdout.write(`${f}:${m.line}: ${m.op}: expected ${JSON.stringify(m.expect)}, got ${JSON.stringify(m.got)}\n`);
+export function replayTotals(results: FileResult[]): ReplayTotals {
+  const failed = results.filter((r) => r.mismatches.length > 0).length;
+  return {
+    files: results.length,
+    passed: results.length - failed,
+    failed,
+    expects: results.reduce((n, r) => n + r.expects, 0),
+    mismatches: results.reduce((n, r) => n + r.mismatches.length, 0),
+  };
+}
+
+export const command = defineCommand({
+  name: 'replay',
+  summary: 'replay vsmmu-trace files (docs/trace-format.md) against the model; exit 1 on any mismatch',
+  args: { usage: '<file-or-dir>...', min: 1 },
+  options: {
+    json: { type: 'boolean', help: 'print one JSON object (docs/cli-json.md) instead of text' },
+    trace: { type: 'boolean', help: "stream the model's decisions in QEMU's trace-event format to stderr" },
+  },
+  async run({ values, positionals }) {
+    const files = await expandPaths(positionals);
+    const results: FileResult[] = [];
+    for (const f of files) {
+      const r = await replayFile(f, values.trace ? { trace: (l) => process.stderr.write(l + '\n') } : {});
+      results.push(r);
+      if (!values.json) {
+        for (const m of r.mismatches) {
+          process.stdout.write(`${f}:${m.line}: ${m.op}: expected ${JSON.stringify(m.expect)}, got ${JSON.stringify(m.got)}\n`);
+        }
       }
     }
-  }
-  const failed = results.filter((r) => r.mismatches.length > 0).length;
-  if (json) process.stdout.write(JSON.stringify({ files: results }) + '\n');
-  else process.stdout.write(`${results.length - failed} passed, ${failed} failed\n`);
-  return failed > 0 ? 1 : 0;
-}
+    const totals = replayTotals(results);
+    if (values.json) process.stdout.write(JSON.stringify({ files: results, totals }) + '\n');
+    else process.stdout.write(`${totals.passed} passed, ${totals.failed} failed\n`);
+    return totals.failed > 0 ? 1 : 0;
+  },
+});
