@@ -1,20 +1,15 @@
-// vsmmu public API.
+// vsmmu: the library entry (`import ... from 'vsmmu'`). The device, the guest driver, the
+// command/STE/CD/PTE encoders, the pSMMU backends and the public types. The topology explorer
+// and the demo's views have their own entry points (`vsmmu/explorer`, `vsmmu/views`), so an
+// emulator's bundle carries only the device and what it chooses to use.
 
 export { createSmmu, Smmu, type TranslateBatch } from './smmu.js';
-export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult } from './backends/simulated.js';
-export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain } from './guest/driver.js';
+export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult, type SteSlot } from './backends/simulated.js';
+export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain, type EventRecord } from './guest/driver.js';
 export * as encode from './guest/encode.js';
-export { buildVm, GuestRam, type Vm, type TopologySpec, type VsmmuSpec, type PsmmuSpec, type VsmmuNode } from './topo/vm.js';
-export {
-  TopologyRun, exploreAll, topologySpec, checkWorkload, rangeTlbi, TOPOLOGIES, DEFAULT_WORKLOAD, WORKLOAD_LIMITS,
-  type TopologyName, type Workload, type TopologyMetrics, type ObservedEvent,
-} from './topo/explore.js';
-export { LiveSeries, snapshot, type Snapshot, type LiveChart } from './topo/live.js';
-export { cmdqView, eventqView, vdevTable, vasidTable, commandFields, type CmdqView, type EventqView, type VdevRow, type VasidRow } from './topo/views.js';
-export { topologySvg, lineChart, panelsSvg, topologyDiagramSvg, describeWorkload } from './topo/svg.js';
-export { commandName, eventName } from './trace.js';
+export { commandName, eventName, cerrorName, type RegionName } from './trace.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
   Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
-  Access, TranslateStatus, TranslateResult, SmmuStats,
+  Access, TranslateStatus, TranslateResult, SmmuStats, WasmSource,
 } from './types.js';

@@ -1,6 +1,9 @@
 // Public types of the vsmmu API.
 
 import type { PsmmuBackend } from './backends/types.js';
+import type { WasmSource } from './wasm-source.js';
+
+export type { WasmSource };
 
 /** Which behaviour the model follows. `qemu-7.2`: QEMU 7.2's arm-smmuv3, bit for bit.
  *  `arch`: the same plus the architected behaviours QEMU 7.2 lacks (GBPA, access flag and
@@ -30,8 +33,8 @@ export interface ViommuBackendConfig {
   name: string;
   /** The VMID this VM has on that pSMMU. */
   vmid: number;
-  /** The pSMMU. Defaults to a new SimulatedPsmmu. */
-  backend?: PsmmuBackend;
+  /** The pSMMU (an iommufd-backed one, or a `SimulatedPsmmu`): the embedder's choice, no default. */
+  backend: PsmmuBackend;
 }
 
 export interface PassthroughDevice {
@@ -46,6 +49,12 @@ export interface PassthroughDevice {
 export interface SmmuOptions {
   /** Behaviour profile (default `qemu-7.2`). */
   profile?: Profile;
+  /**
+   * The engine's WebAssembly when the packaged `vsmmu.wasm` (beside the module, found through
+   * `import.meta.url`) is not reachable: a URL, the bytes, a `Response` or a compiled
+   * `WebAssembly.Module` (compile once, share it between devices). Default: the packaged file.
+   */
+  wasm?: WasmSource;
   /** RAM regions placed inside the model's WebAssembly memory (fastest: no JS call to reach them). */
   ram?: RamRegion[];
   /** Emulator-owned memory for every address outside `ram`. Without it, such addresses are unassigned. */

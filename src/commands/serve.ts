@@ -14,7 +14,7 @@ export const command = defineCommand({
     quiet: { type: 'boolean', help: 'do not log failed requests' },
   },
   async run({ values }) {
-    for (const need of ['web/index.html', 'build/vsmmu.wasm', 'dist/src/web/demo.js']) {
+    for (const need of ['web/index.html', 'dist/src/vsmmu.wasm', 'dist/src/web/demo.js']) {
       if (!existsSync(path.join(PACKAGE_ROOT, need))) process.stderr.write(`vsmmu serve: warning: ${need} is missing (run npm run build)\n`);
     }
     const s = await startServer({

@@ -1,6 +1,6 @@
 // The browser demo: the topology explorer with controls, live SVG charts, the CMDQ ring,
 // the event queue, the vdev and vASID tables, and a comparison of every topology.
-// Runs the same modules (and the same build/vsmmu.wasm) as `vsmmu topo` in Node; loaded
+// Runs the same modules (and the same vsmmu.wasm) as `vsmmu topo` in Node; loaded
 // by web/main.js as an ES module straight from /dist/src/web/demo.js.
 
 import {
