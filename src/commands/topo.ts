@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { defineCommand, type NumberOpt } from '../cli-args.js';
 import { DEFAULT_STEPS, DEFAULT_WORKLOAD, TOPOLOGIES, WORKLOAD_LIMITS, exploreAll, type TopologyMetrics, type Workload } from '../topo/explore.js';
 import { topologySvg } from '../topo/svg.js';
+import { answerText, topologyAnswer } from '../topo/answer.js';
 
 export { topologySvg };
 
@@ -39,7 +40,7 @@ export function snakeCase(key: string): string {
 /** `vsmmu topo --json` (docs/cli-json.md). */
 export function topoJson(w: Workload, steps: number, m: TopologyMetrics[]): Record<string, unknown> {
   const workload = Object.fromEntries(Object.entries({ faultRate: 0, ...w }).map(([k, v]) => [snakeCase(k), v]));
-  return { workload, steps, topologies: m };
+  return { workload, steps, topologies: m, answer: topologyAnswer(m, w) };
 }
 
 export const command = defineCommand({
@@ -80,6 +81,7 @@ export const command = defineCommand({
     const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String((r as Record<string, unknown>)[c]).length)));
     const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i])).join('  ');
     process.stdout.write(line(cols) + '\n' + rows.map((r) => line(cols.map((c) => String((r as Record<string, unknown>)[c])))).join('\n') + '\n');
+    process.stdout.write(answerText(topologyAnswer(m, w)).join('\n') + '\n');
     return 0;
   },
 });
