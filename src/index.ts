@@ -1,15 +1,21 @@
-// vsmmu: the library entry (`import ... from 'vsmmu'`). The device, the guest driver, the
-// command/STE/CD/PTE encoders, the pSMMU backends and the public types. The topology explorer
-// and the demo's views have their own entry points (`vsmmu/explorer`, `vsmmu/views`), so an
-// emulator's bundle carries only the device and what it chooses to use.
+// vsmmu public API.
 
 export { createSmmu, Smmu, type TranslateBatch } from './smmu.js';
-export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult, type SteSlot } from './backends/simulated.js';
-export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain, type EventRecord } from './guest/driver.js';
+export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult } from './backends/simulated.js';
+export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain } from './guest/driver.js';
 export * as encode from './guest/encode.js';
-export { commandName, eventName, cerrorName, type RegionName } from './trace.js';
+export { commandName, eventName } from './trace.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
   Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
-  Access, TranslateStatus, TranslateResult, SmmuStats, WasmSource,
+  Access, TranslateStatus, TranslateResult, SmmuStats,
 } from './types.js';
+
+// The library entry holds the device, the guest driver, the encoders, the backends and the
+// types; the topology explorer and the demo's views have their own entry points
+// (`vsmmu/explorer`: src/explorer.ts, `vsmmu/views`: src/views.ts), so an emulator's bundle
+// carries only what it uses.
+export type { EventRecord } from './guest/driver.js';
+export type { SteSlot } from './backends/simulated.js';
+export { cerrorName, type RegionName } from './trace.js';
+export type { WasmSource } from './wasm-source.js';

@@ -1,9 +1,6 @@
 // Public types of the vsmmu API.
 
 import type { PsmmuBackend } from './backends/types.js';
-import type { WasmSource } from './wasm-source.js';
-
-export type { WasmSource };
 
 /** Which behaviour the model follows. `qemu-7.2`: QEMU 7.2's arm-smmuv3, bit for bit.
  *  `arch`: the same plus the architected behaviours QEMU 7.2 lacks (GBPA, access flag and
@@ -49,12 +46,6 @@ export interface PassthroughDevice {
 export interface SmmuOptions {
   /** Behaviour profile (default `qemu-7.2`). */
   profile?: Profile;
-  /**
-   * The engine's WebAssembly when the packaged `vsmmu.wasm` (beside the module, found through
-   * `import.meta.url`) is not reachable: a URL, the bytes, a `Response` or a compiled
-   * `WebAssembly.Module` (compile once, share it between devices). Default: the packaged file.
-   */
-  wasm?: WasmSource;
   /** RAM regions placed inside the model's WebAssembly memory (fastest: no JS call to reach them). */
   ram?: RamRegion[];
   /** Emulator-owned memory for every address outside `ram`. Without it, such addresses are unassigned. */
@@ -65,6 +56,12 @@ export interface SmmuOptions {
   devices?: number[];
   /** Diagnostic trace sink: one line per decision, in QEMU's trace-event format. */
   trace?: (line: string) => void;
+  /**
+   * The engine's WebAssembly when the packaged `vsmmu.wasm` (beside the module, found through
+   * `import.meta.url`) is not reachable: a URL, the bytes, a `Response` or a compiled
+   * `WebAssembly.Module` (compile once, share it between devices). Default: the packaged file.
+   */
+  wasm?: import('./wasm-source.js').WasmSource;
   /** vIOMMU: physical SMMUs and passthrough devices behind this vSMMU. */
   viommu?: { backends: ViommuBackendConfig[]; devices?: PassthroughDevice[] };
   /** Keep no emulated caches (a dedicated passthrough vSMMU: commands are only forwarded). */

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createSmmu, SimulatedPsmmu } from '../src/index.js';
-import type { WasmSource } from '../src/types.js';
+import type { WasmSource } from '../src/index.js';
 
 const WASM = new URL('../src/vsmmu.wasm', import.meta.url); // dist/src/vsmmu.wasm, beside the loader
 const bytes = () => new Uint8Array(readFileSync(WASM));
