@@ -7,12 +7,13 @@ import {
   TOPOLOGIES, DEFAULT_WORKLOAD, DEFAULT_STEPS, TopologyRun, checkWorkload, topologySpec,
   type TopologyMetrics, type TopologyName, type Workload,
 } from '../topo/explore.js';
-import { LiveSeries, liveChartSvg } from '../topo/live.js';
-import { cmdqView, eventqView, vdevTable, vasidTable } from '../topo/views.js';
-import { esc, fmt, topologySvg, topologyDiagramSvg, describeWorkload } from '../topo/svg.js';
 import { topologyAnswer } from '../topo/answer.js';
 import { compareTopologies } from '../topo/compare.js';
 import { answerHtml } from './answer-panel.js';
+
+import { LiveSeries, liveChartSvg } from '../topo/live.js';
+import { cmdqView, eventqView, vdevTable, vasidTable } from '../topo/views.js';
+import { esc, fmt, topologySvg, topologyDiagramSvg, describeWorkload } from '../topo/svg.js';
 
 /** What each topology stands for (shown under the selector). */
 export const TOPOLOGY_NOTES: Record<TopologyName, string> = {
@@ -120,8 +121,7 @@ export class Demo {
     (this.el('run') as HTMLButtonElement).disabled = s === 'running' || s === 'comparing' || s === 'loading';
     (this.el('pause') as HTMLButtonElement).disabled = s !== 'running';
     (this.el('step') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
-    (this.el('compare') as HTMLButtonElement).disabled = s === 'loading';
-    this.el('compare').textContent = s === 'comparing' ? 'Cancel' : 'Compare';
+    (this.el('compare') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
   }
 
   showError(err: unknown): void {
@@ -332,8 +332,9 @@ export class Demo {
     ]));
   }
 
-  /** Runs every topology on the current workload, draws the comparison and states the answer. Cancellable. */
+  /** Runs every topology on the current workload and draws the comparison. */
   async compare(): Promise<TopologyMetrics[] | undefined> {
+    // ... and states the answer (the summary panel); while it runs, its button cancels it
     if (this.comparing) return undefined;
     const wasRunning = this.running;
     const before = this.doc.body.dataset.state;
@@ -342,6 +343,7 @@ export class Demo {
     this.comparing = ac;
     this.doc.body.dataset.compared = 'running';
     this.setState('comparing');
+    this.compareButton(true);
     this.clearError();
     const status = this.el('compare-status');
     const progress = this.el('compare-progress') as HTMLProgressElement;
@@ -370,10 +372,18 @@ export class Demo {
       }
     } finally {
       this.comparing = undefined;
+      this.compareButton(false);
     }
     if (wasRunning) this.start();
     else this.setState(before === 'paused' ? 'paused' : this.run ? 'ready' : 'loading');
     return out;
+  }
+
+  /** The Compare button turns into Cancel while a comparison runs. */
+  private compareButton(cancel: boolean): void {
+    const b = this.el('compare') as HTMLButtonElement;
+    b.textContent = cancel ? 'Cancel' : 'Compare';
+    if (cancel) b.disabled = false;
   }
 
   /** The summary panel, the charts and the table of a finished comparison. */
