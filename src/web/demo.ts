@@ -159,7 +159,7 @@ export class Demo {
     this.el('pause').addEventListener('click', () => this.pause());
     this.el('step').addEventListener('click', () => this.stepOnce());
     this.el('reset').addEventListener('click', () => void this.rebuild(false));
-    this.el('compare').addEventListener('click', () => (this.comparing ? this.comparing.abort() : void this.compare()));
+    this.el('compare').addEventListener('click', () => void this.compare());
     this.el('topology').addEventListener('change', () => void this.rebuild(this.running));
     for (const id of ['devices', 'pt-share', 'asids', 'maps', 'dma', 'mode', 'lazy-batch', 'join-psmmus', 'fault-rate', 'seed']) {
       this.el(id).addEventListener('change', () => this.scheduleRebuild());
@@ -334,8 +334,11 @@ export class Demo {
 
   /** Runs every topology on the current workload and draws the comparison. */
   async compare(): Promise<TopologyMetrics[] | undefined> {
-    // ... and states the answer (the summary panel); while it runs, its button cancels it
-    if (this.comparing) return undefined;
+    // ... and states the answer (the summary panel); called again while it runs, it cancels it
+    if (this.comparing) {
+      this.comparing.abort();
+      return undefined;
+    }
     const wasRunning = this.running;
     const before = this.doc.body.dataset.state;
     this.running = false;
