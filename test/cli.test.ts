@@ -100,6 +100,9 @@ test('more bad values: each named in one line', () => {
   expectUsageError(vsmmu(['replay']), 'replay', '<file-or-dir>');
   expectUsageError(vsmmu(['topo-traces', 'a', 'b']), 'topo-traces', '"b"');
   expectUsageError(vsmmu(['conformance', '--family', 'nope']), 'conformance', 'nope');
+  expectUsageError(vsmmu(['serve', '--host', '']), 'serve', '--host');
+  expectUsageError(vsmmu(['record', '--family', 'xlate', 'x.jsonl']), 'record', '--family');
+  expectUsageError(vsmmu(['replay', 'docs']), 'replay', 'no .jsonl trace files in docs');
 });
 
 test('--debug shows the stack trace of a user error', () => {

@@ -23,6 +23,7 @@ export const command = defineCommand({
   },
   async run({ values: v, positionals: files }) {
     if ((v.seed === undefined) === (files.length === 0)) throw new UsageError('give either --seed S or one trace file');
+    if (v.family !== undefined && v.seed === undefined) throw new UsageError('--family chooses a generated scenario: it needs --seed');
     let seed: number | undefined;
     if (v.seed !== undefined) {
       seed = Number(v.seed.replace(/^.*-/, ''));

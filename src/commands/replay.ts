@@ -1,6 +1,6 @@
 // vsmmu replay [--json] [--trace] <file-or-dir>...
 
-import { defineCommand } from '../cli-args.js';
+import { defineCommand, UsageError } from '../cli-args.js';
 import { expandPaths, replayFile, type FileResult } from '../replay.js';
 
 export interface ReplayTotals {
@@ -32,6 +32,7 @@ export const command = defineCommand({
   },
   async run({ values, positionals }) {
     const files = await expandPaths(positionals);
+    if (files.length === 0) throw new UsageError(`no .jsonl trace files in ${positionals.join(' ')}`);
     const results: FileResult[] = [];
     for (const f of files) {
       const r = await replayFile(f, values.trace ? { trace: (l) => process.stderr.write(l + '\n') } : {});

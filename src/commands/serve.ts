@@ -2,7 +2,7 @@
 
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { defineCommand } from '../cli-args.js';
+import { defineCommand, UsageError } from '../cli-args.js';
 import { PACKAGE_ROOT, startServer } from '../serve.js';
 
 export const command = defineCommand({
@@ -14,6 +14,7 @@ export const command = defineCommand({
     quiet: { type: 'boolean', help: 'do not log failed requests' },
   },
   async run({ values }) {
+    if (values.host.trim() === '') throw new UsageError('--host: expected an address, got ""');
     for (const need of ['web/index.html', 'dist/src/vsmmu.wasm', 'dist/src/web/demo.js']) {
       if (!existsSync(path.join(PACKAGE_ROOT, need))) process.stderr.write(`vsmmu serve: warning: ${need} is missing (run npm run build)\n`);
     }
