@@ -108,15 +108,20 @@ test('CommonJS: await import() works, require() explains that the package is ESM
 });
 
 /** esbuild (the repository's devDependency) on a file of the consumer project. */
-async function esbuild(entry: string, platform: 'node' | 'browser', outfile: string): Promise<void> {
+async function esbuild(entry: string, platform: 'node' | 'browser', outfile: string): Promise<Record<string, number>> {
   const { build } = await import('esbuild');
-  await build({ entryPoints: [entry], bundle: true, platform, format: 'esm', outfile, absWorkingDir: dir, logLevel: 'error' });
+  const r = await build({ entryPoints: [entry], bundle: true, platform, format: 'esm', outfile, absWorkingDir: dir, logLevel: 'error', metafile: true });
+  // bytes each module contributes to the bundle
+  return Object.fromEntries(Object.entries(Object.values(r.metafile.outputs)[0].inputs).map(([k, v]) => [k, v.bytesInOutput]));
 }
+
+let browserModules: Record<string, number> = {};
 
 async function bundle(platform: 'node' | 'browser', outDir: string): Promise<string> {
   mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, 'quickstart.js');
-  await esbuild('quickstart.mjs', platform, out);
+  const modules = await esbuild('quickstart.mjs', platform, out);
+  if (platform === 'browser') browserModules = modules;
   // esbuild does not copy `new URL('./x', import.meta.url)` assets: the engine goes beside the bundle
   copyFileSync(path.join(dir, 'node_modules/vsmmu/dist/src/vsmmu.wasm'), path.join(outDir, 'vsmmu.wasm'));
   return out;
@@ -127,12 +132,16 @@ test('esbuild --platform=node: the bundled quickstart runs', async () => {
   expect(lines(run(process.execPath, [out]))).toEqual(QUICKSTART_OUTPUT);
 });
 
-test('esbuild --platform=browser: no Node built-in in the bundle', async () => {
+test('esbuild --platform=browser: no Node built-in, no simulator, no explorer in the bundle', async () => {
   const out = await bundle('browser', path.join(dir, 'bundle-browser'));
   const js = readFileSync(out, 'utf8');
   // esbuild would have failed on an unresolvable built-in; none is even imported as external
   expect(js.match(/(?:\bfrom\s*|\bimport\s*\(\s*|\brequire\s*\(\s*)["'](?:node:|fs\b|path\b|url\b|os\b|child_process\b)[^"']*["']/g) ?? []).toEqual([]);
   expect(js).toContain('new URL("./vsmmu.wasm", import.meta.url)');
+  // the device core does not pull in the simulated pSMMU, nor the explorer
+  const included = Object.entries(browserModules).filter(([, n]) => n > 0).map(([k]) => k.replace(/^.*node_modules\/vsmmu\//, ''));
+  expect(included).toEqual(expect.arrayContaining(['dist/src/smmu.js', 'dist/src/wasm-source.js', 'dist/src/guest/driver.js']));
+  expect(included.filter((k) => /simulated|topo\/|reference\//.test(k))).toEqual([]);
 });
 
 chromiumDescribe('package.test.ts')('the esbuild browser bundle in Chromium', () => {
