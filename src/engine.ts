@@ -49,11 +49,28 @@ export interface EngineExports {
   debug_config_load(sid: number): number;
 }
 
+/**
+ * The host side of the engine's imports, with unsigned arguments: `addr` is the 64-bit
+ * guest physical address as a non-negative bigint, `len` and the pointer are u32 values
+ * as non-negative numbers (WebAssembly hands i32 to JavaScript signed; that conversion
+ * happens here, once, for every import).
+ */
 export interface EngineImports {
-  host_read(addrLo: number, addrHi: number, len: number, dst: number): number;
-  host_write(addrLo: number, addrHi: number, len: number, src: number): number;
+  host_read(addr: bigint, len: number, dst: number): number;
+  host_write(addr: bigint, len: number, src: number): number;
   trace_flush(count: number): void;
 }
+
+/**
+ * Exports whose result is a u32 (pointers into the engine's memory, counts, masks):
+ * WebAssembly returns them as signed i32, so a pointer past 2^31 (RAM regions of 2 GiB
+ * and more) would arrive negative. They are wrapped to read unsigned, once, here.
+ */
+const UNSIGNED_RESULTS = [
+  'add_ram', 'xo_ptr', 'batch_ptr', 'dma_buf_ptr', 'irq_ptr', 'stats_ptr', 'trace_ptr', 'fwd_log_ptr', 'bev_ptr',
+  'heap_top', 'debug_iotlb_entry', 'dma_run', 'dma_failed', 'fwd_count', 'iotlb_count', 'trace_take',
+  'vasid_mask', 'wildcard_mask',
+] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 let wasmOverride: Uint8Array | undefined;
@@ -77,13 +94,19 @@ export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> 
 export async function instantiateEngine(imports: EngineImports, source?: WasmSource): Promise<EngineExports> {
   const module = await compileEngine(source);
   const env = {
-    host_read: (lo: number, hi: number, len: number, dst: number) => imports.host_read(lo, hi, len, dst),
-    host_write: (lo: number, hi: number, len: number, src: number) => imports.host_write(lo, hi, len, src),
-    trace_flush: (n: number) => imports.trace_flush(n),
+    host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
+    host_write: (addr: bigint, len: number, src: number) => imports.host_write(BigInt.asUintN(64, addr), len >>> 0, src >>> 0),
+    trace_flush: (n: number) => imports.trace_flush(n >>> 0),
     abort: (msg: number, file: number, line: number, col: number) => {
       throw new Error(`vsmmu engine assertion failed at ${line}:${col}`);
     },
   };
   const inst = await WebAssembly.instantiate(module, { env });
-  return inst.exports as unknown as EngineExports;
+  const raw = inst.exports as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...raw };
+  for (const name of UNSIGNED_RESULTS) {
+    const f = raw[name] as (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => number;
+    out[name] = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => f(a, b, c, d, e) >>> 0; // (at most 5 parameters)
+  }
+  return out as unknown as EngineExports;
 }

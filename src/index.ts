@@ -1,6 +1,7 @@
 // vsmmu public API.
 
 export { createSmmu, Smmu, type TranslateBatch } from './smmu.js';
+export { HostError, type HostErrorSource } from './host-error.js';
 export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult } from './backends/simulated.js';
 export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain } from './guest/driver.js';
 export * as encode from './guest/encode.js';

@@ -20,7 +20,16 @@ export interface FileResult {
   file: string;
   expects: number;
   mismatches: Mismatch[];
+  /** The first line that made the file unusable (malformed JSON or operation, a machine that cannot be built); the rest of the file is not run. */
+  error?: { line: number; message: string };
 }
+
+/** Biggest trace file the replayer reads (a trace is text; recorded ones are a few hundred KiB). */
+export const MAX_TRACE_FILE_BYTES = 256 << 20;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const describeJson = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : `${typeof v} ${JSON.stringify(v)?.slice(0, 40)}`);
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 export interface ReplayOptions {
   /** Diagnostic trace sink (QEMU trace-event lines). */
@@ -33,15 +42,20 @@ type Op = Record<string, unknown> & { op: string };
 export async function replayText(text: string, file: string, options: ReplayOptions = {}): Promise<FileResult> {
   const result: FileResult = { file, expects: 0, mismatches: [] };
   const lines = text.split('\n');
-  let header: Record<string, unknown>;
+  let parsed: unknown;
   try {
-    header = JSON.parse(lines[0]);
+    parsed = JSON.parse(lines[0]);
   } catch (err) {
-    result.mismatches.push({ line: 1, op: 'header', expect: 'a vsmmu-trace header', got: String(err) });
+    result.error = { line: 1, message: `header: not JSON (${messageOf(err)})` };
     return result;
   }
+  if (!isObject(parsed)) {
+    result.error = { line: 1, message: `header: expected a JSON object, got ${describeJson(parsed)}` };
+    return result;
+  }
+  const header = parsed;
   if (header.format !== 'vsmmu-trace' || header.version !== 1) {
-    result.mismatches.push({ line: 1, op: 'header', expect: 'format vsmmu-trace version 1', got: `${String(header.format)} ${String(header.version)}` });
+    result.error = { line: 1, message: `header: expected format "vsmmu-trace" version 1, got ${JSON.stringify(header.format)} ${JSON.stringify(header.version)}` };
     return result;
   }
   let smmu: Smmu;
@@ -67,7 +81,7 @@ export async function replayText(text: string, file: string, options: ReplayOpti
     }
     smmu = await createSmmu(opts);
   } catch (err) {
-    result.mismatches.push({ line: 1, op: 'header', expect: 'a machine the model can build', got: String(err) });
+    result.error = { line: 1, message: `header: not a machine the model can build: ${messageOf(err)}` };
     return result;
   }
   const seen = new Map<string, number>();
@@ -76,19 +90,26 @@ export async function replayText(text: string, file: string, options: ReplayOpti
     const lineNo = i + 1;
     const text = lines[i].trim();
     if (text === '') continue;
-    let op: Op;
+    let j: unknown;
     try {
-      op = JSON.parse(text);
+      j = JSON.parse(text);
     } catch (err) {
-      result.mismatches.push({ line: lineNo, op: 'parse', expect: 'a JSON object', got: String(err) });
-      continue;
+      result.error = { line: lineNo, message: `not JSON (${messageOf(err)})` };
+      break;
     }
+    if (!isObject(j) || typeof j.op !== 'string') {
+      result.error = { line: lineNo, message: `expected an operation object {"op": ...}, got ${isObject(j) ? 'an object without a string "op"' : describeJson(j)}` };
+      break;
+    }
+    const op = j as Op;
     if ('expect' in op) result.expects++;
     try {
       const m = applyLine(smmu, target, sims, seen, op);
       if (m) result.mismatches.push({ line: lineNo, op: op.op, ...m });
     } catch (err) {
-      result.mismatches.push({ line: lineNo, op: String(op.op), expect: 'op applied', got: (err as Error).message });
+      // a malformed operation (or one the model refuses as host misuse): the file is unusable from here
+      result.error = { line: lineNo, message: `${op.op}: ${messageOf(err)}` };
+      break;
     }
   }
   smmu.dispose();
@@ -153,8 +174,18 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
   return out;
 }
 
+/** Replays one file; a file that cannot be read is reported as unusable (never thrown). */
 export async function replayFile(file: string, options: ReplayOptions = {}): Promise<FileResult> {
-  return replayText(await readFile(file, 'utf8'), file, options);
+  let text: string;
+  try {
+    const st = await stat(file);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_TRACE_FILE_BYTES) throw new Error(`${st.size} bytes is over the limit of ${MAX_TRACE_FILE_BYTES}`);
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return { file, expects: 0, mismatches: [], error: { line: 0, message: `cannot read: ${messageOf(err)}` } };
+  }
+  return replayText(text, file, options);
 }
 
 export { toHex };

@@ -1,6 +1,7 @@
 // Public types of the vsmmu API.
 
 import type { PsmmuBackend } from './backends/types.js';
+import type { HostError } from './host-error.js';
 
 /** Which behaviour the model follows. `qemu-7.2`: QEMU 7.2's arm-smmuv3, bit for bit.
  *  `arch`: the same plus the architected behaviours QEMU 7.2 lacks (GBPA, access flag and
@@ -10,11 +11,20 @@ export type Profile = 'qemu-7.2' | 'arch';
 /** Interrupt lines of the SMMU (the wired SPIs of QEMU's virt machine, in its order). */
 export type IrqLine = 'eventq' | 'priq' | 'cmd-sync' | 'gerror';
 
-/** Emulator-owned guest memory. Addresses are guest physical, below 2^53. */
+/**
+ * Emulator-owned guest memory. Addresses are guest physical, non-negative numbers below
+ * 2^53 (the engine's 64-bit address, never a signed 32-bit value); accesses that would
+ * pass 2^53 never reach the callbacks (unassigned).
+ */
 export interface GuestMemoryCallbacks {
-  /** Fill `dst` from guest memory at `addr`; return false if the access fails (external abort). */
+  /**
+   * Fill all of `dst` from guest memory at `addr` and return `true`. Anything else (false,
+   * 1, an object, a Promise) or a throw is a failed read (external abort): `dst` is zeroed
+   * before the call and again after a failure, so nothing stale is ever used. Runs inside
+   * the engine: calling back into the vSMMU from here is refused (an error is thrown).
+   */
   read(addr: number, dst: Uint8Array): boolean;
-  /** Write `src` to guest memory at `addr`; return false if the access fails. */
+  /** Write `src` to guest memory at `addr`; return `true` on success (anything else or a throw: the write failed). */
   write(addr: number, src: Uint8Array): boolean;
 }
 
@@ -68,6 +78,20 @@ export interface SmmuOptions {
   passthroughOnly?: boolean;
   /** Learn which backends hold each guest ASID (default true); false broadcasts every TLBI_NH_ASID/VA. */
   vasidTable?: boolean;
+  /**
+   * Host-side failures: a memory, irq or trace callback that threw or answered outside its
+   * contract, a backend call that failed (its error text), a call refused as re-entry.
+   * Without this hook such an error (except a backend's plain refusal, which the guest
+   * sees as CERROR_ILL) is thrown by the call during which it happened, once the model is
+   * consistent again, or, after an asynchronous backend, by the promise whenIdle() returns.
+   */
+  onHostError?: (error: HostError) => void;
+  /**
+   * Deadline for a backend call that returned a Promise: when it has not settled after
+   * this many milliseconds the call fails (the guest sees CERROR_ILL at that command) and
+   * its late result is ignored. Default: none (use smmu.cancelBackend() to give up).
+   */
+  backendTimeoutMs?: number;
 }
 
 export type Access = 'read' | 'write';

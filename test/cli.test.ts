@@ -34,6 +34,7 @@ function expectUsageError(r: ReturnType<typeof vsmmu>, cmd: string, token: strin
 /** A bad value per command: [args, a token the error line must name]. */
 const BAD_VALUES: Record<string, [string[], string]> = {
   bench: [['--stream', 'nope'], 'nope'],
+  fuzz: [['--mode', 'nope'], 'nope'],
   conformance: [['--count', 'abc'], 'abc'],
   record: [['--seed', 'x'], '--seed'],
   replay: [['/nonexistent'], '/nonexistent'],
@@ -126,7 +127,7 @@ test('serve on a busy port: one line, exit 2', async () => {
 
 describe('--json outputs match docs/cli-json.md', () => {
   test('the documented schemas use snake_case keys', () => {
-    expect(Object.keys(SCHEMAS).sort()).toEqual(['bench', 'conformance', 'replay', 'topo']);
+    expect(Object.keys(SCHEMAS).sort()).toEqual(['bench', 'conformance', 'fuzz', 'replay', 'topo']);
     for (const s of Object.values(SCHEMAS)) for (const k of declaredKeys(s)) expect(k).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
   });
 
@@ -145,7 +146,7 @@ describe('--json outputs match docs/cli-json.md', () => {
       expect(r.code).toBe(1);
       const j = JSON.parse(r.out);
       expect(validate(SCHEMAS.replay, j)).toEqual([]);
-      expect(j.totals).toEqual({ files: 2, passed: 1, failed: 1, expects: j.files[0].expects + j.files[1].expects, mismatches: 1 });
+      expect(j.totals).toEqual({ files: 2, passed: 1, failed: 1, unusable: 0, expects: j.files[0].expects + j.files[1].expects, mismatches: 1 });
       expect(j.files[1].mismatches[0].line).toBe(i + 1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -160,6 +161,14 @@ describe('--json outputs match docs/cli-json.md', () => {
     expect(j.workload.mode).toBe('lazy');
     expect(j.workload.fault_rate).toBe(0.1);
     expect(j.topologies).toHaveLength(7);
+  });
+
+  test('fuzz --json', () => {
+    const r = vsmmu(['fuzz', '--json', '--seed', '3', '--commands', '2000', '--mode', 'callbacks']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(validate(SCHEMAS.fuzz, j)).toEqual([]);
+    expect(j).toMatchObject({ seed: 3, mode: 'callbacks', failures: [] });
   });
 
   test('bench --json', () => {

@@ -8,6 +8,7 @@ import type { EngineExports } from '../engine.js';
 import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
 import type { RefTlbEntry } from '../reference/iotlb.js';
+import { engineConfigs, engineIotlb, engineVasids } from '../reference/from-engine.js';
 import type { BatchResult, PsmmuBackend } from '../backends/types.js';
 import { BenchGuest } from './setup.js';
 import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';
@@ -140,37 +141,16 @@ export class ModelStreamBench {
 
   /** IOTLB contents, as the reference's entries. */
   iotlb(): RefTlbEntry[] {
-    const e = engineOf(this.smmu);
-    const out: RefTlbEntry[] = [];
-    for (let i = 0; i < e.iotlb_count(); i++) {
-      const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-      out.push({
-        asid: dv.getUint16(A.IE_ASID, true),
-        iova: dv.getBigUint64(A.IE_IOVA, true),
-        tg: dv.getUint8(A.IE_TG),
-        level: dv.getUint8(A.IE_LEVEL),
-        ta: dv.getBigUint64(A.IE_TA, true),
-        mask: dv.getBigUint64(A.IE_MASK, true),
-        perm: dv.getUint8(A.IE_PERM),
-      });
-    }
-    return out;
+    return engineIotlb(engineOf(this.smmu));
   }
 
-  /** StreamIDs with a cached configuration. */
+  /** Devices with a cached configuration. */
   cachedConfigs(): number[] {
-    const e = engineOf(this.smmu);
-    return [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)].filter((s) => e.debug_config_cached(s) !== 0);
+    return engineConfigs(engineOf(this.smmu), [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)]);
   }
 
   /** vASID -> backend mask learned by the dispatcher, and the wildcard mask. */
   learned(): { vasid: Map<number, number>; wildcard: number } {
-    const e = engineOf(this.smmu);
-    const vasid = new Map<number, number>();
-    if (this.spec.viommu) for (let a = 0; a < 0x10000; a++) {
-      const m = e.vasid_mask(a);
-      if (m) vasid.set(a, m);
-    }
-    return { vasid, wildcard: this.spec.viommu ? e.wildcard_mask() : 0 };
+    return this.spec.viommu ? engineVasids(engineOf(this.smmu)) : { vasid: new Map(), wildcard: 0 };
   }
 }
