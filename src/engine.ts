@@ -1,5 +1,8 @@
-// Loads the WebAssembly engine (build/vsmmu.wasm) in Node or in a browser, once per
-// process, and instantiates it per device with the host's imports.
+// Loads the WebAssembly engine (vsmmu.wasm beside this module, or the embedder's
+// `createSmmu({ wasm })`, see ./wasm-source.ts) once per process, and instantiates it per
+// device with the host's imports.
+
+import { compileWasm, defaultWasmUrl, type WasmSource } from './wasm-source.js';
 
 export interface EngineExports {
   memory: WebAssembly.Memory;
@@ -85,31 +88,24 @@ const UNSIGNED_RESULTS = [
 let compiled: Promise<WebAssembly.Module> | undefined;
 let wasmOverride: Uint8Array | undefined;
 
-/** Uses these bytes instead of build/vsmmu.wasm (e.g. the debug build in tests). */
+/** Uses these bytes instead of the packaged vsmmu.wasm (e.g. the debug build in tests). */
 export function setEngineBytes(bytes: Uint8Array): void {
   wasmOverride = bytes;
   compiled = undefined;
 }
 
-async function loadBytes(): Promise<Uint8Array> {
-  if (wasmOverride) return wasmOverride;
-  const url = new URL('../../build/vsmmu.wasm', import.meta.url);
-  if (url.protocol === 'file:') {
-    const fs = await import('node:fs/promises');
-    return new Uint8Array(await fs.readFile(url));
+/** The engine module: from `source` when given, else the packaged one (compiled once). */
+export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> {
+  if (source !== undefined) return compileWasm(source);
+  if (!compiled) {
+    compiled = compileWasm(wasmOverride ?? defaultWasmUrl());
+    compiled.catch(() => { compiled = undefined; }); // a failed load is retried on the next call
   }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`vsmmu: cannot load the engine from ${url}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-export function compileEngine(): Promise<WebAssembly.Module> {
-  if (!compiled) compiled = loadBytes().then((b) => WebAssembly.compile(b as BufferSource));
   return compiled;
 }
 
-export async function instantiateEngine(imports: EngineImports): Promise<EngineExports> {
-  const module = await compileEngine();
+export async function instantiateEngine(imports: EngineImports, source?: WasmSource): Promise<EngineExports> {
+  const module = await compileEngine(source);
   const env = {
     host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
     host_write: (addr: bigint, len: number, src: number) => imports.host_write(BigInt.asUintN(64, addr), len >>> 0, src >>> 0),

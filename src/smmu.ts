@@ -5,7 +5,6 @@
 import { instantiateEngine, type EngineExports } from './engine.js';
 import { Forwarder, type BoundBackend } from './viommu.js';
 import { HostError, type HostErrorSource } from './host-error.js';
-import { SimulatedPsmmu } from './backends/simulated.js';
 import { formatMmio, formatTrace, type RegionName } from './trace.js';
 import * as A from './arch/abi.js';
 import * as R from './arch/registers.js';
@@ -133,7 +132,7 @@ export class Smmu {
       host_read: (addr, len, dst) => this.hostAccess(addr, len, dst, false),
       host_write: (addr, len, src) => this.hostAccess(addr, len, src, true),
       trace_flush: (n) => this.drainTrace(n),
-    });
+    }, this.options.wasm);
     const e = this.e;
     e.init(PROFILES[this.profile]);
     let total = 0;
@@ -710,8 +709,8 @@ export class Smmu {
     checkInt(cfg.vmid, `vmid of backend "${cfg.name}"`, 0xffff);
     const index = this.bound.length;
     if (index >= 32) throw new RangeError('vsmmu: at most 32 backends per vSMMU');
-    const backend = cfg.backend ?? new SimulatedPsmmu({ name: cfg.name });
-    if (typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
+    const backend = cfg.backend;
+    if (!backend || typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
       throw new TypeError(`vsmmu: backend "${cfg.name}" must implement invalidate(entries) and installSte(psid, ste)`);
     }
     this.e.set_backend(index, cfg.vmid);

@@ -40,8 +40,8 @@ export interface ViommuBackendConfig {
   name: string;
   /** The VMID this VM has on that pSMMU. */
   vmid: number;
-  /** The pSMMU. Defaults to a new SimulatedPsmmu. */
-  backend?: PsmmuBackend;
+  /** The pSMMU (an iommufd-backed one, or a `SimulatedPsmmu`): the embedder's choice, no default. */
+  backend: PsmmuBackend;
 }
 
 export interface PassthroughDevice {
@@ -66,6 +66,12 @@ export interface SmmuOptions {
   devices?: number[];
   /** Diagnostic trace sink: one line per decision, in QEMU's trace-event format. */
   trace?: (line: string) => void;
+  /**
+   * The engine's WebAssembly when the packaged `vsmmu.wasm` (beside the module, found through
+   * `import.meta.url`) is not reachable: a URL, the bytes, a `Response` or a compiled
+   * `WebAssembly.Module` (compile once, share it between devices). Default: the packaged file.
+   */
+  wasm?: import('./wasm-source.js').WasmSource;
   /** vIOMMU: physical SMMUs and passthrough devices behind this vSMMU. */
   viommu?: { backends: ViommuBackendConfig[]; devices?: PassthroughDevice[] };
   /** Keep no emulated caches (a dedicated passthrough vSMMU: commands are only forwarded). */

@@ -181,14 +181,14 @@ describe('refusals', () => {
     const snap = m.smmu.save();
     await expect(fresh({ profile: 'arch' }).then((s) => s.restore(snap))).rejects.toMatchObject({ code: 'profile', message: expect.stringMatching(/qemu-7\.2.*arch/) });
     await expect(fresh({ devices: [0x18, 0x20] }).then((s) => s.restore(snap))).rejects.toMatchObject({ code: 'topology', message: expect.stringMatching(/0x28/) });
-    const pt = await fresh({ devices: [0x18, 0x20], viommu: { backends: [{ name: 'h0', vmid: 2 }], devices: [{ sid: 0x28, backend: 'h0', psid: 5 }] } });
+    const pt = await fresh({ devices: [0x18, 0x20], viommu: { backends: [{ name: 'h0', vmid: 2, backend: new SimulatedPsmmu({ name: 'h0' }) }], devices: [{ sid: 0x28, backend: 'h0', psid: 5 }] } });
     expect(() => pt.restore(snap)).toThrow(expect.objectContaining({ code: 'topology', message: expect.stringMatching(/0x28 change kind/) }));
   });
 
   test('the same vSIDs on other backends arrive; arrival: false there is refused', async () => {
-    const a = await machine({ viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } });
+    const a = await machine({ viommu: { backends: [{ name: 'p0', vmid: 1, backend: new SimulatedPsmmu({ name: 'p0' }) }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } });
     const snap = a.smmu.save();
-    const b = await fresh({ viommu: { backends: [{ name: 'q0', vmid: 7 }, { name: 'q1', vmid: 8 }], devices: [{ sid: 0x40, backend: 'q1', psid: 0x3 }] } });
+    const b = await fresh({ viommu: { backends: [{ name: 'q0', vmid: 7, backend: new SimulatedPsmmu({ name: 'q0' }) }, { name: 'q1', vmid: 8, backend: new SimulatedPsmmu({ name: 'q1' }) }], devices: [{ sid: 0x40, backend: 'q1', psid: 0x3 }] } });
     expect(() => b.restore(snap, { arrival: false })).toThrow(expect.objectContaining({ code: 'topology' }));
     ramCopy(a.smmu, b);
     b.restore(snap);
@@ -198,7 +198,7 @@ describe('refusals', () => {
 
 describe('arrival with asynchronous backends', () => {
   test('createSmmu({ restore }) resolves once the new host installed every passthrough STE', async () => {
-    const a = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }, { sid: 0x48, backend: 'p0', psid: 0x98 }] } });
+    const a = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1, backend: new SimulatedPsmmu({ name: 'p0' }) }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }, { sid: 0x48, backend: 'p0', psid: 0x98 }] } });
     a.driver.attach(0x40, a.domain);
     const q = new SimulatedPsmmu({ name: 'q0' });
     q.setDelay(1);
@@ -226,7 +226,7 @@ describe('hostile snapshot bytes', () => {
   );
   let archSnap: Uint8Array = new Uint8Array(0);
   beforeAll(async () => {
-    archSnap = (await fresh({ profile: 'arch', viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } })).save();
+    archSnap = (await fresh({ profile: 'arch', viommu: { backends: [{ name: 'p0', vmid: 1, backend: new SimulatedPsmmu({ name: 'p0' }) }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } })).save();
   });
 
   /** `fix` recomputes the checksum so that the mutation reaches the deeper checks. */
@@ -248,12 +248,12 @@ describe('hostile snapshot bytes', () => {
   }
 
   test('only SnapshotError; a refused restore leaves the model exactly as a twin that never saw it', async () => {
-    const src = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } });
+    const src = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1, backend: new SimulatedPsmmu({ name: 'p0' }) }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } });
     src.driver.unmap(src.domain, 0x101000, 0x1000);
     const snap = src.smmu.save({ caches: true });
     // the model under attack and its twin: same history, different from the snapshot's
     const mk = async () => {
-      const t = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1 }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } });
+      const t = await busyGuest({ viommu: { backends: [{ name: 'p0', vmid: 1, backend: new SimulatedPsmmu({ name: 'p0' }) }], devices: [{ sid: 0x40, backend: 'p0', psid: 0x99 }] } });
       t.driver.submit([cmdCfgiSte(0x18), cmdSync()]);
       return t;
     };

@@ -64,6 +64,9 @@ export const DEFAULT_WORKLOAD: Workload = {
   mode: 'strict', lazyBatch: 32, joinPsmmus: 2, sharedFrames: 40, iotlbEntries: 256, s2CacheEntries: 64, seed: 1,
 };
 
+/** Steps (batches) of the default comparison: `vsmmu topo`, the README's table and the demo's Compare. */
+export const DEFAULT_STEPS = 200;
+
 export interface TopologyMetrics {
   name: TopologyName;
   label: string;

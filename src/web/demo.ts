@@ -1,12 +1,16 @@
 // The browser demo: the topology explorer with controls, live SVG charts, the CMDQ ring,
 // the event queue, the vdev and vASID tables, and a comparison of every topology.
-// Runs the same modules (and the same build/vsmmu.wasm) as `vsmmu topo` in Node; loaded
+// Runs the same modules (and the same vsmmu.wasm) as `vsmmu topo` in Node; loaded
 // by web/main.js as an ES module straight from /dist/src/web/demo.js.
 
 import {
-  TOPOLOGIES, DEFAULT_WORKLOAD, TopologyRun, checkWorkload, topologySpec, exploreMigrations,
+  TOPOLOGIES, DEFAULT_WORKLOAD, DEFAULT_STEPS, TopologyRun, checkWorkload, topologySpec, exploreMigrations,
   type TopologyMetrics, type TopologyName, type Workload,
 } from '../topo/explore.js';
+import { topologyAnswer } from '../topo/answer.js';
+import { compareTopologies } from '../topo/compare.js';
+import { answerHtml } from './answer-panel.js';
+
 import { LiveSeries, liveChartSvg } from '../topo/live.js';
 import { cmdqView, eventqView, vdevTable, vasidTable } from '../topo/views.js';
 import { esc, fmt, topologySvg, topologyDiagramSvg, describeWorkload } from '../topo/svg.js';
@@ -73,6 +77,8 @@ export class Demo {
   private rebuildTimer = 0;
   private generation = 0;
   private raf = 0;
+  /** The comparison running now (its button cancels it). */
+  private comparing?: AbortController;
 
   constructor(readonly doc: Document) {}
 
@@ -139,7 +145,8 @@ export class Demo {
     const w = DEFAULT_WORKLOAD;
     const set = (id: string, v: number | string) => { this.input(id).value = String(v); };
     set('devices', w.devices); set('pt-share', w.passthroughShare); set('asids', w.asidsPerDevice); set('maps', w.mapsPerStep);
-    set('dma', w.dmaPerStep); set('lazy-batch', w.lazyBatch); set('join-psmmus', w.joinPsmmus); set('fault-rate', 0.002); set('seed', w.seed);
+    set('dma', w.dmaPerStep); set('lazy-batch', w.lazyBatch); set('join-psmmus', w.joinPsmmus); set('fault-rate', w.faultRate ?? 0); set('seed', w.seed);
+    set('compare-steps', DEFAULT_STEPS); // the README's and `vsmmu topo`'s defaults: the page states the same answer
     (this.el('mode') as HTMLSelectElement).value = w.mode;
     const charts = this.el('charts');
     charts.innerHTML = '';
@@ -169,6 +176,7 @@ export class Demo {
     await this.rebuild(false);
     this.lastFrame = performance.now();
     this.raf = requestAnimationFrame(this.frame);
+    void this.compare(); // the answer, measured in this page, from the start
   }
 
   private showShare(): void {
@@ -204,7 +212,7 @@ export class Demo {
       this.renderCharts();
       this.renderTables();
       if (keepRunning) this.start();
-      else this.setState('ready');
+      else if (!this.comparing) this.setState('ready');
     } catch (err) {
       if (gen !== this.generation) return;
       this.busy = false;
@@ -214,7 +222,7 @@ export class Demo {
   }
 
   start(): void {
-    if (!this.run || this.busy) return;
+    if (!this.run || this.busy || this.comparing) return;
     this.running = true;
     this.owed = 0;
     this.series?.rebase(performance.now());
@@ -403,40 +411,72 @@ export class Demo {
 
   /** Runs every topology on the current workload and draws the comparison. */
   async compare(): Promise<TopologyMetrics[] | undefined> {
+    // ... and states the answer (the summary panel); called again while it runs, it cancels it
+    if (this.comparing) {
+      this.comparing.abort();
+      return undefined;
+    }
     const wasRunning = this.running;
+    const before = this.doc.body.dataset.state;
     this.running = false;
+    const ac = new AbortController();
+    this.comparing = ac;
+    this.doc.body.dataset.compared = 'running';
     this.setState('comparing');
+    this.compareButton(true);
     this.clearError();
-    const steps = Number(this.input('compare-steps').value) || 100;
-    const out: TopologyMetrics[] = [];
+    const status = this.el('compare-status');
+    const progress = this.el('compare-progress') as HTMLProgressElement;
+    let out: TopologyMetrics[] | undefined;
     try {
+      const steps = Number(this.input('compare-steps').value);
+      if (!Number.isInteger(steps) || steps < 1 || steps > 100000) throw new RangeError(`batches per topology must be an integer in [1, 100000], got ${this.input('compare-steps').value}`);
       const w = this.workload();
-      for (const t of TOPOLOGIES) {
-        this.el('compare-status').textContent = `running ${t.label} (${out.length + 1}/${TOPOLOGIES.length})\u2026`;
-        const run = await TopologyRun.create(t.name, w);
-        for (let i = 0; i < steps; i += 10) {
-          for (let k = i; k < Math.min(steps, i + 10); k++) run.step();
-          await new Promise((r) => setTimeout(r, 0));
-        }
-        out.push(run.metrics());
-      }
-      this.el('compare-svg').innerHTML = topologySvg(out, w, steps);
-      this.el('compare-table').innerHTML = table(
-        ['topology', 'commands', 'forwarded', 'host calls', 'broadcast / targeted', 'over-inval.', 'IOTLB hit', 'S2 hit', 'CMD_SYNC \u00b5s'],
-        out.map((x) => [
-          td(x.label), td(fmt(x.commands), 'num'), td(Object.entries(x.forwarded).map(([k, v]) => `${k}:${v}`).join(' ')),
-          td(fmt(x.backend_calls), 'num'), td(`${x.broadcast_tlbi} / ${x.targeted_tlbi}`, 'num'), td(fmt(x.over_invalidation), 'num'),
-          td(x.iotlb_hit_rate.toFixed(3), 'num'), td(x.s2_hit_rate.toFixed(3), 'num'), td(x.sync_latency_us.toFixed(2), 'num'),
-        ]));
-      this.el('compare-status').textContent = `${steps} steps of: ${describeWorkload(w)}`;
+      out = await compareTopologies(w, steps, {
+        signal: ac.signal,
+        onProgress: (p) => {
+          progress.value = p.done / p.total;
+          status.textContent = `${TOPOLOGIES[p.index].label} (${p.index + 1}/${TOPOLOGIES.length}): ${Math.round((100 * p.done) / p.total)}%`;
+        },
+      });
+      this.renderComparison(out, w, steps);
+      status.textContent = `${fmt(steps)} batches per topology`;
       this.doc.body.dataset.compared = String(out.length);
     } catch (err) {
-      this.showError(err);
-      this.el('compare-status').textContent = 'failed';
+      if (ac.signal.aborted) {
+        status.textContent = 'cancelled';
+        this.doc.body.dataset.compared = 'cancelled';
+      } else {
+        this.showError(err);
+        status.textContent = 'failed';
+      }
+    } finally {
+      this.comparing = undefined;
+      this.compareButton(false);
     }
     if (wasRunning) this.start();
-    else this.setState(this.run ? 'paused' : 'ready');
+    else this.setState(before === 'paused' ? 'paused' : this.run ? 'ready' : 'loading');
     return out;
+  }
+
+  /** The Compare button turns into Cancel while a comparison runs. */
+  private compareButton(cancel: boolean): void {
+    const b = this.el('compare') as HTMLButtonElement;
+    b.textContent = cancel ? 'Cancel' : 'Compare';
+    if (cancel) b.disabled = false;
+  }
+
+  /** The summary panel, the charts and the table of a finished comparison. */
+  private renderComparison(out: TopologyMetrics[], w: Workload, steps: number): void {
+    this.el('answer-body').innerHTML = answerHtml(topologyAnswer(out, w), steps, describeWorkload(w));
+    this.el('compare-svg').innerHTML = topologySvg(out, w, steps);
+    this.el('compare-table').innerHTML = table(
+      ['topology', 'commands', 'forwarded', 'host calls', 'broadcast / targeted', 'over-inval.', 'IOTLB hit', 'S2 hit', 'CMD_SYNC \u00b5s'],
+      out.map((x) => [
+        td(x.label), td(fmt(x.commands), 'num'), td(Object.entries(x.forwarded).map(([k, v]) => `${k}:${v}`).join(' ')),
+        td(fmt(x.backend_calls), 'num'), td(`${x.broadcast_tlbi} / ${x.targeted_tlbi}`, 'num'), td(fmt(x.over_invalidation), 'num'),
+        td(x.iotlb_hit_rate.toFixed(3), 'num'), td(x.s2_hit_rate.toFixed(3), 'num'), td(x.sync_latency_us.toFixed(2), 'num'),
+      ]));
   }
 
   stop(): void {
