@@ -12,12 +12,12 @@ import { halloc } from "./heap";
 import { triggerIrq } from "./irq";
 import { baseAddr, qEmpty, qIncr, qIndexMask, qWrapMask, qWrapIndexMask } from "./queue";
 import { traceOn, tr } from "./trace";
-import { isDevice, flushConfig, flushConfigRange, SID_SPACE, cfgEntry, CF_DEVICE, CF_CACHED } from "./config";
-import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, asidCounts, spanMisses } from "./iotlb";
+import { isDevice, flushConfig, flushConfigRange, SID_SPACE } from "./config";
+import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, iotlbInvIpa, iotlbInvVmid, asidHasEntries } from "./iotlb";
 import * as D from "./dispatch";
 import {
   CMD_BYTES, CMD_OPCODE, CMD_SSEC, CMD_SID, CMD_ASID, CMD_VMID, CMD_NUM, CMD_SCALE, CMD_SYNC_CS, CMD_LEAF,
-  CMD_TTL, CMD_TG, CMD_STE_RANGE, SYNC_CS_IRQ,
+  CMD_TTL, CMD_TG, CMD_STE_RANGE, CMD_ADDR, CMD_ADDR_SHIFT, SYNC_CS_IRQ,
   CMD_SYNC, CMD_PREFETCH_CONFIG, CMD_PREFETCH_ADDR, CMD_CFGI_STE, CMD_CFGI_STE_RANGE, CMD_CFGI_CD,
   CMD_CFGI_CD_ALL, CMD_TLBI_NH_ASID, CMD_TLBI_NH_ALL, CMD_TLBI_NSNH_ALL, CMD_TLBI_NH_VAA, CMD_TLBI_NH_VA,
   CMD_TLBI_EL3_ALL, CMD_TLBI_EL3_VA, CMD_TLBI_EL2_ALL, CMD_TLBI_EL2_ASID, CMD_TLBI_EL2_VA, CMD_TLBI_EL2_VAA,
@@ -27,7 +27,7 @@ import {
   CR0_CMDQEN, GERROR_CMDQ_ERR, CMDQ_CONS_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC, IRQ_GERROR,
   QEMU_CMDQS,
 } from "../src/arch/registers";
-import { CQ_IDLE, CQ_FORWARD, CQ_BUSY, ST_COMMANDS, ST_SYNCS } from "../src/arch/abi";
+import { CQ_IDLE, CQ_BUSY, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
 import {
   T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CONSUME_ERROR, T_CMDQ_CFGI_STE,
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
@@ -52,23 +52,15 @@ const one = memory.data(CMD_BYTES);
 // @ts-ignore: decorator
 @inline function cmdqEnabled(): bool { return ex32(S.cr0, CR0_CMDQEN) != 0; }
 
-let w0: u64 = 0;
-let w1: u64 = 0;
+// @ts-ignore: decorator
+@inline function cmdqErrorPending(): bool { return ((S.gerror ^ S.gerrorn) & <u32>fmask(GERROR_CMDQ_ERR)) != 0; }
 
-/** Reads the entry at queue index `idx` into w0/w1; false on a failed read. */
-function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): bool {
-  if (ring != 0) {
-    const p = ring + (<usize>idx << 4);
-    w0 = load<u64>(p);
-    w1 = load<u64>(p, 8);
-    return true;
-  }
+/** The 16-byte entry at queue index `idx` (in the ring, the staging area or a one-entry buffer); 0 on a failed read. */
+function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): usize {
+  if (ring != 0) return ring + (<usize>idx << 4);
   if (stage == 0) {
     // no host memory: the queue straddles RAM edges, read it entry by entry
-    if (!gread(qbase + (<u64>idx << 4), one, CMD_BYTES)) return false;
-    w0 = load<u64>(one);
-    w1 = load<u64>(one, 8);
-    return true;
+    return gread(qbase + (<u64>idx << 4), one, CMD_BYTES) ? one : 0;
   }
   if (!stageOk || idx < stageFirst || idx >= stageFirst + stageCount) {
     // one bulk read from idx up to PROD, or to the end of the ring
@@ -80,16 +72,10 @@ function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): 
     if (!stageOk) {
       // find the failing entry exactly: per-entry reads
       stageCount = 0;
-      if (!gread(qbase + (<u64>idx << 4), one, CMD_BYTES)) return false;
-      w0 = load<u64>(one);
-      w1 = load<u64>(one, 8);
-      return true;
+      return gread(qbase + (<u64>idx << 4), one, CMD_BYTES) ? one : 0;
     }
   }
-  const p = stage + (<usize>(idx - stageFirst) << 4);
-  w0 = load<u64>(p);
-  w1 = load<u64>(p, 8);
-  return true;
+  return stage + (<usize>(idx - stageFirst) << 4);
 }
 
 /** Consumes commands (QEMU smmuv3_cmdq_consume); returns CQ_*. */
@@ -107,19 +93,22 @@ export function cmdqConsume(): u32 {
 
   while (!qEmpty(S.cmdqProd, S.cmdqCons, log2)) {
     if (traceOn) traceQueue(T_CMDQ_CONSUME, log2);
-    if (((S.gerror ^ S.gerrorn) & <u32>fmask(GERROR_CMDQ_ERR)) != 0) break;
+    if (cmdqErrorPending()) break;
     const cons = S.cmdqCons;
-    if (!readEntry(ring, qbase, cons & imask, S.cmdqProd & imask, log2)) {
+    const e = readEntry(ring, qbase, cons & imask, S.cmdqProd & imask, log2);
+    if (e == 0) {
       err = CERROR_ABT;
       break;
     }
+    const w0 = load<u64>(e);
+    const w1 = load<u64>(e, 8);
     type = <u32>ex(w0, CMD_OPCODE);
     if (traceOn) tr(T_CMDQ_OPCODE, type);
     if (D.dispatchOn) {
       // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
       if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return D.pause();
     }
-    err = execute(type);
+    err = execute(type, w0, w1, traceOn, localCaches);
     if (err == CERROR_NONE && D.dispatchOn) err = D.dispatchCmd(w0, w1, type, cons);
     if (err != CERROR_NONE) break;
     S.bump(ST_COMMANDS);
@@ -138,104 +127,43 @@ export function cmdqConsume(): u32 {
   return CQ_IDLE;
 }
 
-// Fast path: the whole ring in RAM inside this memory, no trace, no dispatcher. The
-// same loop as above, over contiguous runs of entries with the state in locals; a
-// command error ends the run on the failing command exactly as above.
-let spanErr: u32 = CERROR_NONE;
-let spanType: u32 = 0;
-
+// Fast path: the whole ring in RAM inside this memory, no trace, no dispatcher. The loop
+// above without what cannot happen here: the entries are read in place, CONS and the
+// command count stay in locals, and GERROR is tested once (only a command error toggles
+// CMDQ_ERR, and it ends the loop). Each command goes through the same execute().
 function consumeRing(ring: usize, log2: u32): u32 {
+  if (cmdqErrorPending()) return CQ_IDLE;
   const m = qWrapIndexMask(log2);
   const imask = qIndexMask(log2);
-  while (!qEmpty(S.cmdqProd, S.cmdqCons, log2)) {
-    // only a command error toggles GERROR.CMDQ_ERR, and it ends the loop: checked per run
-    if (((S.gerror ^ S.gerrorn) & <u32>fmask(GERROR_CMDQ_ERR)) != 0) break;
-    const cons = S.cmdqCons;
-    const ci = cons & imask;
-    const pi = S.cmdqProd & imask;
-    const count = pi > ci ? pi - ci : imask + 1 - ci; // up to PROD, or to the end of the ring
-    const done = runSpan(ring + (<usize>ci << 4), count);
-    S.cmdqCons = (cons & ~m) | ((cons + done) & m);
-    if (done < count) {
-      raiseCommandError(spanErr, spanType);
-      break;
-    }
-  }
-  return CQ_IDLE;
-}
-
-/** Executes up to `count` entries at `p`; returns how many completed (fewer: spanErr/spanType say why). */
-function runSpan(p: usize, count: u32): u32 {
-  const first = p;
-  const end = p + (<usize>count << 4);
-  let syncs: u32 = 0;
-  // neither changes inside the loop (no MMIO, no host call)
+  const prod = S.cmdqProd; // no MMIO inside the loop
   const caches = localCaches;
-  const counts = asidCounts();
-  while (p < end) {
-    const a = load<u64>(p);
-    const type = <u32>a & 0xff;
-    switch (type) {
-      case CMD_TLBI_NH_VA: {
-        // no effect unless that ASID has IOTLB entries (iotlbInvIova's own first test)
-        const asid = <u32>(a >> 48);
-        if (caches && load<u16>(counts + (<usize>asid << 1)) != 0) {
-          const b = load<u64>(p, 8);
-          // nor when it is one 4 KiB page (TG = 0, or TG = 4K with NUM = SCALE = 0: rangeInval's
-          // first case) outside what that ASID's entries span (iotlbInvIova's second test)
-          const tg = <u32>(b >> 10) & 3;
-          const page = b & ~<u64>0xfff;
-          if ((tg == 0 || (tg == 1 && (a & 0x1fff000) == 0)) && spanMisses(asid, page, page + 0xfff)) break;
-          w0 = a;
-          w1 = b;
-          rangeInval(type);
-        }
-        break;
-      }
-      case CMD_SYNC: {
-        syncs++;
-        if ((<u32>(a >> 12) & SYNC_CS_IRQ) != 0) triggerIrq(IRQ_CMD_SYNC, 0);
-        break;
-      }
-      case CMD_TLBI_NH_ASID: {
-        const asid = <u32>(a >> 48);
-        if (caches && load<u16>(counts + (<usize>asid << 1)) != 0) iotlbInvAsid(asid);
-        break;
-      }
-      case CMD_CFGI_STE: {
-        if ((a & (<u64>1 << 10)) != 0) { // SSEC = 1: a command error
-          spanErr = CERROR_ILL;
-          spanType = type;
-          return finishSpan(first, p, syncs);
-        }
-        if (caches) {
-          const e = cfgEntry(<u32>(a >> 32));
-          if (load<u8>(e, CF_DEVICE) != 0 && load<u8>(e, CF_CACHED) != 0) flushConfig(<u32>(a >> 32));
-        }
-        break;
-      }
-      default: {
-        w0 = a;
-        w1 = load<u64>(p, 8);
-        const err = execute(type);
-        if (err != CERROR_NONE) {
-          spanErr = err;
-          spanType = type;
-          return finishSpan(first, p, syncs);
-        }
-      }
+  let cons = S.cmdqCons;
+  let done: u64 = 0;
+  let err: u32 = CERROR_NONE;
+  let type: u32 = 0;
+  while (!qEmpty(prod, cons, log2)) {
+    // a contiguous run: up to PROD, or to the end of the ring
+    const ci = cons & imask;
+    const pi = prod & imask;
+    const first = ring + (<usize>ci << 4);
+    const end = first + (<usize>(pi > ci ? pi - ci : imask + 1 - ci) << 4);
+    let e = first;
+    while (e < end) {
+      const w0 = load<u64>(e);
+      type = <u32>ex(w0, CMD_OPCODE);
+      err = executeHot(type, w0, load<u64>(e, 8), false, caches);
+      if (err != CERROR_NONE) break;
+      e += CMD_BYTES;
     }
-    p += CMD_BYTES;
+    const n = <u32>((e - first) >> 4);
+    cons = (cons & ~m) | ((cons + n) & m);
+    done += n;
+    if (err != CERROR_NONE) break;
   }
-  return finishSpan(first, p, syncs);
-}
-
-/** Counts the commands completed in [first, p) and the CMD_SYNCs among them; returns how many. */
-function finishSpan(first: usize, p: usize, syncs: u32): u32 {
-  const done = <u32>((p - first) >> 4);
-  store<u64>(S.stats + ST_SYNCS, load<u64>(S.stats + ST_SYNCS) + <u64>syncs);
-  store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + <u64>done);
-  return done;
+  S.cmdqCons = cons;
+  store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
+  if (err != CERROR_NONE) raiseCommandError(err, type);
+  return CQ_IDLE;
 }
 
 /** CONS.ERR = err and GERROR.CMDQ_ERR toggled; CONS stays on the failing command. */
@@ -251,75 +179,40 @@ function traceQueue(id: u32, log2: u32): void {
   tr(id, S.cmdqProd & im, S.cmdqCons & im, (S.cmdqProd & wm) >> log2, (S.cmdqCons & wm) >> log2);
 }
 
-/** The effect of one command on this model (QEMU's switch on the opcode). */
-function execute(type: u32): u32 {
+/**
+ * The effect of one command on this model (QEMU's switch on the opcode): the one
+ * implementation of the opcode-to-effect mapping; returns CERROR_*. `traced`: emit QEMU's
+ * trace events (the fast loop passes a constant false, which folds the tracing away).
+ */
+function execute(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): u32 {
   switch (type) {
-    case CMD_SYNC: {
-      S.bump(ST_SYNCS);
-      if ((<u32>ex(w0, CMD_SYNC_CS) & SYNC_CS_IRQ) != 0) triggerIrq(IRQ_CMD_SYNC, 0);
-      return CERROR_NONE;
-    }
+    case CMD_SYNC: return cmdSync(w0);
     case CMD_PREFETCH_CONFIG:
     case CMD_PREFETCH_ADDR:
       return CERROR_NONE;
-    case CMD_CFGI_STE: {
-      if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
-      const sid = <u32>ex(w0, CMD_SID);
-      if (!isDevice(sid & (SID_SPACE - 1))) return CERROR_NONE; // no such device (QEMU smmu_iommu_mr)
-      if (traceOn) tr(T_CMDQ_CFGI_STE, sid);
-      if (localCaches) flushConfig(sid);
-      return CERROR_NONE;
-    }
-    case CMD_CFGI_STE_RANGE: {
-      if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
-      const sid = <u32>ex(w0, CMD_SID);
-      const range = <u32>ex(w1, CMD_STE_RANGE);
-      const mask = <u32>((<u64>1 << <u64>(range + 1)) - 1);
-      const start = sid & ~mask;
-      const end = start + mask;
-      if (traceOn) tr(T_CMDQ_CFGI_STE_RANGE, start, end);
-      if (localCaches) flushConfigRange(start, end);
-      return CERROR_NONE;
-    }
+    case CMD_CFGI_STE: return cfgiSte(w0, traced, caches);
+    case CMD_CFGI_STE_RANGE: return cfgiSteRange(w0, w1, traced, caches);
     case CMD_CFGI_CD:
-    case CMD_CFGI_CD_ALL: {
-      if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
-      const sid = <u32>ex(w0, CMD_SID);
-      if (!isDevice(sid & (SID_SPACE - 1))) return CERROR_NONE;
-      if (traceOn) tr(T_CMDQ_CFGI_CD, sid);
-      if (localCaches) flushConfig(sid);
-      return CERROR_NONE;
-    }
-    case CMD_TLBI_NH_ASID: {
-      const asid = <u32>ex(w0, CMD_ASID);
-      if (traceOn) tr(T_CMDQ_TLBI_NH_ASID, asid);
-      if (localCaches) iotlbInvAsid(asid);
-      return CERROR_NONE;
-    }
-    case CMD_TLBI_NH_ALL:
-    case CMD_TLBI_NSNH_ALL: {
-      if (traceOn) tr(T_CMDQ_TLBI_NH);
-      if (localCaches) iotlbInvAll();
-      return CERROR_NONE;
-    }
+    case CMD_CFGI_CD_ALL:
+      return cfgiCd(w0, traced, caches);
+    case CMD_TLBI_NH_ASID: return tlbiNhAsid(w0, traced, caches);
+    case CMD_TLBI_NH_ALL: return tlbiNhAll(w0, traced, caches);
+    case CMD_TLBI_NSNH_ALL: return tlbiNsnhAll(traced, caches);
     case CMD_TLBI_NH_VAA:
-    case CMD_TLBI_NH_VA: {
-      if (localCaches || traceOn) rangeInval(type);
-      return CERROR_NONE;
-    }
+    case CMD_TLBI_NH_VA: return tlbiNhVa(type, w0, w1, traced, caches);
+    case CMD_TLBI_S12_VMALL: return tlbiS12Vmall(w0, traced, caches);
+    case CMD_TLBI_S2_IPA: return tlbiS2Ipa(w0, w1, traced, caches);
     case CMD_TLBI_EL3_ALL:
     case CMD_TLBI_EL3_VA:
     case CMD_TLBI_EL2_ALL:
     case CMD_TLBI_EL2_ASID:
     case CMD_TLBI_EL2_VA:
     case CMD_TLBI_EL2_VAA:
-    case CMD_TLBI_S12_VMALL:
-    case CMD_TLBI_S2_IPA:
     case CMD_ATC_INV:
     case CMD_PRI_RESP:
     case CMD_RESUME:
     case CMD_STALL_TERM: {
-      if (traceOn) tr(T_UNHANDLED_CMD, type);
+      if (traced) tr(T_UNHANDLED_CMD, type);
       return CERROR_NONE;
     }
   }
@@ -327,33 +220,177 @@ function execute(type: u32): u32 {
 }
 
 /**
- * TLBI_NH_VA / TLBI_NH_VAA (QEMU smmuv3_s1_range_inval): without TG one 4 KiB page;
- * with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
- * power-of-two chunks.
+ * execute() for the fast loop: the opcodes Linux's invalidation batches are made of go
+ * straight to the same effect functions execute() calls (inlined here: a call per
+ * command, or execute() inlined whole, halves the loop's speed); the rest through execute().
  */
-function rangeInval(type: u32): void {
-  let addr = w1 & ~<u64>0xfff; // CMD_ADDR
-  const vmid = <u32>ex(w0, CMD_VMID);
+// @ts-ignore: decorator
+@inline function executeHot(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): u32 {
+  if (type == CMD_TLBI_NH_VA) return tlbiNhVa(type, w0, w1, traced, caches);
+  if (type == CMD_SYNC) return cmdSync(w0);
+  if (type == CMD_TLBI_NH_ASID) return tlbiNhAsid(w0, traced, caches);
+  if (type == CMD_CFGI_STE) return cfgiSte(w0, traced, caches);
+  return execute(type, w0, w1, traced, caches);
+}
+
+/** CMD_SYNC (4.7.3): CS = IRQ pulses the CMD_SYNC interrupt; SEV and NONE have no effect here. */
+// @ts-ignore: decorator
+@inline function cmdSync(w0: u64): u32 {
+  S.bump(ST_SYNCS);
+  if ((<u32>ex(w0, CMD_SYNC_CS) & SYNC_CS_IRQ) != 0) triggerIrq(IRQ_CMD_SYNC, 0);
+  return CERROR_NONE;
+}
+
+/** CMD_CFGI_STE (4.3.2): SSEC = 1 is illegal (no secure state); the device's cached configuration goes. */
+// @ts-ignore: decorator
+@inline function cfgiSte(w0: u64, traced: bool, caches: bool): u32 {
+  if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
+  const sid = <u32>ex(w0, CMD_SID);
+  if (!isDevice(sid & (SID_SPACE - 1))) return CERROR_NONE; // no such device (QEMU smmu_iommu_mr)
+  if (traced) tr(T_CMDQ_CFGI_STE, sid);
+  if (caches) flushConfig(sid);
+  return CERROR_NONE;
+}
+
+/** CMD_CFGI_STE_RANGE (4.3.3): the 2^(Range+1) StreamIDs aligned around SID. */
+function cfgiSteRange(w0: u64, w1: u64, traced: bool, caches: bool): u32 {
+  if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
+  const sid = <u32>ex(w0, CMD_SID);
+  const range = <u32>ex(w1, CMD_STE_RANGE);
+  const mask = <u32>((<u64>1 << <u64>(range + 1)) - 1);
+  const start = sid & ~mask;
+  const end = start + mask;
+  if (traced) tr(T_CMDQ_CFGI_STE_RANGE, start, end);
+  if (caches) flushConfigRange(start, end);
+  return CERROR_NONE;
+}
+
+/** CMD_CFGI_CD / CMD_CFGI_CD_ALL (4.3.4, 4.3.5): QEMU drops the device's whole configuration. */
+function cfgiCd(w0: u64, traced: bool, caches: bool): u32 {
+  if (ex(w0, CMD_SSEC) != 0) return CERROR_ILL;
+  const sid = <u32>ex(w0, CMD_SID);
+  if (!isDevice(sid & (SID_SPACE - 1))) return CERROR_NONE;
+  if (traced) tr(T_CMDQ_CFGI_CD, sid);
+  if (caches) flushConfig(sid);
+  return CERROR_NONE;
+}
+
+/** VMID a TLBI command names: only an SMMU with stage 2 matches VMIDs (QEMU 10.0), else KEY_NONE (any). */
+// @ts-ignore: decorator
+@inline function cmdVmid(w0: u64): u32 {
+  return (S.profile & (PF_V10 | PF_S2P)) == (PF_V10 | PF_S2P) ? <u32>ex(w0, CMD_VMID) : KEY_NONE;
+}
+
+/** QEMU 10.0: stage-1 TLBIs are CERROR_ILL without stage 1 (IDR0.S1P = 0); QEMU 7.2 takes them all. */
+// @ts-ignore: decorator
+@inline function stage1Illegal(): bool {
+  return (S.profile & (PF_V10 | PF_NO_S1P)) == (PF_V10 | PF_NO_S1P);
+}
+
+/** QEMU 10.0: stage-2 TLBIs are CERROR_ILL without stage 2 (IDR0.S2P = 0); QEMU 7.2 takes them as no-ops. */
+// @ts-ignore: decorator
+@inline function stage2Illegal(): bool {
+  return (S.profile & PF_V10) != 0 && (S.profile & PF_S2P) == 0;
+}
+
+/** CMD_TLBI_NH_ASID (4.4.2): every IOTLB entry of the ASID (and of the VMID, with stage 2). */
+// @ts-ignore: decorator
+@inline function tlbiNhAsid(w0: u64, traced: bool, caches: bool): u32 {
+  if (stage1Illegal()) return CERROR_ILL;
+  const asid = <u32>ex(w0, CMD_ASID);
+  if (traced) tr(T_CMDQ_TLBI_NH_ASID, asid);
+  if (caches) iotlbInvAsid(asid, cmdVmid(w0));
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_NH_VA / CMD_TLBI_NH_VAA (4.4.3, 4.4.4): an address range, of one ASID or of all. */
+// @ts-ignore: decorator
+@inline function tlbiNhVa(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): u32 {
+  if (stage1Illegal()) return CERROR_ILL;
+  // an ASID without IOTLB entries, no trace: nothing to do (iotlbInvIova's own first test, before any other decoding)
+  if (!traced && type == CMD_TLBI_NH_VA && !asidHasEntries(<u32>ex(w0, CMD_ASID))) return CERROR_NONE;
+  if (caches || traced) rangeInval(type, w0, w1, traced, caches);
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_NH_ALL (4.4.1): the whole IOTLB; with stage 2, the stage-1 entries of the VMID (QEMU smmu_iotlb_inv_vmid_s1). */
+function tlbiNhAll(w0: u64, traced: bool, caches: bool): u32 {
+  if (stage1Illegal()) return CERROR_ILL;
+  if (traced) tr(T_CMDQ_TLBI_NH);
+  const vmid = cmdVmid(w0);
+  if (caches) {
+    if (vmid == KEY_NONE) iotlbInvAll();
+    else iotlbInvVmid(vmid, true);
+  }
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_NSNH_ALL (4.4.7): the whole IOTLB. */
+function tlbiNsnhAll(traced: bool, caches: bool): u32 {
+  if (traced) tr(T_CMDQ_TLBI_NH);
+  if (caches) iotlbInvAll();
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_S12_VMALL (4.4.5): every entry of the VMID, both stages (QEMU 10.0 smmu_iotlb_inv_vmid; 7.2: no effect). */
+function tlbiS12Vmall(w0: u64, traced: bool, caches: bool): u32 {
+  if (stage2Illegal()) return CERROR_ILL;
+  if (traced) tr(T_UNHANDLED_CMD, CMD_TLBI_S12_VMALL);
+  if (caches && (S.profile & PF_V10) != 0) iotlbInvVmid(cmdVmid(w0), false);
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_S2_IPA (4.4.6): the stage-2 entries of the VMID for an IPA or a range (QEMU 10.0; 7.2: no effect). */
+function tlbiS2Ipa(w0: u64, w1: u64, traced: bool, caches: bool): u32 {
+  if (stage2Illegal()) return CERROR_ILL;
+  if (traced) tr(T_UNHANDLED_CMD, CMD_TLBI_S2_IPA);
+  if ((caches || traced) && (S.profile & PF_V10) != 0) rangeInval(CMD_TLBI_S2_IPA, w0, w1, traced, caches);
+  return CERROR_NONE;
+}
+
+/**
+ * TLBI_NH_VA / TLBI_NH_VAA / TLBI_S2_IPA (QEMU smmuv3_range_inval): without TG one 4 KiB
+ * page; with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
+ * power-of-two chunks. TLBI_S2_IPA removes stage-2 entries only (QEMU smmu_iotlb_inv_ipa).
+ */
+// @ts-ignore: decorator
+@inline function rangeInval(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): void {
+  let addr = ex(w1, CMD_ADDR) << CMD_ADDR_SHIFT;
   const scale = <u32>ex(w0, CMD_SCALE);
   const num = <u32>ex(w0, CMD_NUM);
-  const ttl = <u32>ex(w1, CMD_TTL);
-  const leaf = <u32>ex(w1, CMD_LEAF);
   const tg = <u32>ex(w1, CMD_TG);
   const asid: i32 = type == CMD_TLBI_NH_VA ? <i32>ex(w0, CMD_ASID) : -1;
   if (tg == 0 || (tg == 1 && num == 0 && scale == 0)) {
     // one 4 KiB page (a 4 KiB-aligned single-page range is one chunk of one page)
-    if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, 1, ttl, leaf);
-    if (localCaches) iotlbInvIova(asid, addr, tg, 1, ttl);
+    if (traced) tr(T_S1_RANGE_INVAL, <u32>ex(w0, CMD_VMID), <u64><i64>asid, addr, tg, 1, <u32>ex(w1, CMD_TTL), <u32>ex(w1, CMD_LEAF));
+    if (caches) invChunk(type, asid, cmdVmid(w0), addr, tg, 1, <u32>ex(w1, CMD_TTL));
     return;
   }
-  let pages: u64 = <u64>(num + 1) << <u64>scale;
+  rangeInvalChunks(type, asid, addr, w0, w1, traced, caches);
+}
+
+/** One chunk of a range invalidation: stage-2 entries for TLBI_S2_IPA, else by ASID (-1: any) and VMID. */
+// @ts-ignore: decorator
+@inline function invChunk(type: u32, asid: i32, vmid: u32, addr: u64, tg: u32, pages: u64, ttl: u32): void {
+  if (type == CMD_TLBI_S2_IPA) iotlbInvIpa(vmid, addr, tg, pages, ttl);
+  else iotlbInvIova(asid, vmid, addr, tg, pages, ttl);
+}
+
+/** The range case of rangeInval: (NUM + 1) << SCALE granules in naturally aligned power-of-two chunks. */
+function rangeInvalChunks(type: u32, asid: i32, addr: u64, w0: u64, w1: u64, traced: bool, caches: bool): void {
+  const vmid = <u32>ex(w0, CMD_VMID);
+  const vm = cmdVmid(w0);
+  const ttl = <u32>ex(w1, CMD_TTL);
+  const leaf = <u32>ex(w1, CMD_LEAF);
+  const tg = <u32>ex(w1, CMD_TG);
+  let pages: u64 = <u64>(<u32>ex(w0, CMD_NUM) + 1) << ex(w0, CMD_SCALE);
   const granule = <u64>(tg * 2 + 10);
   const end = addr + (pages << granule) - 1;
   while (addr != end + 1) {
     const mask = alignedPow2Mask(addr, end);
     pages = (mask + 1) >> granule;
-    if (traceOn) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, pages, ttl, leaf);
-    if (localCaches) iotlbInvIova(asid, addr, tg, pages, ttl);
+    if (traced) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, pages, ttl, leaf);
+    if (caches) invChunk(type, asid, vm, addr, tg, pages, ttl);
     addr += mask + 1;
   }
 }

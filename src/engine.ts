@@ -56,6 +56,7 @@ export interface EngineExports {
   snap_arrive(): number;
   drop_caches(): void;
   debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
+  debug_iotlb_insert_key(asid: number, vmid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
   debug_iotlb_entry(i: number): number;
   debug_config_cached(sid: number): number;
   debug_config_load(sid: number): number;

@@ -5,6 +5,10 @@
 
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
+import { profileFlags } from '../src/smmu.js';
+import { engineIotlb } from '../src/reference/from-engine.js';
+import { refKey } from '../src/reference/iotlb.js';
+import type { Profile, Stage } from '../src/types.js';
 import { ReferenceCmdq, type RefForward } from '../src/reference/cmdq.js';
 import { formatTrace } from '../src/trace.js';
 import * as A from '../src/arch/abi.js';
@@ -24,17 +28,37 @@ const IGNORED = /^(smmuv3_(read|write)_mmio|smmuv3_config_cache_inv|smmuv3_find_
 
 const KNOWN = [0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x10, 0x11, 0x12, 0x13, 0x18, 0x1a, 0x20, 0x21, 0x22, 0x23, 0x28, 0x2a, 0x30, 0x40, 0x41, 0x44, 0x45, 0x46];
 
+/** Pages of IOTLB entries: mostly the first few (so that commands meet them), sometimes anywhere. */
+const arbPage = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 0, max: 7 }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x3ff }) });
+
+/** log2 of the block a level-`level` entry maps with granule TG (4K, 16K, 64K). */
+function blockShift(tg: number, level: number): number {
+  const g = tg * 2 + 10;
+  return g + (3 - level) * (g - 3);
+}
+
+/** An address `delta` granules from the start of block `page` (never below 0). */
+function blockEdge(a: { tg: number; level: number; page: number; delta: number }): bigint {
+  const v = (BigInt(a.page) << BigInt(blockShift(a.tg, a.level))) + BigInt(a.delta) * (1n << BigInt(a.tg * 2 + 10));
+  return v < 0n ? 0n : v & ((1n << 64n) - 0x1000n);
+}
+
 const arbCommand = fc.record({
   op: fc.oneof({ weight: 8, arbitrary: fc.constantFrom(...KNOWN) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
   ssec: fc.integer({ min: 0, max: 9 }).map((x) => (x === 0 ? 1 : 0)),
   sid: fc.constantFrom(...SIDS),
   asid: fc.constantFrom(...ASIDS),
-  vmid: fc.integer({ min: 0, max: 0xffff }),
+  vmid: fc.oneof(fc.constantFrom(0, 1, 5), fc.integer({ min: 0, max: 0xffff })),
   lo: fc.integer({ min: 0, max: 0xfff }), // bits 11:0 of word 0 above the opcode mixed in
-  num: fc.integer({ min: 0, max: 31 }),
-  scale: fc.integer({ min: 0, max: 31 }),
+  num: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 31 })), // 0: one granule, or a power of two with SCALE
+  scale: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 31 })),
   cs: fc.integer({ min: 0, max: 3 }),
-  addr: fc.oneof(fc.constantFrom(0n, 0x1000n, 0x200000n, 0x40000000n), fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((x) => x << 12n)),
+  addr: fc.oneof(
+    { weight: 1, arbitrary: fc.constantFrom(0n, 0x1000n, 0x200000n, 0x40000000n) },
+    { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((x) => x << 12n) },
+    // at and around the edges of what the IOTLB holds: a few granules either side of a block the entries can have
+    { weight: 4, arbitrary: fc.record({ tg: fc.integer({ min: 1, max: 3 }), level: fc.integer({ min: 1, max: 3 }), page: arbPage, delta: fc.integer({ min: -4, max: 4 }) }).map(blockEdge) },
+  ),
   ttl: fc.integer({ min: 0, max: 3 }),
   tg: fc.integer({ min: 0, max: 3 }),
   leaf: fc.boolean(),
@@ -47,7 +71,8 @@ function encode(c: Cmd): [bigint, bigint] {
   let w0 = BigInt(c.op) | (BigInt(c.ssec) << 10n);
   let w1 = 0n;
   if (c.op === C.CMD_SYNC) w0 |= BigInt(c.cs) << 12n;
-  else if (c.op === C.CMD_TLBI_NH_VA || c.op === C.CMD_TLBI_NH_VAA || c.op === C.CMD_TLBI_NH_ASID || c.op === C.CMD_TLBI_NH_ALL) {
+  else if (c.op === C.CMD_TLBI_NH_VA || c.op === C.CMD_TLBI_NH_VAA || c.op === C.CMD_TLBI_NH_ASID || c.op === C.CMD_TLBI_NH_ALL ||
+      c.op === C.CMD_TLBI_S2_IPA || c.op === C.CMD_TLBI_S12_VMALL) {
     w0 |= (BigInt(c.num) << 12n) | (BigInt(c.scale) << 20n) | (BigInt(c.vmid) << 32n) | (BigInt(c.asid) << 48n);
     w1 = c.addr | BigInt(c.leaf ? 1 : 0) | (BigInt(c.ttl) << 8n) | (BigInt(c.tg) << 10n);
   } else {
@@ -57,11 +82,16 @@ function encode(c: Cmd): [bigint, bigint] {
   return [w0, w1];
 }
 
+/** The SMMUs compared: QEMU 7.2, and QEMU 10.0 with each set of stages. */
+const VARIANTS: Array<[Profile, Stage]> = [['qemu-7.2', '1'], ['qemu-10.0', '1'], ['qemu-10.0', '2'], ['qemu-10.0', 'nested']];
+
 const arbTlb = fc.record({
   asid: fc.constantFrom(...ASIDS),
+  vmid: fc.constantFrom<number>(0, 1, 5),
+  s2: fc.boolean(), // a stage-2 entry (no ASID), where the SMMU has stage 2
   level: fc.integer({ min: 1, max: 3 }),
   tg: fc.integer({ min: 1, max: 3 }),
-  page: fc.integer({ min: 0, max: 0x3ff }),
+  page: arbPage,
   ro: fc.boolean(),
 });
 
@@ -83,6 +113,9 @@ interface Scenario {
   irqCtrl: number;
   ack: boolean;
   pt: (typeof arbPassthrough extends fc.Arbitrary<infer T> ? T : never) | null;
+  variant?: number;
+  /** Trace on (the general loop) or off (the fast loop, when no backend is attached). */
+  traced: boolean;
 }
 
 const arbScenario: fc.Arbitrary<Scenario> = fc.integer({ min: 0, max: 5 }).chain((log2) =>
@@ -95,6 +128,8 @@ const arbScenario: fc.Arbitrary<Scenario> = fc.integer({ min: 0, max: 5 }).chain
     irqCtrl: fc.integer({ min: 0, max: 7 }),
     ack: fc.boolean(),
     pt: fc.option(arbPassthrough, { nil: null }),
+    variant: fc.integer({ min: 0, max: VARIANTS.length - 1 }),
+    traced: fc.boolean(),
   }),
 );
 
@@ -132,9 +167,17 @@ async function runBoth(sc: Scenario): Promise<void> {
   const nb = sc.pt?.backends ?? 0;
   const vdevs = new Map<number, { backend: number; psid: number }>();
   for (const d of sc.pt?.devices ?? []) if (d.backend < nb) vdevs.set(d.sid, { backend: d.backend, psid: d.psid });
+  const [profile, stage] = VARIANTS[sc.variant ?? 0];
+  const flags = profileFlags(profile, stage);
+  const s2p = (flags & A.PF_S2P) !== 0;
+  const irqs = [0, 0, 0, 0];
+  const irqLines = ['eventq', 'priq', 'cmd-sync', 'gerror'];
   const smmu = await createSmmu({
+    profile,
+    stage,
     ram: [{ base: RAM, size: 0x100000 }],
     devices: DEVICES,
+    irq: (line, n) => { irqs[irqLines.indexOf(line)] += n; },
     viommu: nb ? {
       backends: recorders.slice(0, nb).map((r, i) => ({ name: r.name, vmid: 0x100 + i, backend: r })),
       devices: [...vdevs].map(([sid, v]) => ({ sid, backend: `p${v.backend}`, psid: v.psid })),
@@ -161,7 +204,8 @@ async function runBoth(sc: Scenario): Promise<void> {
     const g = BigInt(t.tg * 2 + 10);
     const shift = g + BigInt((3 - t.level) * (t.tg * 2 + 7));
     const iova = BigInt(t.page) << shift;
-    e.debug_iotlb_insert(t.asid, iova, t.tg, t.level, 0x40000000n, (1n << shift) - 1n, t.ro ? 1 : 3);
+    const asid = s2p && t.s2 ? A.KEY_NONE : t.asid;
+    e.debug_iotlb_insert_key(asid, s2p ? t.vmid : A.KEY_NONE, iova, t.tg, t.level, 0x40000000n, (1n << shift) - 1n, t.ro ? 1 : 3);
   }
   // queue contents
   const size = 1 << sc.log2;
@@ -177,7 +221,7 @@ async function runBoth(sc: Scenario): Promise<void> {
 
   // reference, from the same state
   const ref = new ReferenceCmdq(
-    { cr0: 8, irqCtrl: sc.irqCtrl, gerror: 0, gerrorn: 0, base: BigInt(CMDQ) | BigInt(sc.log2), prod: sc.cons, cons: sc.cons, log2: sc.log2 },
+    { cr0: 8, irqCtrl: sc.irqCtrl, gerror: 0, gerrorn: 0, base: BigInt(CMDQ) | BigInt(sc.log2), prod: sc.cons, cons: sc.cons, log2: sc.log2, flags },
     {
       read: (addr) => (addr >= BigInt(RAM) && addr + 16n <= BigInt(RAM + 0x100000) ? ram.slice(Number(addr) - RAM, Number(addr) - RAM + 16) : null),
       isDevice: (sid) => DEVICES.includes(sid),
@@ -205,7 +249,7 @@ async function runBoth(sc: Scenario): Promise<void> {
   for (const t of sc.tlb) {
     const g = t.tg * 2 + 10;
     const shift = BigInt(g + (3 - t.level) * (g - 3));
-    ref.iotlb.insert({ asid: t.asid, iova: BigInt(t.page) << shift, tg: t.tg, level: t.level, ta: 0x40000000n, mask: (1n << shift) - 1n, perm: t.ro ? 1 : 3 });
+    ref.iotlb.insert({ asid: s2p && t.s2 ? -1 : t.asid, vmid: s2p ? t.vmid : -1, iova: BigInt(t.page) << shift, tg: t.tg, level: t.level, ta: 0x40000000n, mask: (1n << shift) - 1n, perm: t.ro ? 1 : 3 });
   }
   const refSent: string[][] = [[], [], []];
   const refRun = () => {
@@ -223,9 +267,12 @@ async function runBoth(sc: Scenario): Promise<void> {
     }
   };
 
-  refLines.length = 0; // from here on both sides trace
+  refLines.length = 0; // from here on both sides trace (when the scenario traces)
   const lines: string[] = [];
-  smmu.setTrace((l) => lines.push(l));
+  if (sc.traced) smmu.setTrace((l) => lines.push(l));
+  const irq0 = [...irqs];
+  const refIrq0 = [...ref.irqs];
+  const st0 = smmu.stats();
   smmu.mmioWrite(R.R_CMDQ_PROD, 4, prod);
   ref.s.prod = prod;
   refRun();
@@ -238,12 +285,13 @@ async function runBoth(sc: Scenario): Promise<void> {
 
   expect(Number(smmu.mmioRead(R.R_CMDQ_CONS, 4))).toBe(ref.s.cons);
   expect(Number(smmu.mmioRead(R.R_GERROR, 4))).toBe(ref.s.gerror);
-  expect(lines.filter((l) => !IGNORED.test(l))).toEqual(refLines.filter((l) => !IGNORED.test(l)));
-  const tlb: string[] = [];
-  for (let i = 0; i < e.iotlb_count(); i++) {
-    const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-    tlb.push(`${dv.getUint16(A.IE_ASID, true)}/${dv.getBigUint64(A.IE_IOVA, true)}/${dv.getUint8(A.IE_TG)}/${dv.getUint8(A.IE_LEVEL)}`);
-  }
+  if (sc.traced) expect(lines.filter((l) => !IGNORED.test(l))).toEqual(refLines.filter((l) => !IGNORED.test(l)));
+  expect(irqs.map((v, i) => v - irq0[i])).toEqual(ref.irqs.map((v, i) => v - refIrq0[i]));
+  const st1 = smmu.stats();
+  const done = (ref.s.cons - sc.cons) & ((2 << sc.log2) - 1);
+  expect(st1.commands - st0.commands).toBe(done);
+  expect(st1.syncs - st0.syncs).toBe(sc.cmds.slice(0, done).filter((c) => c.op === C.CMD_SYNC).length);
+  const tlb = engineIotlb(e).map((x) => refKey(x.asid, x.vmid, x.iova, x.tg, x.level));
   expect(tlb.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
   expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
   for (let b = 0; b < nb; b++) expect(recorders[b].got).toEqual(refSent[b]);
@@ -272,11 +320,16 @@ test('engine and TypeScript reference agree on random command streams', async ()
   await fc.assert(fc.asyncProperty(arbScenario, runBoth), { numRuns: Number(process.env.VSMMU_PROPERTY_RUNS ?? 300) });
 });
 
-test('engine and TypeScript reference agree on a stream with every opcode', async () => {
+test('engine and TypeScript reference agree on a stream with every opcode, on every SMMU variant', async () => {
   const cmds: Cmd[] = [];
   for (let op = 0; op < 256; op++) {
     cmds.push({ op, ssec: 0, sid: 0x18, asid: 7, vmid: 1, lo: 0, num: 3, scale: 1, cs: 1, addr: 0x200000n, ttl: 3, tg: 1, leaf: true, range: 4 });
   }
   // one command per batch so that CERROR_ILL on unknown opcodes does not stop the rest
-  for (const c of cmds) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb: [{ asid: 7, level: 3, tg: 1, page: 0x200, ro: false }], cached: [0x18], irqCtrl: 7, ack: true, pt: null });
+  const tlb = [5, 1].flatMap((vmid) => [false, true].map((s2) => ({ asid: 7, vmid, s2, level: 3, tg: 1, page: 0x200, ro: false })));
+  for (let variant = 0; variant < VARIANTS.length; variant++) {
+    for (const c of cmds) {
+      for (const traced of [true, false]) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb, cached: [0x18], irqCtrl: 7, ack: true, pt: null, traced, variant });
+    }
+  }
 });

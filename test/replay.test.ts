@@ -1,6 +1,8 @@
-// Every trace kept in test/traces replays with zero mismatches: the QEMU 7.2
-// recordings, the Linux 6.1 driver dumps, the vIOMMU contract examples, our per-
-// topology traces and the conformance harness's shrunk regressions.
+// Every trace kept in test/traces replays with zero mismatches: the QEMU 7.2 and
+// QEMU 10.0 recordings (stage 1, stage 2, nested; qemu-10.0-local: nested faults
+// recorded here on QEMU 10.0.2), the Linux 6.1 driver dumps (on 7.2,
+// and on a stage-2 QEMU 10.0), the vIOMMU contract examples, our per-topology traces
+// and the conformance harness's shrunk regressions.
 
 import { readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,10 +21,15 @@ const all = files(ROOT);
 
 test('the trace families are all there', () => {
   const dirs = new Set(all.map((f) => f.slice(ROOT.length).split('/')[0]));
-  for (const d of ['qemu-7.2', 'linux', 'viommu', 'topologies', 'migrate', 'viommu-migrate']) expect(dirs.has(d)).toBe(true);
+  for (const d of ['qemu-7.2', 'qemu-10.0', 'linux', 'linux-qemu10', 'viommu', 'topologies', 'migrate', 'viommu-migrate']) expect(dirs.has(d)).toBe(true);
   expect(all.filter((f) => f.includes('/qemu-7.2/')).length).toBe(18);
   expect(all.filter((f) => f.includes('/migrate/')).length).toBe(6);
   expect(all.filter((f) => f.includes('/viommu-migrate/')).length).toBe(2);
+  const q10 = all.filter((f) => f.includes('/qemu-10.0/'));
+  expect(q10.length).toBe(42);
+  // 19 stage-1, 13 stage-2 and 10 nested recordings
+  const stages = q10.map((f) => String(JSON.parse(readFileSync(f, 'utf8').split('\n')[0]).stage ?? '1'));
+  expect(['1', '2', 'nested'].map((s) => stages.filter((x) => x === s).length)).toEqual([19, 13, 10]);
 });
 
 test('the migration traces depend on the migrate op: without it most of them mismatch', async () => {

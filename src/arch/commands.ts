@@ -47,7 +47,8 @@ export const CMD_LEAF = 64 | (1 * 1024); // [64] also CFGI_STE Leaf
 export const CMD_STE_RANGE = 64 | (5 * 1024); // [68:64] CFGI_STE_RANGE Range
 export const CMD_TTL = 72 | (2 * 1024); // [73:72]
 export const CMD_TG = 74 | (2 * 1024); // [75:74]
-export const CMD_ADDR = 76 | (52 * 1024); // [127:76], the address is this << 12
+export const CMD_ADDR = 76 | (52 * 1024); // [127:76], the address is this << CMD_ADDR_SHIFT
+export const CMD_ADDR_SHIFT = 12;
 
 // CMD_SYNC CS values (4.7.3)
 export const SYNC_CS_NONE = 0;
