@@ -1,56 +1,77 @@
 // Loads the WebAssembly engine (build/vsmmu.wasm) in Node or in a browser, once per
 // process, and instantiates it per device with the host's imports.
 
-export interface EngineExports {
-  memory: WebAssembly.Memory;
-  init(profile: number): void;
-  device_reset(): void;
-  mmio_read32(offset: number): number;
-  mmio_read64(offset: number): bigint;
-  mmio_write32(offset: number, value: number): number;
-  mmio_write64(offset: number, value: bigint): number;
-  cmdq_consume(): number;
-  add_ram(baseLo: number, baseHi: number, sizeLo: number, sizeHi: number): number;
-  set_host_memory(on: number): void;
-  set_local_caches(on: number): void;
-  set_device(sid: number, present: number): void;
-  translate(sid: number, iovaLo: number, iovaHi: number, access: number): number;
-  xo_ptr(): number;
-  translate_batch(n: number): void;
-  batch_ptr(): number;
-  dma_run(sid: number, iovaLo: number, iovaHi: number, len: number, write: number): number;
-  dma_buf_ptr(): number;
-  dma_failed(): number;
-  irq_ptr(): number;
-  stats_ptr(): number;
-  iotlb_count(): number;
-  set_trace(on: number): void;
-  trace_ptr(): number;
-  trace_take(): number;
-  heap_top(): number;
-  set_backend(index: number, vmid: number): number;
-  vdev_bind(vsid: number, backend: number, psid: number): number;
-  vdev_unbind(vsid: number): number;
-  vdev_has_psid(backend: number, psid: number): number;
-  vasid_mask(asid: number): number;
-  wildcard_mask(): number;
-  set_vasid_table(on: number): void;
-  fwd_log_ptr(): number;
-  fwd_count(): number;
-  fwd_done(failIndex: number): void;
-  bev_ptr(): number;
-  backend_event(backend: number): number;
-  debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
-  debug_iotlb_entry(i: number): number;
-  debug_config_cached(sid: number): number;
-  debug_config_load(sid: number): number;
-}
+// The boundary with the engine, written once: the signature of every function the module
+// exports and imports, as a string of value types ('i' = i32, a JS number; 'j' = i64, a
+// bigint), '>' and the result ('v' = none). The TypeScript types below are derived from
+// these tables, and test/boundary.test.ts checks them against the built modules (names,
+// kinds, parameter and result types), so neither side can drift from the other.
 
-export interface EngineImports {
-  host_read(addrLo: number, addrHi: number, len: number, dst: number): number;
-  host_write(addrLo: number, addrHi: number, len: number, src: number): number;
-  trace_flush(count: number): void;
-}
+/** Exported functions (parameters in the comment); the module also exports its `memory`. */
+export const ENGINE_FUNCTIONS = {
+  init: 'i>v', // (profile: PF_*)
+  device_reset: '>v',
+  mmio_read32: 'i>i', // (offset)
+  mmio_read64: 'i>j', // (offset)
+  mmio_write32: 'ii>i', // (offset, value) -> CQ_*
+  mmio_write64: 'ij>i', // (offset, value) -> CQ_*
+  cmdq_consume: '>i', // -> CQ_*
+  add_ram: 'iiii>i', // (baseLo, baseHi, sizeLo, sizeHi) -> pointer to the region, 0 when refused
+  set_host_memory: 'i>v', // (on)
+  set_local_caches: 'i>v', // (on)
+  set_device: 'ii>v', // (sid, present)
+  translate: 'iiii>i', // (sid, iovaLo, iovaHi, access: ACC_*) -> XS_*, result at xo_ptr()
+  xo_ptr: '>i',
+  translate_batch: 'i>v', // (n requests at batch_ptr())
+  batch_ptr: '>i',
+  dma_run: 'iiiii>i', // (sid, iovaLo, iovaHi, len, write) -> bytes done
+  dma_buf_ptr: '>i',
+  dma_failed: '>i',
+  irq_ptr: '>i',
+  stats_ptr: '>i',
+  iotlb_count: '>i',
+  set_trace: 'i>v', // (on)
+  trace_ptr: '>i',
+  trace_take: '>i', // -> records waiting at trace_ptr()
+  heap_top: '>i',
+  set_backend: 'ii>i', // (index, vmid) -> 0 when refused
+  vdev_bind: 'iii>i', // (vsid, backend, psid) -> 0 when refused
+  vdev_unbind: 'i>i', // (vsid)
+  vdev_has_psid: 'ii>i', // (backend, psid)
+  vasid_mask: 'i>i', // (asid) -> backends that learned it
+  wildcard_mask: '>i',
+  set_vasid_table: 'i>v', // (on)
+  fwd_log_ptr: '>i',
+  fwd_count: '>i',
+  fwd_done: 'i>v', // (failIndex: -1 when every entry was applied)
+  bev_ptr: '>i',
+  backend_event: 'i>i', // (backend) -> 1 when delivered
+  debug_iotlb_insert: 'ijiijji>v', // (asid, iova, tg, level, ta, mask, perm)
+  debug_iotlb_entry: 'i>i', // (index) -> pointer to the IE_* entry
+  debug_config_cached: 'i>i', // (sid)
+  debug_config_load: 'i>i', // (sid)
+} as const;
+
+/** Functions the module imports from "env" (parameters in the comment). */
+export const ENGINE_IMPORTS = {
+  host_read: 'iiii>i', // (addrLo, addrHi, len, dst) -> 1 when read
+  host_write: 'iiii>i', // (addrLo, addrHi, len, src) -> 1 when written
+  trace_flush: 'i>v', // (count of records at trace_ptr())
+} as const;
+
+type Value<C> = C extends 'j' ? bigint : number;
+type Params<S> = S extends `${infer C}${infer R}` ? [Value<C>, ...Params<R>] : [];
+type Fn<S> = S extends `${infer P}>${infer R}` ? (...args: Params<P>) => R extends 'v' ? void : Value<R> : never;
+
+/** The engine's exports, as ENGINE_FUNCTIONS declares them. */
+export type EngineExports = { memory: WebAssembly.Memory } & {
+  readonly [K in keyof typeof ENGINE_FUNCTIONS]: Fn<(typeof ENGINE_FUNCTIONS)[K]>;
+};
+
+/** What the host provides. */
+export type EngineImports = {
+  [K in keyof typeof ENGINE_IMPORTS]: Fn<(typeof ENGINE_IMPORTS)[K]>;
+};
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 let wasmOverride: Uint8Array | undefined;
@@ -80,13 +101,11 @@ export function compileEngine(): Promise<WebAssembly.Module> {
 
 export async function instantiateEngine(imports: EngineImports): Promise<EngineExports> {
   const module = await compileEngine();
-  const env = {
-    host_read: (lo: number, hi: number, len: number, dst: number) => imports.host_read(lo, hi, len, dst),
-    host_write: (lo: number, hi: number, len: number, src: number) => imports.host_write(lo, hi, len, src),
-    trace_flush: (n: number) => imports.trace_flush(n),
-    abort: (msg: number, file: number, line: number, col: number) => {
-      throw new Error(`vsmmu engine assertion failed at ${line}:${col}`);
-    },
+  // exactly ENGINE_IMPORTS (the release and debug builds import no `abort`: no assertions are compiled in)
+  const env: EngineImports = {
+    host_read: (lo, hi, len, dst) => imports.host_read(lo, hi, len, dst),
+    host_write: (lo, hi, len, src) => imports.host_write(lo, hi, len, src),
+    trace_flush: (n) => imports.trace_flush(n),
   };
   const inst = await WebAssembly.instantiate(module, { env });
   return inst.exports as unknown as EngineExports;
