@@ -87,7 +87,9 @@ async function loadBytes(): Promise<Uint8Array> {
   const url = new URL('../../build/vsmmu.wasm', import.meta.url);
   if (url.protocol === 'file:') {
     const fs = await import('node:fs/promises');
-    return new Uint8Array(await fs.readFile(url));
+    // VSMMU_ENGINE_WASM=<file>: another build of the engine (the mutation check's mutants, a bisect)
+    const other = typeof process === 'undefined' ? undefined : process.env.VSMMU_ENGINE_WASM;
+    return new Uint8Array(await fs.readFile(other || url));
   }
   const res = await fetch(url);
   if (!res.ok) throw new Error(`vsmmu: cannot load the engine from ${url}: HTTP ${res.status}`);
