@@ -13,6 +13,7 @@ import { findSte, steBuf } from "./strtab";
 import * as S from "./state";
 import { traceOn, tr } from "./trace";
 import { eventqEnabled, writeRecord } from "./evtq";
+import { raiseCommandError } from "./cmderror";
 import {
   CMD_OPCODE, CMD_SID, CMD_ASID, CMD_VMID, CMD_STE_RANGE, CMD_TLBI_NH_ALL, CMD_TLBI_NH_ASID,
   CMD_TLBI_NH_VA, CMD_TLBI_NH_VAA, CMD_TLBI_NSNH_ALL, CMD_CFGI_CD, CMD_CFGI_CD_ALL, CMD_ATC_INV,
@@ -22,7 +23,7 @@ import {
   STE_V, STE_CONFIG, STE_S1FMT, STE_S1CTXPTR, STE_S1CDMAX, STE_CFG_ABORT, STE_CFG_BYPASS, STE_CFG_S1_TRANS,
   STE0_NESTING_ALLOWED_LO, STE0_NESTING_ALLOWED_HI, STE1_NESTING_ALLOWED_LO, STE1_NESTING_ALLOWED_HI,
 } from "../src/arch/ste";
-import { CD_BYTES, CD_V, CD_ASID } from "../src/arch/cd";
+import { CD_BYTES, CD_V, CD_ASID, L1CD_V, L1CD_L2PTR, L1CD_L2PTR_SHIFT } from "../src/arch/cd";
 import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
@@ -38,7 +39,7 @@ export let dispatchOn = false;
 export let fwdCount: u32 = 0;
 export let fwdBusy = false;
 /** CMDQ_CONS as the guest sees it while forwarded entries are outstanding, -1 when not held. */
-export let holdCons: i64 = -1;
+let holdCons: i64 = -1;
 
 /** When false nothing is learned and every TLBI_NH_ASID/VA goes to every backend. */
 let vasidOn = true;
@@ -198,8 +199,8 @@ function learnFrom(vsid: u32, b: u32): void {
   const per: u32 = cdmax > split ? <u32>1 << split : <u32>n;
   for (let j: u32 = 0; j < l1n; j++) {
     const d = gread64(ctx + (<u64>j << 3));
-    if (!readOk || (d & 1) == 0) continue;
-    const l2 = d & 0x000ffffffffff000;
+    if (!readOk || ex(d, L1CD_V) == 0) continue;
+    const l2 = ex(d, L1CD_L2PTR) << L1CD_L2PTR_SHIFT;
     for (let k: u32 = 0; k < per; k++) learnCd(l2 + (<u64>k << 6), b);
   }
 }
@@ -218,6 +219,37 @@ function learnCd(addr: u64, b: u32): void {
 export function pause(): u32 {
   fwdBusy = true;
   return CQ_FORWARD;
+}
+
+/**
+ * Completes a forwarding window once the host sent the log. `failIndex` < 0: every entry
+ * took effect. Otherwise the entry at that index failed (or is an error marker): CONS
+ * goes back to its command, which gets CERROR_ILL (or the marker's error); consumption
+ * resumes from there once the guest acknowledges the error.
+ */
+export function fwdDone(failIndex: i32): void {
+  if (failIndex < 0 || <u32>failIndex >= fwdCount) {
+    endWindow();
+    return;
+  }
+  const r = log + <usize>(<u32>failIndex * FW_BYTES);
+  const kind = <u32>load<u8>(r, FW_KIND);
+  let err: u32 = CERROR_ILL;
+  let type: u32 = <u32>ex(load<u64>(r, FW_W0), CMD_OPCODE);
+  if (kind == FWK_ERROR) {
+    err = <u32>load<u64>(r, FW_W0);
+    type = <u32>load<u64>(r, FW_W1);
+  } else if (kind == FWK_STE) {
+    type = CMD_CFGI_STE;
+  }
+  S.cmdqCons = load<u32>(r, FW_CONS);
+  endWindow();
+  raiseCommandError(err, type);
+}
+
+/** CMDQ_CONS as the guest reads it: held at the first command with forwarded entries until they are done. */
+export function visibleCons(cons: u32): u32 {
+  return holdCons >= 0 ? <u32>holdCons : cons;
 }
 
 /** Ends a forwarding window (after the host flushed the log, or gave up on it). */
