@@ -354,22 +354,40 @@ describe('DMA and batch translation', () => {
     expect(m.smmu.dma(0x18, 0x10002, 'read', buf)).toBe(0x2000);
     expect(m.driver.events()).toHaveLength(0x2000 / 4);
   });
-  test('batch translation gives what single translations give', async () => {
+  test('batch translation: each request gets its own result, as the mapping says and as translate() says', async () => {
     const m = await machine();
     const d = m.driver.createDomain({ asid: 1 });
     m.driver.map(d, 0x10000, PA, 0x4000, { blocks: false });
+    m.driver.map(d, 0x20000, PA + 0x8000, 0x1000, { blocks: false, readOnly: true });
     m.driver.attach(0x18, d);
+    m.driver.setSte(0x20, { config: 4 }); // bypass
+    // [sid, iova, access, expected status, expected address]: hits and misses interleaved, so
+    // that every request has to carry its own answer (a batch that repeated or shifted
+    // results, or translated only the first request, differs)
+    const R_ = A.ACC_READ, W = A.ACC_WRITE;
+    const cases: Array<[number, number, number, number, number]> = [];
+    for (let i = 0; i < 8; i++) cases.push([0x18, 0x10000 + i * 0x900, R_, A.XS_SUCCESS, PA + i * 0x900]);
+    cases.push([0x18, 0x14000, R_, A.XS_ERROR, 0]); // past the mapping
+    cases.push([0x18, 0x20010, R_, A.XS_SUCCESS, PA + 0x8010]);
+    cases.push([0x18, 0x20010, W, A.XS_ERROR, 0]); // read-only
+    cases.push([0x20, 0x123456, W, A.XS_BYPASS, 0x123456]);
+    cases.push([0x18, 0x13ffc, W, A.XS_SUCCESS, PA + 0x3ffc]);
     const b = m.smmu.batch();
-    for (let i = 0; i < 8; i++) {
-      b.sid[i] = 0x18;
-      b.iova[i] = 0x10000 + i * 0x900;
-      b.access[i] = A.ACC_READ;
-    }
-    b.run(8);
-    for (let i = 0; i < 8; i++) {
-      const r = m.smmu.translate(0x18, 0x10000 + i * 0x900);
-      expect([i, b.status[i], b.addr[i]]).toEqual([i, r.status === 'success' ? A.XS_SUCCESS : A.XS_ERROR, r.addr]);
-    }
+    cases.forEach(([sid, iova, acc], i) => {
+      b.sid[i] = sid;
+      b.iova[i] = iova;
+      b.access[i] = acc;
+    });
+    b.run(cases.length);
+    const got = cases.map((_, i) => [b.status[i], b.addr[i]]);
+    expect(got).toEqual(cases.map(([, , , st, addr]) => [st, addr]));
+    // the single-call API agrees, request by request
+    const single = cases.map(([sid, iova, acc]) => {
+      const r = m.smmu.translate(sid, iova, acc === W ? 'write' : 'read');
+      return [r.status, r.addr];
+    });
+    const NAME: Record<number, string> = { [A.XS_SUCCESS]: 'success', [A.XS_ERROR]: 'fault', [A.XS_BYPASS]: 'bypass' };
+    expect(single).toEqual(cases.map(([, , , st, addr]) => [NAME[st], addr]));
   });
   test('translate64 handles IOVAs above 2^53 (TBI: the top byte is ignored for TT selection)', async () => {
     const m = await machine();
