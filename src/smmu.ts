@@ -3,6 +3,7 @@
 // vIOMMU forwarding to physical SMMUs.
 
 import { instantiateEngine, type EngineExports } from './engine.js';
+import { attachEngine } from './engine-debug.js';
 import { Forwarder, type BoundBackend } from './viommu.js';
 import { SimulatedPsmmu } from './backends/simulated.js';
 import { formatMmio, formatTrace, type RegionName } from './trace.js';
@@ -92,6 +93,7 @@ export class Smmu {
       trace_flush: (n) => this.drainTrace(n),
     });
     const e = this.e;
+    attachEngine(this, e);
     e.init(PROFILES[this.profile]);
     for (const r of this.options.ram ?? []) this.addRam(r.base, r.size);
     e.set_host_memory(this.mem ? 1 : 0);

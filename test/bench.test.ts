@@ -6,9 +6,11 @@
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
 import { ReferenceCmdq } from '../src/reference/cmdq.js';
-import { ModelStreamBench, engineOf } from '../src/bench/model.js';
+import { ModelStreamBench } from '../src/bench/model.js';
+import { engineDebug } from '../src/engine-debug.js';
 import { ReferenceStreamBench } from '../src/bench/reference.js';
-import { qemuAvailable, qemuStream } from '../src/bench/qemu.js';
+import { qemuStream } from '../src/bench/qemu.js';
+import { qemuTest } from './helpers.js';
 import { runBench } from '../src/bench/index.js';
 import { toJson, toText } from '../src/bench/report.js';
 import {
@@ -105,8 +107,7 @@ test('runBench on tiny sizes: every field, counts that add up', async () => {
   for (const s of STREAMS) expect(text).toContain(`| ${s.name} |`);
 });
 
-const qemu = qemuAvailable();
-(qemu ? test : test.skip)('QEMU 7.2 consumes every command of every stream', async () => {
+qemuTest('test/bench.test.ts')('QEMU 7.2 consumes every command of every stream', async () => {
   for (const spec of STREAMS) {
     const r = await qemuStream(spec, streamBytes(spec, 300), 1); // throws unless CONS reaches 300 without an error
     expect(r.runs).toHaveLength(1);
@@ -172,11 +173,11 @@ test('untraced command loop and reference agree on random streams', async () => 
       const irqs = [0, 0, 0, 0];
       const lines = ['eventq', 'priq', 'cmd-sync', 'gerror'];
       const smmu = await createSmmu({ ram: [{ base: RAM, size: 0x100000 }], devices: DEVICES, irq: (line, n) => { irqs[lines.indexOf(line)] += n; } });
-      const e = engineOf(smmu);
+      const dbg = engineDebug(smmu);
       smmu.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
       smmu.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 8);
       for (const sid of DEVICES) smmu.writeMemory(STRTAB + sid * 64, wordsToBytes([9n, 0n, 0n, 0n, 0n, 0n, 0n, 0n])); // V, bypass
-      for (const sid of sc.cached) expect(e.debug_config_load(sid)).toBe(1);
+      for (const sid of sc.cached) expect(dbg.loadConfig(sid)).toBe(true);
       const ref = new ReferenceCmdq(
         { cr0: 8, irqCtrl: 7, gerror: 0, gerrorn: 0, base: BigInt(CMDQ) | BigInt(sc.log2), prod: sc.cons, cons: sc.cons, log2: sc.log2 },
         {
@@ -188,7 +189,7 @@ test('untraced command loop and reference agree on random streams', async () => 
       for (const t of sc.tlb) {
         const shift = 12 + (3 - t.level) * 9;
         const iova = BigInt(t.page) << BigInt(shift);
-        e.debug_iotlb_insert(t.asid, iova, 1, t.level, 0x40000000n, (1n << BigInt(shift)) - 1n, 3);
+        dbg.iotlbInsert({ asid: t.asid, iova, tg: 1, level: t.level, ta: 0x40000000n, mask: (1n << BigInt(shift)) - 1n, perm: 3 });
         ref.iotlb.insert({ asid: t.asid, iova, tg: 1, level: t.level, ta: 0x40000000n, mask: (1n << BigInt(shift)) - 1n, perm: 3 });
       }
       const size = 1 << sc.log2;
@@ -212,14 +213,10 @@ test('untraced command loop and reference agree on random streams', async () => 
       const st1 = smmu.stats();
       expect(Number(smmu.mmioRead(R.R_CMDQ_CONS, 4))).toBe(ref.s.cons);
       expect(Number(smmu.mmioRead(R.R_GERROR, 4))).toBe(ref.s.gerror);
-      const got: string[] = [];
-      for (let i = 0; i < e.iotlb_count(); i++) {
-        const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-        got.push(`${dv.getUint16(A.IE_ASID, true)}/${dv.getBigUint64(A.IE_IOVA, true)}/${dv.getUint8(A.IE_TG)}/${dv.getUint8(A.IE_LEVEL)}`);
-      }
+      const got = dbg.iotlb().map((t) => `${t.asid}/${t.iova}/${t.tg}/${t.level}`);
       expect(got.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
       expect(st1.iotlbEntries).toBe(ref.iotlb.size);
-      expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
+      expect(DEVICES.filter((s) => dbg.configCached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
       expect(irqs.map((v, i) => v - irq0[i])).toEqual(ref.irqs);
       // every consumed command counted once, every consumed CMD_SYNC once
       const consumed = consumedIndices(sc.cons, ref.s.cons, sc.log2);

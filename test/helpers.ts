@@ -3,6 +3,7 @@
 import { createSmmu, type Smmu } from '../src/index.js';
 import { GuestDriver, type DriverOptions } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
+import { existsSync } from 'node:fs';
 import { qemuAvailability } from '../src/qtest/env.js';
 
 export const RAM_BASE = 0x40000000;
@@ -48,4 +49,24 @@ export function qemuTest(suite: string): typeof test | typeof test.skip {
     });
   }
   return q.version ? test : test.skip;
+}
+
+/** The Chromium the browser tests drive (VSMMU_CHROMIUM, else Debian's). */
+export const CHROMIUM = process.env.VSMMU_CHROMIUM ?? '/usr/bin/chromium';
+
+/**
+ * `describe` when Chromium is installed, else `describe.skip` with a warning; with
+ * VSMMU_REQUIRE_CHROMIUM=1 a missing Chromium is a failing test instead.
+ */
+export function chromiumDescribe(suite: string): typeof describe | typeof describe.skip {
+  const have = existsSync(CHROMIUM);
+  const required = process.env.VSMMU_REQUIRE_CHROMIUM === '1';
+  const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set VSMMU_CHROMIUM)`;
+  if (!have && !required) console.warn(`${suite}: skipping the browser tests: ${reason}`);
+  if (!have && required) {
+    test('Chromium is available (VSMMU_REQUIRE_CHROMIUM=1)', () => {
+      throw new Error(`VSMMU_REQUIRE_CHROMIUM=1 but ${reason}`);
+    });
+  }
+  return have ? describe : describe.skip;
 }

@@ -5,6 +5,7 @@
 
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
+import { engineDebug } from '../src/engine-debug.js';
 import { ReferenceCmdq, type RefForward } from '../src/reference/cmdq.js';
 import { formatTrace } from '../src/trace.js';
 import * as A from '../src/arch/abi.js';
@@ -166,7 +167,7 @@ async function runBoth(sc: Scenario): Promise<void> {
       devices: [...vdevs].map(([sid, v]) => ({ sid, backend: `p${v.backend}`, psid: v.psid })),
     } : undefined,
   });
-  const e = (smmu as unknown as { e: import('../src/engine.js').EngineExports }).e;
+  const dbg = engineDebug(smmu);
   // guest structures: linear stream table with bypass STEs for the emulated devices
   smmu.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
   smmu.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 8);
@@ -182,12 +183,12 @@ async function runBoth(sc: Scenario): Promise<void> {
       smmu.writeMemory(CDS + (sid & 0xff) * 0x100 + k * 64, wordsToBytes(cd({ asid: sc.pt!.cdAsid[j], ttb0: RAM, t0sz: 16, tg0: 0, valid: sc.pt!.cdValid[j] })));
     }
   });
-  for (const sid of sc.cached) expect(e.debug_config_load(sid)).toBe(1);
+  for (const sid of sc.cached) expect(dbg.loadConfig(sid)).toBe(true);
   for (const t of sc.tlb) {
     const g = BigInt(t.tg * 2 + 10);
     const shift = g + BigInt((3 - t.level) * (t.tg * 2 + 7));
     const iova = BigInt(t.page) << shift;
-    e.debug_iotlb_insert(t.asid, iova, t.tg, t.level, 0x40000000n, (1n << shift) - 1n, t.ro ? 1 : 3);
+    dbg.iotlbInsert({ asid: t.asid, iova, tg: t.tg, level: t.level, ta: 0x40000000n, mask: (1n << shift) - 1n, perm: t.ro ? 1 : 3 });
   }
   // queue contents
   const size = 1 << sc.log2;
@@ -273,13 +274,9 @@ async function runBoth(sc: Scenario): Promise<void> {
   const done = (ref.s.cons - sc.cons) & ((2 << sc.log2) - 1);
   expect(st1.commands - st0.commands).toBe(done);
   expect(st1.syncs - st0.syncs).toBe(sc.cmds.slice(0, done).filter((c) => c.op === C.CMD_SYNC).length);
-  const tlb: string[] = [];
-  for (let i = 0; i < e.iotlb_count(); i++) {
-    const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-    tlb.push(`${dv.getUint16(A.IE_ASID, true)}/${dv.getBigUint64(A.IE_IOVA, true)}/${dv.getUint8(A.IE_TG)}/${dv.getUint8(A.IE_LEVEL)}`);
-  }
+  const tlb = dbg.iotlb().map((t) => `${t.asid}/${t.iova}/${t.tg}/${t.level}`);
   expect(tlb.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
-  expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
+  expect(DEVICES.filter((s) => dbg.configCached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
   for (let b = 0; b < nb; b++) expect(recorders[b].got).toEqual(refSent[b]);
 }
 

@@ -187,7 +187,7 @@ describe('stage-1 walk: every granule and start level', () => {
       const m = await machine({ profile });
       const d = m.driver.createDomain({ asid: 2, cd: { ips: 0 } }); // 32-bit IPA
       m.driver.map(d, 0x1000, PA, 0x1000);
-      const l3 = (m.driver as unknown as { tableFor(d: unknown, i: number, l: number, c: boolean): number }).tableFor(d, 0x1000, 3, false);
+      const l3 = m.driver.tableFor(d, 0x1000, 3, false)!;
       m.driver.write64(l3 + 8, pteLeaf({ addr: PA, af: false }, 3)); // AF = 0
       m.driver.map(d, 0x2000, 0x100000000, 0x1000); // output beyond 32 bits
       m.driver.attach(0x18, d);

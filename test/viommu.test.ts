@@ -27,11 +27,11 @@ function attachPassthrough(n: VsmmuNode, sid: number, asid: number, iova = 0x100
   return d;
 }
 
-async function oneToOne(): Promise<Vm> {
+async function oneToOne(irq?: Parameters<typeof buildVm>[2]): Promise<Vm> {
   return buildVm({
     psmmus: [{ name: 'p0' }],
     vsmmus: [{ name: 'v0', emulated: [0x18], passthrough: [{ sid: 0x20, psmmu: 'p0', psid: 0x1020 }, { sid: 0x28, psmmu: 'p0', psid: 0x1028 }] }],
-  });
+  }, undefined, irq);
 }
 
 test('an attached passthrough device installs its STE and DMA fills the pSMMU IOTLB under the vSMMU VMID', async () => {
@@ -133,11 +133,11 @@ test('hot-unplug during a batch: entries not yet sent for the unplugged device n
 });
 
 test('CMD_SYNC is a fence: CONS does not pass it and its interrupt waits until every backend finished', async () => {
-  const vm = await oneToOne();
+  let syncIrqs = 0;
+  const vm = await oneToOne((_, l, c) => { if (l === 'cmd-sync') syncIrqs += c; });
   const [n] = vm.vsmmus;
   const p0 = vm.psmmus.get('p0')!;
-  let syncIrqs = 0;
-  (n.smmu as unknown as { irq: (l: string, c: number) => void }).irq = (l, c) => { if (l === 'cmd-sync') syncIrqs += c; };
+  syncIrqs = 0; // the drivers' probe
   attachPassthrough(n, 0x20, 5);
   p0.setDelay(30);
   const start = regs(n).cons;

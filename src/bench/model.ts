@@ -4,18 +4,13 @@
 
 import { createSmmu, type Smmu } from '../smmu.js';
 import { SimulatedPsmmu } from '../backends/simulated.js';
-import type { EngineExports } from '../engine.js';
-import * as A from '../arch/abi.js';
+import { engineDebug } from '../engine-debug.js';
 import * as R from '../arch/registers.js';
 import type { RefTlbEntry } from '../reference/iotlb.js';
 import type { BatchResult, PsmmuBackend } from '../backends/types.js';
 import { BenchGuest } from './setup.js';
 import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';
 
-/** The engine behind a model (for the state snapshots the reference starts from). */
-export function engineOf(smmu: Smmu): EngineExports {
-  return (smmu as unknown as { e: EngineExports }).e;
-}
 
 export function now(): bigint {
   return process.hrtime.bigint();
@@ -140,37 +135,23 @@ export class ModelStreamBench {
 
   /** IOTLB contents, as the reference's entries. */
   iotlb(): RefTlbEntry[] {
-    const e = engineOf(this.smmu);
-    const out: RefTlbEntry[] = [];
-    for (let i = 0; i < e.iotlb_count(); i++) {
-      const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-      out.push({
-        asid: dv.getUint16(A.IE_ASID, true),
-        iova: dv.getBigUint64(A.IE_IOVA, true),
-        tg: dv.getUint8(A.IE_TG),
-        level: dv.getUint8(A.IE_LEVEL),
-        ta: dv.getBigUint64(A.IE_TA, true),
-        mask: dv.getBigUint64(A.IE_MASK, true),
-        perm: dv.getUint8(A.IE_PERM),
-      });
-    }
-    return out;
+    return engineDebug(this.smmu).iotlb();
   }
 
   /** StreamIDs with a cached configuration. */
   cachedConfigs(): number[] {
-    const e = engineOf(this.smmu);
-    return [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)].filter((s) => e.debug_config_cached(s) !== 0);
+    const d = engineDebug(this.smmu);
+    return [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)].filter((s) => d.configCached(s));
   }
 
   /** vASID -> backend mask learned by the dispatcher, and the wildcard mask. */
   learned(): { vasid: Map<number, number>; wildcard: number } {
-    const e = engineOf(this.smmu);
+    const d = engineDebug(this.smmu);
     const vasid = new Map<number, number>();
     if (this.spec.viommu) for (let a = 0; a < 0x10000; a++) {
-      const m = e.vasid_mask(a);
+      const m = d.vasidMask(a);
       if (m) vasid.set(a, m);
     }
-    return { vasid, wildcard: this.spec.viommu ? e.wildcard_mask() : 0 };
+    return { vasid, wildcard: this.spec.viommu ? d.wildcardMask() : 0 };
   }
 }
