@@ -6,6 +6,7 @@
 import { machine, RAM_BASE, fillPattern, type Machine } from './helpers.js';
 import { createSmmu } from '../src/index.js';
 import { GuestDriver } from '../src/guest/driver.js';
+import { engineDebug } from '../src/engine-debug.js';
 import {
   cd, ste, wordsToBytes, cmdSync, cmdCfgiSte, cmdCfgiSteRange, cmdCfgiAll, cmdCfgiCd, cmdCfgiCdAll, cmdTlbiNhAll,
   cmdTlbiNsnhAll, cmdTlbiNhAsid, cmdTlbiVa, pteLeaf, type CdFields,
@@ -417,4 +418,82 @@ test('callback-only guest memory: the same translations through host callbacks',
   expect(s.translate(0x18, 0x4010)).toMatchObject({ status: 'success', addr: PA + 0x10 });
   expect(s.translate(0x18, 0x8000).event).toBe(E.EVT_F_TRANSLATION);
   expect(drv.events()).toHaveLength(1);
+});
+
+describe('cache structures (IOTLB hash, start levels, configuration list)', () => {
+  test('an IOTLB entry stays findable after the entries around it in the hash are invalidated', async () => {
+    for (const seed of [1, 2, 3]) {
+      const m = await machine();
+      const d = m.driver.createDomain({ asid: 3 });
+      // 200 pages at pseudo-random places in 1 GiB (so that some share hash probe chains)
+      let x = seed * 0x9e3779b9;
+      const pages = new Set<number>();
+      while (pages.size < 200) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        pages.add((x >>> 8) & 0x3ffff);
+      }
+      const iovas = [...pages].map((p) => 0x40000000 + p * 0x1000);
+      iovas.forEach((iova, i) => m.driver.map(d, iova, PA + (i % 16) * 0x1000, 0x1000, { blocks: false }));
+      m.driver.attach(0x18, d);
+      for (const iova of iovas) expect(m.smmu.translate(0x18, iova).status).toBe('success');
+      expect(m.smmu.stats().iotlbEntries).toBe(200);
+      // every other page invalidated: each removal shifts the rest of its chain back
+      m.driver.submit([...iovas.filter((_, i) => i % 2 === 0).map((addr) => cmdTlbiVa({ asid: 3, addr })), cmdSync()]);
+      expect(m.smmu.stats().iotlbEntries).toBe(100);
+      const s0 = m.smmu.stats();
+      iovas.forEach((iova, i) => { if (i % 2) expect(m.smmu.translate(0x18, iova).addr).toBe(PA + (i % 16) * 0x1000); });
+      const s1 = m.smmu.stats();
+      expect([seed, s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([seed, 100, 0]);
+      expect(s1.iotlbEntries).toBe(100);
+    }
+  });
+
+  test("IOTLB lookups start at the table's start level (QEMU keys entries by ASID, not by table)", async () => {
+    const m = await machine();
+    const GB = 0x40000000;
+    const big = m.driver.createDomain({ asid: 6 }); // 48-bit VA: levels 0-3
+    m.driver.map(big, 0, GB, GB); // one 1 GiB block at level 1
+    m.driver.attach(0x18, big);
+    expect(m.smmu.translate(0x18, 0x1000).addr).toBe(GB + 0x1000);
+    const l1 = m.driver.createDomain({ asid: 6, vaBits: 32 }); // same ASID, 32-bit VA: levels 1-3
+    const l2 = m.driver.createDomain({ asid: 6, vaBits: 30 }); // same ASID, 30-bit VA: levels 2-3
+    m.driver.map(l1, 0x1000, PA + 0x5000, 0x1000, { blocks: false });
+    m.driver.map(l2, 0x1000, PA + 0x6000, 0x1000, { blocks: false });
+    m.driver.attach(0x20, l1);
+    m.driver.attach(0x28, l2);
+    // a table starting at level 1 finds the other table's level-1 block for its ASID
+    expect(m.smmu.translate(0x20, 0x1000).addr).toBe(GB + 0x1000);
+    // a table starting at level 2 never looks at level 1: its own walk
+    expect(m.smmu.translate(0x28, 0x1000).addr).toBe(PA + 0x6000);
+  });
+
+  test.each([
+    [4096, 48], [4096, 39], [4096, 30], [4096, 25], [16384, 47], [16384, 36], [16384, 25], [65536, 48], [65536, 42], [65536, 29],
+  ])('granule %i, %i-bit VA: the second translation of a page is an IOTLB hit', async (granule, vaBits) => {
+    const m = await machine();
+    const d = m.driver.createDomain({ asid: 4, granule, vaBits });
+    m.driver.map(d, granule * 3, PA, granule, { blocks: false });
+    m.driver.attach(0x18, d);
+    expect(m.smmu.translate(0x18, granule * 3 + 8).addr).toBe(PA + 8);
+    const s0 = m.smmu.stats();
+    expect(m.smmu.translate(0x18, granule * 3 + 16).addr).toBe(PA + 16);
+    const s1 = m.smmu.stats();
+    expect([s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([1, 0]);
+  });
+
+  test('CFGI_STE_RANGE drops exactly the cached configurations in its range, whatever order they were cached in', async () => {
+    const sids = [0x48, 0x18, 0x40, 0x20, 0x38, 0x28, 0x30, 0x10];
+    const m = await machine({ devices: sids });
+    const d = m.driver.createDomain({ asid: 5 });
+    m.driver.map(d, 0x1000, PA, 0x1000);
+    for (const sid of sids) m.driver.attach(sid, d);
+    for (const sid of sids) expect(m.smmu.translate(sid, 0x1000).status).toBe('success'); // caches all eight, in this order
+    m.driver.submit([cmdCfgiSteRange(0x20, 4), cmdSync()]); // StreamIDs 0x20-0x3f
+    const dbg = engineDebug(m.smmu);
+    expect(sids.filter((s) => dbg.configCached(s)).sort()).toEqual([0x10, 0x18, 0x40, 0x48]);
+    m.driver.submit([cmdCfgiSte(0x48), cmdCfgiSte(0x10), cmdSync()]);
+    expect(sids.filter((s) => dbg.configCached(s)).sort()).toEqual([0x18, 0x40]);
+    m.driver.submit([cmdCfgiAll(), cmdSync()]);
+    expect(sids.filter((s) => dbg.configCached(s))).toEqual([]);
+  });
 });
