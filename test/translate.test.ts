@@ -421,6 +421,15 @@ test('callback-only guest memory: the same translations through host callbacks',
 });
 
 describe('cache structures (IOTLB hash, start levels, configuration list)', () => {
+  test('a StreamID beyond 16 bits is C_BAD_STREAMID, whatever the previous fault was', async () => {
+    const m = await machine({}, { evtqLog2: 4 });
+    const d = m.driver.createDomain({ asid: 2 });
+    m.driver.attach(0x18, d);
+    expect(m.smmu.translate(0x18, 0x5000).event).toBe(E.EVT_F_TRANSLATION);
+    const r = m.smmu.translate(0x10018, 0x1000);
+    expect([r.status, r.event]).toEqual(['fault', E.EVT_C_BAD_STREAMID]);
+  });
+
   test('an IOTLB entry stays findable after the entries around it in the hash are invalidated', async () => {
     for (const seed of [1, 2, 3]) {
       const m = await machine();
