@@ -134,27 +134,27 @@ export function mutantsOf(file, source) {
     for (const m of code.matchAll(/ (==|!=|<=|>=|<<|>>|&&|\|\||\+=|-=|\|=|&=|<|>|\+|-|\*|\/|&|\||\^) /g)) {
       for (const r of OPERATORS[m[1]] ?? []) {
         const at = m.index + 1;
-        add(i, 'operator', code.slice(0, at) + r + code.slice(at + m[1].length) + rest, `${m[1]} -> ${r}`);
+        add(i, 'operator', code.slice(0, at) + r + code.slice(at + m[1].length) + rest, `${m[1]} -> ${r} (column ${at + 1})`);
       }
     }
     // integer constants (masks, shifts, sizes), not parts of names or types
     for (const m of code.matchAll(/(?<![\w.$])(0x[0-9a-fA-F]+|\d+)(?![\w.])/g)) {
       const r = constantMutation(m[1]);
-      add(i, 'constant', code.slice(0, m.index) + r + code.slice(m.index + m[1].length) + rest, `${m[1]} -> ${r}`);
+      add(i, 'constant', code.slice(0, m.index) + r + code.slice(m.index + m[1].length) + rest, `${m[1]} -> ${r} (column ${m.index + 1})`);
     }
     for (const m of code.matchAll(/\b(true|false)\b/g)) {
       const r = m[1] === 'true' ? 'false' : 'true';
-      add(i, 'constant', code.slice(0, m.index) + r + code.slice(m.index + m[1].length) + rest, `${m[1]} -> ${r}`);
+      add(i, 'constant', code.slice(0, m.index) + r + code.slice(m.index + m[1].length) + rest, `${m[1]} -> ${r} (column ${m.index + 1})`);
     }
     // swapped branches: if (c) -> if (!(c)); a negation removed
     for (const m of code.matchAll(/\bif \(/g)) {
       const open = m.index + 3;
       const close = matchParen(code, open);
       if (close < 0) continue;
-      add(i, 'branch', code.slice(0, open) + '(!' + code.slice(open, close + 1) + ')' + code.slice(close + 1) + rest, 'if condition negated');
+      add(i, 'branch', code.slice(0, open) + '(!' + code.slice(open, close + 1) + ')' + code.slice(close + 1) + rest, `if condition negated (column ${m.index + 1})`);
     }
     for (const m of code.matchAll(/!(?!=)/g)) {
-      add(i, 'branch', code.slice(0, m.index) + code.slice(m.index + 1) + rest, '! removed');
+      add(i, 'branch', code.slice(0, m.index) + code.slice(m.index + 1) + rest, `! removed (column ${m.index + 1})`);
     }
     // removed statements: a whole single-line statement after a statement or a block start
     const t = code.trim();

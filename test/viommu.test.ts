@@ -271,3 +271,18 @@ test('ASIDs are learned through 2-level CD tables; an STE with more than 4096 CD
   drv.submit([cmdCfgiSte(0x28), cmdSync()]);
   expect(n.smmu.asidHolders(0x4243)).toEqual(['p0']);
 });
+
+test('a 2-level CD table smaller than one leaf (S1CDMax <= split) still has its one L1 descriptor read', async () => {
+  for (const [s1fmt, s1cdmax] of [[1, 4], [1, 6], [2, 10]]) {
+    const vm = await oneToOne();
+    const [n] = vm.vsmmus;
+    const drv = n.driver;
+    const l1 = drv.alloc(64, 64);
+    const leaf = drv.alloc(0x10000, 0x10000);
+    drv.write64(l1, BigInt(leaf) | 1n); // L1 entry 0 valid
+    n.smmu.writeMemory(leaf + 3 * 64, wordsToBytes(cd({ asid: 0x4343, ttb0: VM_RAM_BASE, t0sz: 16, tg0: 0 })));
+    n.smmu.writeMemory(drv.steAddr(0x20), wordsToBytes(ste({ config: 5, s1fmt, s1cdmax, s1ctxptr: l1 })));
+    drv.submit([cmdCfgiSte(0x20), cmdSync()]);
+    expect([s1fmt, s1cdmax, n.smmu.asidHolders(0x4343)]).toEqual([s1fmt, s1cdmax, ['p0']]);
+  }
+});
