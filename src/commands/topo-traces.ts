@@ -4,7 +4,7 @@ import { writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TOPOLOGY_TRACES, recordTopologyTrace } from '../topo/traces.js';
 
-export const usage = 'vsmmu topo-traces <dir>   write the per-topology vIOMMU regression traces (test/traces/topologies)';
+export const usage = 'vsmmu topo-traces <dir>   write the per-topology vIOMMU snapshot traces (test/snapshots/topologies)';
 
 export async function run(args: string[]): Promise<number> {
   const dir = args[0];
