@@ -205,6 +205,16 @@ describe('stage-1 walk: every granule and start level', () => {
   });
 });
 
+test.each([[0, 32], [1, 36], [2, 40], [3, 42], [4, 44]])('arch profile: IPS %i limits output addresses to %i bits (IDR5.OAS is 44)', async (ips, bits) => {
+  const m = await machine({ profile: 'arch' });
+  const d = m.driver.createDomain({ asid: 2, cd: { ips } });
+  m.driver.map(d, 0x1000, 2 ** bits - 0x1000, 0x1000, { blocks: false }); // the last page below the limit
+  m.driver.map(d, 0x2000, 2 ** bits, 0x1000, { blocks: false }); // the first page above it
+  m.driver.attach(0x18, d);
+  expect(m.smmu.translate(0x18, 0x1000).addr).toBe(2 ** bits - 0x1000);
+  expect(m.smmu.translate(0x18, 0x2000).event).toBe(E.EVT_F_ADDR_SIZE);
+});
+
 describe('caches stay stale until the right invalidation (QEMU 7.2 behaviour)', () => {
   async function staleSetup() {
     const m = await machine();
@@ -488,6 +498,32 @@ describe('cache structures (IOTLB hash, start levels, configuration list)', () =
     expect(m.smmu.translate(0x18, granule * 3 + 16).addr).toBe(PA + 16);
     const s1 = m.smmu.stats();
     expect([s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([1, 0]);
+  });
+
+  test('lookups try every level that holds entries: a page and a block of one ASID both hit', async () => {
+    const m = await machine();
+    const d = m.driver.createDomain({ asid: 7 });
+    m.driver.map(d, 0x200000, PA & ~0x1fffff, 0x200000); // a 2 MiB block (level 2)
+    m.driver.map(d, 0x400000, PA, 0x1000, { blocks: false }); // a 4 KiB page (level 3)
+    m.driver.attach(0x18, d);
+    for (const iova of [0x200000, 0x400000]) m.smmu.translate(0x18, iova);
+    const s0 = m.smmu.stats();
+    expect(m.smmu.translate(0x18, 0x400010).addr).toBe(PA + 0x10);
+    expect(m.smmu.translate(0x18, 0x300000).addr).toBe((PA & ~0x1fffff) + 0x100000);
+    const s1 = m.smmu.stats();
+    expect([s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([2, 0]);
+  });
+
+  test('a TLBI_NH_VA with TTL for an uncached page removes nothing, though entries of the same size exist', async () => {
+    const m = await machine();
+    const d = m.driver.createDomain({ asid: 8 });
+    m.driver.map(d, 0x10000, PA, 0x4000, { blocks: false });
+    m.driver.attach(0x18, d);
+    for (let p = 0; p < 3; p++) m.smmu.translate(0x18, 0x10000 + p * 0x1000); // 3 level-3 entries (a short per-ASID list)
+    m.driver.submit([cmdTlbiVa({ asid: 8, addr: 0x13000, ttl: 3, tg: 1, leaf: true }), cmdSync()]);
+    expect(m.smmu.stats().iotlbEntries).toBe(3);
+    m.driver.submit([cmdTlbiVa({ asid: 8, addr: 0x11000, ttl: 3, tg: 1, leaf: true }), cmdSync()]);
+    expect(engineDebug(m.smmu).iotlb().map((t) => t.iova).sort()).toEqual([0x10000n, 0x12000n]);
   });
 
   test('CFGI_STE_RANGE drops exactly the cached configurations in its range, whatever order they were cached in', async () => {

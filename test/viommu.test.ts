@@ -3,8 +3,10 @@
 // CMD_SYNC fence with asynchronous backends, and the four topologies.
 
 import { buildVm, VM_RAM_BASE, type Vm, type VsmmuNode } from '../src/topo/vm.js';
-import { CommandError, type Domain } from '../src/guest/driver.js';
-import { cmdSync, cmdTlbiNhAsid, cmdTlbiVa, cmdCfgiCd, cmdCfgiSte, cmdAtcInv, ste, cd, wordsToBytes } from '../src/guest/encode.js';
+import { CommandError, GuestDriver, type Domain } from '../src/guest/driver.js';
+import { createSmmu } from '../src/index.js';
+import * as A from '../src/arch/abi.js';
+import { cmdSync, cmdTlbiNhAll, cmdTlbiNhAsid, cmdTlbiVa, cmdCfgiCd, cmdCfgiSte, cmdAtcInv, ste, cd, wordsToBytes } from '../src/guest/encode.js';
 import * as R from '../src/arch/registers.js';
 import * as E from '../src/arch/events.js';
 
@@ -285,4 +287,22 @@ test('a 2-level CD table smaller than one leaf (S1CDMax <= split) still has its 
     drv.submit([cmdCfgiSte(0x20), cmdSync()]);
     expect([s1fmt, s1cdmax, n.smmu.asidHolders(0x4343)]).toEqual([s1fmt, s1cdmax, ['p0']]);
   }
+});
+
+test('up to MAX_BACKENDS backends: a broadcast reaches each once; one more is refused', async () => {
+  for (const n of [31, 32]) {
+    const got = new Array<number>(n).fill(0);
+    const backends = Array.from({ length: n }, (_, i) => ({
+      name: `b${i}`, vmid: i + 1,
+      backend: { name: `b${i}`, invalidate: (e: Uint8Array) => { got[i] += e.length / 16; return { done: e.length / 16 }; }, installSte: () => ({ done: 1 }) },
+    }));
+    const smmu = await createSmmu({ ram: [{ base: VM_RAM_BASE, size: 0x100000 }], viommu: { backends } });
+    const drv = new GuestDriver(smmu, { heap: { base: VM_RAM_BASE, size: 0x80000 } });
+    drv.init();
+    got.fill(0);
+    drv.submit([cmdTlbiNhAll(), cmdTlbiNhAsid(0x777), cmdSync()]); // every backend; an ASID nobody learned: every backend
+    expect([n, got]).toEqual([n, new Array<number>(n).fill(2)]);
+  }
+  const backends = Array.from({ length: A.MAX_BACKENDS + 1 }, (_, i) => ({ name: `b${i}`, vmid: i + 1, backend: { name: `b${i}`, invalidate: () => ({ done: 0 }), installSte: () => ({ done: 0 }) } }));
+  await expect(createSmmu({ ram: [{ base: VM_RAM_BASE, size: 0x100000 }], viommu: { backends } })).rejects.toThrow(`at most ${A.MAX_BACKENDS} backends`);
 });
