@@ -431,6 +431,16 @@ test('callback-only guest memory: the same translations through host callbacks',
 });
 
 describe('cache structures (IOTLB hash, start levels, configuration list)', () => {
+  test('an IOVA in neither TTB0 nor TTB1 range is F_TRANSLATION, recorded with its address', async () => {
+    const m = await machine({}, { evtqLog2: 4 });
+    const d = m.driver.createDomain({ asid: 2, vaBits: 39 }); // TTB1 walks disabled (EPD1)
+    m.driver.attach(0x18, d);
+    const r = m.smmu.translate(0x18, 2 ** 40 + 0x3000, 'write');
+    expect([r.status, r.event]).toEqual(['fault', E.EVT_F_TRANSLATION]);
+    const ev = m.driver.events();
+    expect(ev.map((e) => [e.type, e.sid, e.words[2]])).toEqual([[E.EVT_F_TRANSLATION, 0x18, BigInt(2 ** 40 + 0x3000)]]); // word 2: the input address
+  });
+
   test('a StreamID beyond 16 bits is C_BAD_STREAMID, whatever the previous fault was', async () => {
     const m = await machine({}, { evtqLog2: 4 });
     const d = m.driver.createDomain({ asid: 2 });
