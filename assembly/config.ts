@@ -235,6 +235,47 @@ export function flushConfigRange(start: u32, end: u32): void {
   }
 }
 
+/** Number of cached configurations, and the StreamID of the i-th (snapshots). */
+export function cachedCount(): u32 { return ncached; }
+export function cachedSid(i: u32): u32 { return load<u32>(dense + (<usize>i << 2)); }
+
+/** Whether a 64-byte entry at `e` holds values a decode can produce (snapshot restore). */
+export function entryValid(e: usize): bool {
+  const kind = load<u8>(e, CF_KIND);
+  if (kind > KIND_BYPASS || load<u8>(e, CF_RECORD) > 1 || load<u8>(e, CF_TBI) > 3) return false;
+  if (kind != KIND_S1) return true;
+  const oas = <i32>load<u8>(e, CF_OAS);
+  if (oas < 32 || oas > oas2bits(QEMU_OAS)) return false;
+  for (let i = 0; i < 2; i++) {
+    const tt = e + CF_TT + <usize>(i << 2);
+    const dis = load<u8>(tt, TT_DISABLED);
+    if (dis > 1) return false;
+    if (dis != 0) continue;
+    const tsz = load<u8>(tt, TT_TSZ), g = load<u8>(tt, TT_GRANULE);
+    if (tsz < 16 || tsz > 39 || (g != 12 && g != 14 && g != 16) || load<u8>(tt, TT_HAD) > 1) return false;
+    if ((load<u64>(e + CF_TTB + <usize>(i << 3)) & ~qmask(oas)) != 0) return false;
+  }
+  return true;
+}
+
+/** Caches the configuration entry at `src` (validated by entryValid) for `sid`, keeping the device flag. */
+export function restoreEntry(sid: u32, src: usize): void {
+  const e = cfgEntry(sid);
+  const device = load<u8>(e, CF_DEVICE);
+  const cached = load<u8>(e, CF_CACHED) != 0;
+  const pos = load<u32>(e, CF_DENSE);
+  memory.copy(e, src, CF_BYTES);
+  store<u8>(e, device, CF_DEVICE);
+  store<u8>(e, 1, CF_CACHED);
+  if (cached) {
+    store<u32>(e, pos, CF_DENSE);
+  } else {
+    store<u32>(e, ncached, CF_DENSE);
+    store<u32>(dense + (<usize>ncached << 2), sid & (SID_SPACE - 1));
+    ncached++;
+  }
+}
+
 /** Drops everything (device reset). */
 export function flushAllConfigs(): void {
   while (ncached > 0) drop(load<u32>(dense));

@@ -1,27 +1,30 @@
 // Guest physical memory as the engine sees it: RAM regions placed inside this
 // WebAssembly memory (no JS call to reach them), and, for every other address, the
-// host's memory callbacks when the host gives some. Without callbacks an address
+// host's memory callbacks when the host gives some. The guest physical address crosses
+// to the host as one u64 (a BigInt in JavaScript), never split into signed halves. Without callbacks an address
 // outside RAM is unassigned: reads fail and return zeros, writes fail and are dropped,
 // as QEMU's DMA reports MEMTX_DECODE_ERROR for unassigned memory.
 
 import { halloc } from "./heap";
+import { RAM_LIMIT_BYTES, RAM_MAX_REGIONS } from "../src/arch/abi";
 
 // @ts-ignore: decorator
 @external("env", "host_read")
-declare function host_read(addrLo: u32, addrHi: u32, len: u32, dst: usize): i32;
+declare function host_read(addr: u64, len: u32, dst: usize): i32;
 // @ts-ignore: decorator
 @external("env", "host_write")
-declare function host_write(addrLo: u32, addrHi: u32, len: u32, src: usize): i32;
+declare function host_write(addr: u64, len: u32, src: usize): i32;
 
-const MAX_REGIONS = 16;
+const MAX_REGIONS = RAM_MAX_REGIONS;
 const REGION_BYTES = 24; // base u64, size u64, ptr u32, pad
 const regions = memory.data(MAX_REGIONS * REGION_BYTES);
 let nregions = 0;
+let ramTotal: u64 = 0;
 let hostMemory = false;
 
 /** Adds a RAM region of `size` bytes at guest address `base`; returns its address in this memory, 0 on failure. */
 export function addRam(base: u64, size: u64): usize {
-  if (nregions >= MAX_REGIONS || size == 0 || size > 0xc0000000) return 0;
+  if (nregions >= MAX_REGIONS || size == 0 || size > <u64>RAM_LIMIT_BYTES - ramTotal) return 0;
   if (base + size < base) return 0;
   for (let i = 0; i < nregions; i++) {
     const r = regions + <usize>(i * REGION_BYTES);
@@ -35,6 +38,7 @@ export function addRam(base: u64, size: u64): usize {
   store<u64>(r, size, 8);
   store<u32>(r, <u32>p, 16);
   nregions++;
+  ramTotal += size;
   return p;
 }
 
@@ -110,13 +114,16 @@ export let readOk = true;
 }
 
 function readSlow(addr: u64, dst: usize, len: u32): bool {
-  if (hostMemory) return host_read(<u32>addr, <u32>(addr >> 32), len, dst) != 0;
+  if (hostMemory) {
+    memory.fill(dst, 0, len); // nothing staged survives a read the host does not fill
+    return host_read(addr, len, dst) == 1;
+  }
   memory.fill(dst, 0, len);
   return piecewise(addr, dst, len, false);
 }
 
 function writeSlow(addr: u64, src: usize, len: u32): bool {
-  if (hostMemory) return host_write(<u32>addr, <u32>(addr >> 32), len, src) != 0;
+  if (hostMemory) return host_write(addr, len, src) == 1;
   return piecewise(addr, src, len, true);
 }
 

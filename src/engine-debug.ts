@@ -5,7 +5,7 @@
 
 import type { EngineExports } from './engine.js';
 import type { RefTlbEntry } from './reference/iotlb.js';
-import * as A from './arch/abi.js';
+import { engineConfigs, engineIotlb } from './reference/from-engine.js';
 
 export interface EngineDebug {
   /** Inserts an IOTLB entry as a walk would (QEMU smmu_iotlb_insert, flush-when-full included). */
@@ -29,28 +29,19 @@ export function attachEngine(device: object, e: EngineExports): void {
   engines.set(device, e);
 }
 
-export function engineDebug(device: object): EngineDebug {
+/** The engine's exports behind a device (for code that reads the engine's state in bulk). */
+export function engineExports(device: object): EngineExports {
   const e = engines.get(device);
   if (!e) throw new Error('vsmmu: engineDebug needs a device made by createSmmu');
+  return e;
+}
+
+export function engineDebug(device: object): EngineDebug {
+  const e = engineExports(device);
   return {
     iotlbInsert: (t) => e.debug_iotlb_insert(t.asid, t.iova, t.tg, t.level, t.ta, t.mask, t.perm),
-    iotlb: () => {
-      const out: RefTlbEntry[] = [];
-      for (let i = 0; i < e.iotlb_count(); i++) {
-        const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
-        out.push({
-          asid: dv.getUint16(A.IE_ASID, true),
-          iova: dv.getBigUint64(A.IE_IOVA, true),
-          tg: dv.getUint8(A.IE_TG),
-          level: dv.getUint8(A.IE_LEVEL),
-          ta: dv.getBigUint64(A.IE_TA, true),
-          mask: dv.getBigUint64(A.IE_MASK, true),
-          perm: dv.getUint8(A.IE_PERM),
-        });
-      }
-      return out;
-    },
-    configCached: (sid) => e.debug_config_cached(sid) !== 0,
+    iotlb: () => engineIotlb(e),
+    configCached: (sid) => engineConfigs(e, [sid]).length === 1,
     loadConfig: (sid) => e.debug_config_load(sid) !== 0,
     vasidMask: (asid) => e.vasid_mask(asid),
     wildcardMask: () => e.wildcard_mask(),

@@ -1,5 +1,8 @@
-// Loads the WebAssembly engine (build/vsmmu.wasm) in Node or in a browser, once per
-// process, and instantiates it per device with the host's imports.
+// Loads the WebAssembly engine (vsmmu.wasm beside this module, or the embedder's
+// `createSmmu({ wasm })`, see ./wasm-source.ts) once per process, and instantiates it per
+// device with the host's imports.
+
+import { compileWasm, defaultWasmUrl, type WasmSource } from './wasm-source.js';
 
 // The boundary with the engine, written once: the signature of every function the module
 // exports and imports, as a string of value types ('i' = i32, a JS number; 'j' = i64, a
@@ -46,6 +49,18 @@ export const ENGINE_FUNCTIONS = {
   fwd_done: 'i>v', // (failIndex: -1 when every entry was applied)
   bev_ptr: '>i',
   backend_event: 'i>i', // (backend) -> 1 when delivered
+  snap_ptr: '>i',
+  snap_chunk_ptr: '>i',
+  snap_chunk_records: 'i>i', // (section)
+  snap_save: 'i>i', // (withCaches)
+  snap_export: 'ii>i', // (section, first)
+  snap_check: '>i',
+  snap_check_records: 'ii>i', // (section, n)
+  snap_apply: '>v',
+  snap_import: 'ii>v', // (section, n)
+  snap_import_wildcard: '>v',
+  snap_arrive: '>i',
+  drop_caches: '>v',
   debug_iotlb_insert: 'ijiijji>v', // (asid, iova, tg, level, ta, mask, perm)
   debug_iotlb_entry: 'i>i', // (index) -> pointer to the IE_* entry
   debug_config_cached: 'i>i', // (sid)
@@ -54,8 +69,8 @@ export const ENGINE_FUNCTIONS = {
 
 /** Functions the module imports from "env" (parameters in the comment). */
 export const ENGINE_IMPORTS = {
-  host_read: 'iiii>i', // (addrLo, addrHi, len, dst) -> 1 when read
-  host_write: 'iiii>i', // (addrLo, addrHi, len, src) -> 1 when written
+  host_read: 'jii>i', // (addr, len, dst) -> 1 when read
+  host_write: 'jii>i', // (addr, len, src) -> 1 when written
   trace_flush: 'i>v', // (count of records at trace_ptr())
 } as const;
 
@@ -68,47 +83,67 @@ export type EngineExports = { memory: WebAssembly.Memory } & {
   readonly [K in keyof typeof ENGINE_FUNCTIONS]: Fn<(typeof ENGINE_FUNCTIONS)[K]>;
 };
 
-/** What the host provides. */
+/**
+ * The host side of the engine's imports (ENGINE_IMPORTS), with unsigned arguments: `addr`
+ * is the 64-bit guest physical address as a non-negative bigint, `len` and the pointer are
+ * u32 values as non-negative numbers (WebAssembly hands i32 to JavaScript signed; that
+ * conversion happens here, once, for every import).
+ */
 export type EngineImports = {
   [K in keyof typeof ENGINE_IMPORTS]: Fn<(typeof ENGINE_IMPORTS)[K]>;
 };
 
+/**
+ * Exports whose result is a u32 (pointers into the engine's memory, counts, masks):
+ * WebAssembly returns them as signed i32, so a pointer past 2^31 (RAM regions of 2 GiB
+ * and more) would arrive negative. They are wrapped to read unsigned, once, here.
+ */
+const UNSIGNED_RESULTS = [
+  'add_ram', 'xo_ptr', 'batch_ptr', 'dma_buf_ptr', 'irq_ptr', 'stats_ptr', 'trace_ptr', 'fwd_log_ptr', 'bev_ptr',
+  'heap_top', 'debug_iotlb_entry', 'dma_run', 'dma_failed', 'fwd_count', 'iotlb_count', 'trace_take',
+  'vasid_mask', 'wildcard_mask', 'snap_ptr', 'snap_chunk_ptr', 'snap_chunk_records', 'snap_save', 'snap_export',
+  'snap_check', 'snap_check_records', 'snap_arrive',
+] as const;
+
 let compiled: Promise<WebAssembly.Module> | undefined;
 let wasmOverride: Uint8Array | undefined;
 
-/** Uses these bytes instead of build/vsmmu.wasm (e.g. the debug build in tests). */
+/** Uses these bytes instead of the packaged vsmmu.wasm (e.g. the debug build in tests). */
 export function setEngineBytes(bytes: Uint8Array): void {
   wasmOverride = bytes;
   compiled = undefined;
 }
 
-async function loadBytes(): Promise<Uint8Array> {
-  if (wasmOverride) return wasmOverride;
-  const url = new URL('../../build/vsmmu.wasm', import.meta.url);
-  if (url.protocol === 'file:') {
-    const fs = await import('node:fs/promises');
-    // VSMMU_ENGINE_WASM=<file>: another build of the engine (the mutation check's mutants, a bisect)
-    const other = typeof process === 'undefined' ? undefined : process.env.VSMMU_ENGINE_WASM;
-    return new Uint8Array(await fs.readFile(other || url));
-  }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`vsmmu: cannot load the engine from ${url}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
+/** VSMMU_ENGINE_WASM=<absolute path> (Node): another build of the engine (the mutation check's mutants, a bisect). */
+function envWasm(): URL | undefined {
+  const f = typeof process === 'undefined' ? undefined : process.env?.VSMMU_ENGINE_WASM;
+  return f ? new URL(`file://${f.startsWith('/') ? '' : '/'}${f}`) : undefined;
 }
 
-export function compileEngine(): Promise<WebAssembly.Module> {
-  if (!compiled) compiled = loadBytes().then((b) => WebAssembly.compile(b as BufferSource));
+/** The engine module: from `source` when given, else the packaged one (compiled once). */
+export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> {
+  if (source !== undefined) return compileWasm(source);
+  if (!compiled) {
+    compiled = compileWasm(wasmOverride ?? envWasm() ?? defaultWasmUrl());
+    compiled.catch(() => { compiled = undefined; }); // a failed load is retried on the next call
+  }
   return compiled;
 }
 
-export async function instantiateEngine(imports: EngineImports): Promise<EngineExports> {
-  const module = await compileEngine();
-  // exactly ENGINE_IMPORTS (the release and debug builds import no `abort`: no assertions are compiled in)
+export async function instantiateEngine(imports: EngineImports, source?: WasmSource): Promise<EngineExports> {
+  const module = await compileEngine(source);
+  // exactly ENGINE_IMPORTS (no `abort`: neither build compiles assertions in)
   const env: EngineImports = {
-    host_read: (lo, hi, len, dst) => imports.host_read(lo, hi, len, dst),
-    host_write: (lo, hi, len, src) => imports.host_write(lo, hi, len, src),
-    trace_flush: (n) => imports.trace_flush(n),
+    host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
+    host_write: (addr: bigint, len: number, src: number) => imports.host_write(BigInt.asUintN(64, addr), len >>> 0, src >>> 0),
+    trace_flush: (n: number) => imports.trace_flush(n >>> 0),
   };
   const inst = await WebAssembly.instantiate(module, { env });
-  return inst.exports as unknown as EngineExports;
+  const raw = inst.exports as unknown as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...raw };
+  for (const name of UNSIGNED_RESULTS) {
+    const f = raw[name] as (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => number;
+    out[name] = (a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => f(a, b, c, d, e) >>> 0; // (at most 5 parameters)
+  }
+  return out as unknown as EngineExports;
 }

@@ -6,6 +6,7 @@ import type { GuestBus } from './guest/driver.js';
 import type { Smmu } from './smmu.js';
 import { sha256Hex } from './sha256.js';
 import { hex, parseNum } from './bits.js';
+import { SMMU_MMIO_SIZE } from './arch/registers.js';
 
 export type Op =
   | { op: 'mmio_write'; offset: number; size: number; value: bigint }
@@ -14,7 +15,8 @@ export type Op =
   | { op: 'mem_fill'; addr: number; hex: string }
   | { op: 'mem_read'; addr: number; size: number; expect?: bigint }
   | { op: 'mem_digest'; addr: number; len: number; expect?: string }
-  | { op: 'dma'; sid: number; src: bigint; dst: bigint; len: number };
+  | { op: 'dma'; sid: number; src: bigint; dst: bigint; len: number }
+  | { op: 'migrate' };
 
 const hx = hex;
 
@@ -28,6 +30,7 @@ export function opToJson(o: Op): Record<string, unknown> {
     case 'mem_read': return o.expect === undefined ? { op: o.op, addr: hx(o.addr), size: o.size } : { op: o.op, addr: hx(o.addr), size: o.size, expect: hx(o.expect) };
     case 'mem_digest': return o.expect === undefined ? { op: o.op, addr: hx(o.addr), len: o.len } : { op: o.op, addr: hx(o.addr), len: o.len, expect: o.expect };
     case 'dma': return { op: o.op, sid: hx(o.sid), src: hx(o.src), dst: hx(o.dst), len: o.len };
+    case 'migrate': return { op: o.op };
   }
 }
 
@@ -37,18 +40,69 @@ export function num(v: unknown, what = 'operation field'): number {
   if (b > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${what}: ${hex(b)} is beyond 2^53`);
   return Number(b);
 }
-const big = (v: unknown): bigint => parseNum(v, 'operation field');
+const big = (v: unknown, what = 'operation field'): bigint => parseNum(v, what);
 
-/** Parses one trace operation (the inverse of opToJson; expects are kept). */
+/**
+ * Most bytes one operation may move or hash (mem_fill, mem_digest, dma): 16 MiB, 4096
+ * times what recorded traces use; larger values are refused as they are read.
+ */
+export const MAX_OP_BYTES = 1 << 24;
+const ACCESS_SIZES = [1, 2, 4, 8];
+
+function size(v: unknown): number {
+  const n = num(v, 'size');
+  if (!ACCESS_SIZES.includes(n)) throw new Error(`size: must be 1, 2, 4 or 8, got ${n}`);
+  return n;
+}
+function length(v: unknown, what: string): number {
+  const n = num(v, what);
+  if (n > MAX_OP_BYTES) throw new Error(`${what}: ${n} bytes is over the limit of ${MAX_OP_BYTES}`);
+  return n;
+}
+function address(v: unknown, what: string, len: number): number {
+  const a = num(v, what);
+  if (a + len > Number.MAX_SAFE_INTEGER + 1) throw new Error(`${what}: ${hex(a)} + ${len} bytes passes 2^53`);
+  return a;
+}
+function value(v: unknown, bytes: number, what: string): bigint {
+  const b = big(v, what);
+  if (b >> BigInt(8 * bytes) !== 0n) throw new Error(`${what}: ${hex(b)} does not fit ${bytes} bytes`);
+  return b;
+}
+function offset(v: unknown, bytes: number): number {
+  const o = num(v, 'offset');
+  if (o + bytes > SMMU_MMIO_SIZE) throw new Error(`offset: ${hex(o)} + ${bytes} is outside the 128 KiB register region`);
+  return o;
+}
+
+/** Parses one trace operation (the inverse of opToJson; expects are kept); every field is checked. */
 export function opFromJson(j: Record<string, unknown>): Op {
   switch (j.op) {
-    case 'mmio_write': return { op: 'mmio_write', offset: num(j.offset), size: num(j.size), value: big(j.value) };
-    case 'mmio_read': return { op: 'mmio_read', offset: num(j.offset), size: num(j.size), ...(j.expect !== undefined ? { expect: big(j.expect) } : {}) };
-    case 'mem_write': return { op: 'mem_write', addr: num(j.addr), size: num(j.size), value: big(j.value) };
-    case 'mem_fill': return { op: 'mem_fill', addr: num(j.addr), hex: String(j.hex) };
-    case 'mem_read': return { op: 'mem_read', addr: num(j.addr), size: num(j.size), ...(j.expect !== undefined ? { expect: big(j.expect) } : {}) };
-    case 'mem_digest': return { op: 'mem_digest', addr: num(j.addr), len: num(j.len), ...(j.expect !== undefined ? { expect: String(j.expect) } : {}) };
-    case 'dma': return { op: 'dma', sid: num(j.sid), src: big(j.src), dst: big(j.dst), len: num(j.len) };
+    case 'mmio_write': { const sz = size(j.size); return { op: 'mmio_write', offset: offset(j.offset, sz), size: sz, value: value(j.value, sz, 'value') }; }
+    case 'mmio_read': { const sz = size(j.size); return { op: 'mmio_read', offset: offset(j.offset, sz), size: sz, ...(j.expect !== undefined ? { expect: value(j.expect, sz, 'expect') } : {}) }; }
+    case 'mem_write': { const sz = size(j.size); return { op: 'mem_write', addr: address(j.addr, 'addr', sz), size: sz, value: value(j.value, sz, 'value') }; }
+    case 'mem_fill': {
+      if (typeof j.hex !== 'string' || j.hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(j.hex)) throw new Error('hex: expected an even-length hex string');
+      if (j.hex.length / 2 > MAX_OP_BYTES) throw new Error(`hex: ${j.hex.length / 2} bytes is over the limit of ${MAX_OP_BYTES}`);
+      return { op: 'mem_fill', addr: address(j.addr, 'addr', j.hex.length / 2), hex: j.hex };
+    }
+    case 'mem_read': { const sz = size(j.size); return { op: 'mem_read', addr: address(j.addr, 'addr', sz), size: sz, ...(j.expect !== undefined ? { expect: value(j.expect, sz, 'expect') } : {}) }; }
+    case 'mem_digest': {
+      const len = length(j.len, 'len');
+      if (j.expect !== undefined && (typeof j.expect !== 'string' || j.expect.length > 64)) throw new Error('expect: a mem_digest expects a SHA-256 as a hex string');
+      return { op: 'mem_digest', addr: address(j.addr, 'addr', len), len, ...(j.expect !== undefined ? { expect: j.expect as string } : {}) };
+    }
+    case 'dma': {
+      const sid = num(j.sid, 'sid');
+      if (sid > 0xffffffff) throw new Error(`sid: ${hex(sid)} is not a 32-bit StreamID`);
+      const len = length(j.len, 'len');
+      const src = big(j.src, 'src'), dst = big(j.dst, 'dst');
+      if (src >> 64n || dst >> 64n) throw new Error('src/dst: IOVAs are 64-bit');
+      return { op: 'dma', sid, src, dst, len };
+    }
+    case 'migrate':
+      if (j.viommu !== undefined) break; // the vIOMMU form exists on the model only
+      return { op: 'migrate' };
   }
   throw new Error(`unsupported op ${JSON.stringify(j.op)} (QEMU recording knows the plain profile's ops only)`);
 }
@@ -106,6 +160,9 @@ export function applyOp(t: OpTarget, o: Op): bigint | string | undefined {
     case 'dma':
       t.dmaCopy(o.sid, o.src, o.dst, o.len);
       return undefined;
+    case 'migrate':
+      // moving a machine is asynchronous: the caller does it (replay.ts, conformance/record.ts)
+      throw new Error('migrate: applied by the caller, not by applyOp');
   }
 }
 

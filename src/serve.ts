@@ -1,10 +1,12 @@
 // A tiny static server for the browser demo: web/ (the page), dist/ (the compiled
 // TypeScript the page imports as ES modules), build/ (the WebAssembly engine) and docs/.
 // Node's http module only; GET and HEAD; no directory listings; paths are resolved
-// inside those folders and anything that escapes them is refused.
+// inside those folders and anything that escapes them is refused, symbolic links
+// included (the real path must stay inside the real folder). Files are streamed, so
+// memory stays bounded whatever the number of requests and the size of the files.
 
 import { createServer, type Server } from 'node:http';
-import { stat, readFile } from 'node:fs/promises';
+import { open, realpath } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -71,6 +73,21 @@ export function resolveRequest(root: string, urlPath: string): string | null {
   return file;
 }
 
+/**
+ * Whether `file` (from resolveRequest) really lies inside its served folder once every
+ * symbolic link is followed; the real path, or null.
+ */
+export async function realInside(root: string, file: string): Promise<string | null> {
+  const top = path.relative(root, file).split(path.sep)[0];
+  try {
+    const base = await realpath(path.resolve(root, top));
+    const real = await realpath(file);
+    return real === base || real.startsWith(base + path.sep) ? real : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Starts the server; resolves once it listens. */
 export function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
   const root = path.resolve(opts.root ?? PACKAGE_ROOT);
@@ -97,11 +114,43 @@ export function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
       done(404, 'not found\n');
       return;
     }
-    stat(file).then(async (st) => {
-      if (!st.isFile()) return done(404, 'not found\n');
-      const body = await readFile(file);
-      done(200, body, MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream');
-    }, () => done(404, 'not found\n')).catch(() => done(500, 'internal error\n'));
+    (async () => {
+      const real = await realInside(root, file);
+      if (real === null) return done(404, 'not found\n');
+      // open once, then stat and stream that same descriptor (no swap between check and read)
+      const fh = await open(real, 'r').catch(() => null);
+      if (!fh) return done(404, 'not found\n');
+      const st = await fh.stat().catch(() => null);
+      if (!st || !st.isFile()) {
+        await fh.close();
+        return done(404, 'not found\n');
+      }
+      res.writeHead(200, {
+        'content-type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+        'content-length': st.size,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      opts.log?.(method, req.url ?? '', 200);
+      if (method === 'HEAD') {
+        await fh.close();
+        res.end();
+        return;
+      }
+      if (st.size === 0) {
+        await fh.close();
+        res.end();
+        return;
+      }
+      // the stream owns the handle from here (closed when it ends or is destroyed)
+      const stream = fh.createReadStream({ start: 0, end: st.size - 1, highWaterMark: 64 * 1024 });
+      stream.on('error', () => res.destroy());
+      res.on('close', () => stream.destroy());
+      stream.pipe(res);
+    })().catch(() => {
+      if (!res.headersSent) done(500, 'internal error\n');
+      else res.destroy();
+    });
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -5,13 +5,17 @@
 import { instantiateEngine, type EngineExports } from './engine.js';
 import { attachEngine } from './engine-debug.js';
 import { Forwarder, type BoundBackend } from './viommu.js';
-import { SimulatedPsmmu } from './backends/simulated.js';
+import { HostError, type HostErrorSource } from './host-error.js';
 import { formatMmio, formatTrace, type RegionName } from './trace.js';
 import * as A from './arch/abi.js';
 import * as R from './arch/registers.js';
+import * as N from './arch/snapshot.js';
+import {
+  SnapshotError, encodeSnapshot, decodeSnapshot, engineError, recordBytes, COUNT_OFFSET, FLAG_CACHES, FLAG_RAM, type SnapshotParts,
+} from './snapshot.js';
 import type {
-  Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, SmmuOptions, SmmuStats,
-  TranslateResult, TranslateStatus, ViommuBackendConfig,
+  Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, RestoreOptions, SaveOptions, SmmuOptions,
+  SmmuStats, TranslateResult, TranslateStatus, ViommuBackendConfig,
 } from './types.js';
 import type { PsmmuBackend } from './backends/types.js';
 
@@ -30,6 +34,25 @@ STATUS[A.XS_ABORT] = 'abort';
 STATUS[A.XS_ERROR] = 'fault';
 STATUS[A.XS_GBPA_ABORT] = 'abort';
 const TWO32 = 2 ** 32;
+/** Largest length handed to dma_run at once (a u32; any length above a staging buffer's worth acts the same). */
+const DMA_LEN_CAP = 2 ** 31;
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    return 'an unprintable value';
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return typeof (v as { then?: unknown }).then === 'function' ? 'a thenable (Promise)' : 'an object';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 40))}`;
+  if (typeof v === 'function') return 'a function';
+  return `${typeof v} ${String(v)}`;
+}
 const PROFILES: Record<Profile, number> = { 'qemu-7.2': A.PF_QEMU_72, arch: A.PF_ARCH };
 
 interface Ram {
@@ -49,6 +72,18 @@ function checkInt(v: unknown, what: string, max: number): number {
 export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
   const smmu = new Smmu(options);
   await smmu.start();
+  const r = options.restore;
+  if (r !== undefined) {
+    try {
+      if (r instanceof Uint8Array) smmu.restore(r);
+      else if (r && typeof r === 'object') smmu.restore(r.snapshot, r);
+      else throw new TypeError('vsmmu: restore must be a Uint8Array or { snapshot, caches?, arrival? }');
+      await smmu.whenIdle();
+    } catch (err) {
+      smmu.dispose(); // no half-built model stays subscribed to the backends
+      throw err;
+    }
+  }
   return smmu;
 }
 
@@ -67,6 +102,17 @@ export class Smmu {
   private xo32!: Uint32Array;
   private buf?: ArrayBuffer;
   private regionIndex = new Map<number, number>();
+  /**
+   * Which host callback the engine is inside (memory, trace sink, onHostError); calls into
+   * the model are refused while set. Backend and irq callbacks run with the engine idle:
+   * calls from them are allowed (a reset abandons the forwarding window being delivered).
+   */
+  private inCallback: string | null = null;
+  /** Host errors raised during the current call, thrown at its end when there is no onHostError hook. */
+  private deferred: HostError[] = [];
+  /** A host error raised while an asynchronous backend completed (no hook): whenIdle() rejects with it. */
+  private asyncError: HostError | null = null;
+  private readonly onHostError?: (err: HostError) => void;
   /** Guest register accesses QEMU would reject (size other than 4/8, or misaligned): read as 0, writes ignored. */
   decodeErrors = 0;
   /** Backend events dropped because the pSID is not a passthrough device of this vSMMU. */
@@ -83,19 +129,28 @@ export class Smmu {
     if (options.memory && (typeof options.memory.read !== 'function' || typeof options.memory.write !== 'function')) {
       throw new TypeError('vsmmu: memory must have read(addr, dst) and write(addr, src) functions');
     }
+    if (options.trace !== undefined && typeof options.trace !== 'function') throw new TypeError('vsmmu: trace must be a function (line) => void');
+    if (options.onHostError !== undefined && typeof options.onHostError !== 'function') throw new TypeError('vsmmu: onHostError must be a function (error) => void');
+    this.onHostError = options.onHostError;
+    if (options.ram !== undefined && !Array.isArray(options.ram)) throw new TypeError('vsmmu: ram must be an array of { base, size }');
+    const t = options.backendTimeoutMs;
+    if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > 2 ** 31 - 1)) {
+      throw new RangeError(`vsmmu: backendTimeoutMs must be a number of milliseconds in (0, 2^31), got ${String(t)}`);
+    }
   }
 
   /** @internal */
   async start(): Promise<void> {
     this.e = await instantiateEngine({
-      host_read: (lo, hi, len, dst) => this.hostAccess(lo, hi, len, dst, false),
-      host_write: (lo, hi, len, src) => this.hostAccess(lo, hi, len, src, true),
+      host_read: (addr, len, dst) => this.hostAccess(addr, len, dst, false),
+      host_write: (addr, len, src) => this.hostAccess(addr, len, src, true),
       trace_flush: (n) => this.drainTrace(n),
-    });
+    }, this.options.wasm);
     const e = this.e;
     attachEngine(this, e);
     e.init(PROFILES[this.profile]);
-    for (const r of this.options.ram ?? []) this.addRam(r.base, r.size);
+    let total = 0;
+    (this.options.ram ?? []).forEach((r, i) => { total += this.addRam(r, i, total); });
     e.set_host_memory(this.mem ? 1 : 0);
     if (this.options.passthroughOnly) e.set_local_caches(0);
     if (this.options.vasidTable === false) e.set_vasid_table(0);
@@ -117,14 +172,26 @@ export class Smmu {
     return b;
   }
 
-  private addRam(base: number | bigint, size: number): void {
+  /** Places RAM region `i`; returns its size. `total`: bytes placed before it. */
+  private addRam(r: { base: unknown; size: unknown }, i: number, total: number): number {
+    if (typeof r !== 'object' || r === null) throw new TypeError(`vsmmu: ram[${i}] must be an object { base, size }`);
+    const base = r.base;
+    if (!(typeof base === 'bigint' || (typeof base === 'number' && Number.isSafeInteger(base)))) {
+      throw new TypeError(`vsmmu: ram[${i}].base must be a safe integer number or a bigint, got ${typeof base === 'string' ? JSON.stringify(base) : String(base)}`);
+    }
     const b = BigInt(base);
-    if (b < 0n || b >= 1n << 53n) throw new RangeError(`vsmmu: ram base must be in [0, 2^53), got ${String(base)}`);
-    checkInt(size, 'ram size', 0xc0000000);
+    if (b < 0n || b >= 1n << 53n) throw new RangeError(`vsmmu: ram[${i}].base must be in [0, 2^53), got ${String(base)}`);
+    const size = checkInt(r.size, `ram[${i}].size`, A.RAM_LIMIT_BYTES);
+    if (size === 0) throw new RangeError(`vsmmu: ram[${i}].size must be at least 1 byte`);
+    if (total + size > A.RAM_LIMIT_BYTES) {
+      throw new RangeError(`vsmmu: ram: the regions hold ${total + size} bytes in all; the limit is ${A.RAM_LIMIT_BYTES} (3 GiB)`);
+    }
+    if (i >= A.RAM_MAX_REGIONS) throw new RangeError(`vsmmu: ram: at most ${A.RAM_MAX_REGIONS} regions`);
     const bn = Number(b);
     const ptr = this.e.add_ram(bn % TWO32, Math.floor(bn / TWO32), size % TWO32, Math.floor(size / TWO32));
     if (ptr === 0) throw new RangeError(`vsmmu: cannot place RAM [${'0x' + b.toString(16)}, +${size}): overlapping, too many regions or out of memory`);
     this.rams.push({ base: bn, size, ptr });
+    return size;
   }
 
   /** The bytes of RAM region `i` (inside the model's memory; the emulator may use it as its RAM). */
@@ -136,6 +203,7 @@ export class Smmu {
 
   /** Declares an emulated device (QEMU: a PCI device on the SMMU's bus). */
   addDevice(sid: number): void {
+    this.enter('addDevice');
     checkInt(sid, 'sid', 0xffff);
     this.e.set_device(sid, 1);
     if (!this.regionIndex.has(sid)) this.regionIndex.set(sid, this.regionIndex.size + 1);
@@ -143,14 +211,45 @@ export class Smmu {
 
   // ---- guest memory -------------------------------------------------------------
 
-  private hostAccess(lo: number, hi: number, len: number, ptr: number, write: boolean): number {
+  /** The engine's access to guest memory outside its RAM (addr: the u64 guest physical address). */
+  private hostAccess(addr: bigint, len: number, ptr: number, write: boolean): number {
     const buf = this.view();
     const u8 = new Uint8Array(buf, ptr, len);
-    if (hi >= 1 << 21) {
+    if (addr + BigInt(len) > 2n ** 53n) {
       if (!write) u8.fill(0);
       return 0; // beyond 2^53: unassigned
     }
-    return this.physAccess(hi * TWO32 + lo, u8, write) ? 1 : 0;
+    const outer = this.inCallback;
+    this.inCallback = write ? 'memory write' : 'memory read';
+    try {
+      return this.physAccess(Number(addr), u8, write) ? 1 : 0;
+    } finally {
+      this.inCallback = outer;
+    }
+  }
+
+  /**
+   * One memory callback. Success is exactly `true`; anything else (false, 1, an object, a
+   * Promise) and a throw are a failed access (external abort); a failed read reads zeros.
+   */
+  private callMemory(addr: number, part: Uint8Array, write: boolean): boolean {
+    const mem = this.mem!;
+    let r: unknown;
+    try {
+      r = write ? mem.write(addr, part) : mem.read(addr, part);
+    } catch (err) {
+      this.report('memory', `memory ${write ? 'write' : 'read'} callback threw at 0x${addr.toString(16)} (+${part.length}): ${errorText(err)}`, err);
+      r = false;
+    }
+    if (r === true) return true;
+    if (r !== false) {
+      if (r !== null && typeof r === 'object' && typeof (r as { then?: unknown }).then === 'function') {
+        (r as Promise<unknown>).then(undefined, () => undefined); // its outcome is ignored: never an unhandled rejection
+      }
+      this.report('memory', `memory ${write ? 'write' : 'read'} callback returned ${describe(r)} at 0x${addr.toString(16)} instead of true or false (taken as a failed access)`);
+    }
+    if (!write) part.fill(0);
+    return false;
   }
 
   /** Guest-physical access as a DMA master sees it: RAM inside the model, then the memory callbacks. */
@@ -177,10 +276,7 @@ export class Smmu {
         if (write) ram.set(part);
         else part.set(ram);
       } else if (this.mem) {
-        if (!(write ? this.mem.write(a, part) : this.mem.read(a, part))) {
-          ok = false;
-          if (!write) part.fill(0);
-        }
+        if (!this.callMemory(a, part, write)) ok = false;
       } else {
         ok = false;
         if (!write) part.fill(0);
@@ -192,18 +288,24 @@ export class Smmu {
 
   /** Reads guest physical memory (as the CPU would: unassigned bytes read as zero). */
   readMemory(addr: number, length: number): Uint8Array {
+    this.enter('readMemory');
     checkInt(addr, 'addr', Number.MAX_SAFE_INTEGER);
     checkInt(length, 'length', 0x40000000);
+    if (addr + length > 2 ** 53) throw new RangeError('vsmmu: addr + length must not pass 2^53');
     const out = new Uint8Array(length);
     this.physAccess(addr, out, false);
+    this.leave();
     return out;
   }
 
   /** Writes guest physical memory (as the CPU would: unassigned bytes are dropped). */
   writeMemory(addr: number, data: Uint8Array): void {
+    this.enter('writeMemory');
     checkInt(addr, 'addr', Number.MAX_SAFE_INTEGER);
     if (!(data instanceof Uint8Array)) throw new TypeError('vsmmu: data must be a Uint8Array');
+    if (addr + data.length > 2 ** 53) throw new RangeError('vsmmu: addr + data.length must not pass 2^53');
     this.physAccess(addr, data, true);
+    this.leave();
   }
 
   // ---- registers ----------------------------------------------------------------
@@ -213,6 +315,7 @@ export class Smmu {
   mmioRead(offset: number, size: 8): bigint;
   mmioRead(offset: number, size: number): number | bigint;
   mmioRead(offset: number, size: number): number | bigint {
+    this.enter('mmioRead');
     checkInt(offset, 'offset', R.SMMU_MMIO_SIZE - 1);
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new RangeError(`vsmmu: size must be 1, 2, 4 or 8, got ${String(size)}`);
     let v: bigint;
@@ -230,12 +333,14 @@ export class Smmu {
       v = out;
     }
     // accesses QEMU's memory core rejects never reach smmu_read_mmio: no trace line
-    if (this.traceSink && !bad) this.traceSink(formatMmio(false, offset & ~R.SMMU_PAGE1, v, size));
+    if (this.traceSink && !bad) this.sinkLine(formatMmio(false, offset & ~R.SMMU_PAGE1, v, size));
+    this.leave();
     return out;
   }
 
   /** Register write at `offset`; starts command consumption when it should (CR0, GERRORN, CMDQ_PROD). */
   mmioWrite(offset: number, size: number, value: number | bigint): void {
+    this.enter('mmioWrite');
     checkInt(offset, 'offset', R.SMMU_MMIO_SIZE - 1);
     if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new RangeError(`vsmmu: size must be 1, 2, 4 or 8, got ${String(size)}`);
     if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError('vsmmu: value must be a number or a bigint');
@@ -254,21 +359,43 @@ export class Smmu {
     if (this.traceSink) {
       // QEMU traces smmuv3_write_mmio once the write (and the consumption it started) took effect
       this.drainTrace(this.e.trace_take());
-      this.traceSink(formatMmio(true, offset & ~R.SMMU_PAGE1, v, size));
+      this.sinkLine(formatMmio(true, offset & ~R.SMMU_PAGE1, v, size));
     }
     this.afterCommands(r);
+    this.leave();
   }
 
   /** Resets the device as QEMU's device reset does. */
+  /**
+   * Resets the device as QEMU's device reset does. Forwarded commands still outstanding at
+   * an asynchronous backend are abandoned first (their results are ignored when they come).
+   */
   reset(): void {
-    if (this.pending) throw new Error('vsmmu: reset while forwarded commands are outstanding; await whenIdle() first');
+    this.enter('reset');
+    if (this.pending) this.abandonForwarding('the vSMMU was reset');
     this.e.device_reset();
     this.afterCall();
+    this.leave();
+  }
+
+  /**
+   * Gives up on the backend call a CMD_SYNC waits for (a hung pSMMU): that call fails
+   * with `reason`, so the guest sees CERROR_ILL at the command whose entries it held, as
+   * for any failing entry; later results of the call are ignored. Returns false when
+   * nothing was outstanding. `backendTimeoutMs` does the same automatically.
+   */
+  cancelBackend(reason = 'cancelled by the host'): boolean {
+    return this.forwarder?.cancel(reason) ?? false;
   }
 
   /** Resolves when no forwarded commands are outstanding (only async backends leave some). */
   whenIdle(): Promise<void> {
-    return this.pending ?? Promise.resolve();
+    const take = (): void => {
+      const err = this.asyncError;
+      this.asyncError = null;
+      if (err) throw err;
+    };
+    return this.pending ? this.pending.then(() => (this.pending ? this.whenIdle() : take())) : Promise.resolve().then(take);
   }
 
   /** True while an asynchronous backend holds a CMD_SYNC. */
@@ -280,13 +407,7 @@ export class Smmu {
     while (status === A.CQ_FORWARD && this.forwarder) {
       const r = this.forwarder.flush();
       if (r) {
-        this.pending = r.then(() => {
-          this.pending = null;
-          this.afterCommands(this.e.cmdq_consume());
-        }).catch((err) => {
-          this.pending = null;
-          throw err;
-        });
+        this.track(r, () => this.afterCommands(this.e.cmdq_consume()));
         this.afterCall();
         return;
       }
@@ -295,21 +416,110 @@ export class Smmu {
     this.afterCall();
   }
 
+  /**
+   * Holds an asynchronous backend call as `pending` until it settles, then runs `next`.
+   * The forwarder turns every backend outcome into a result; what goes wrong after it (a
+   * throwing callback without onHostError) is kept for whenIdle(), never left as an
+   * unhandled rejection. A reset in between abandons it (generation).
+   */
+  private track(r: Promise<void>, next: () => void): void {
+    const generation = ++this.generation;
+    this.pending = r.then(() => {
+      if (generation !== this.generation) return; // abandoned (reset)
+      this.pending = null;
+      next();
+    }).catch((err: unknown) => {
+      if (generation === this.generation) this.pending = null;
+      this.deferred.push(err instanceof HostError ? err : new HostError('internal', `vsmmu: ${errorText(err)}`, err));
+    }).then(() => {
+      const errs = this.deferred.splice(0);
+      if (errs.length && !this.asyncError) this.asyncError = errs[0];
+    });
+  }
+
+  private generation = 0;
+
+  private abandonForwarding(reason: string): void {
+    this.generation++;
+    this.forwarder?.abandon(reason);
+    this.pending = null;
+    this.e.fwd_done(-1); // closes the engine's window; the reset that follows clears the queue
+  }
+
+  /** Delivers interrupt pulses: every line, even when the callback throws for one. */
   private afterCall(): void {
     const buf = this.view();
     const irq = new Uint32Array(buf, this.e.irq_ptr(), A.IRQ_COUNTERS_BYTES / 4);
     if (irq[0] | irq[1] | irq[2] | irq[3]) {
       const counts = Array.from(irq);
       irq.fill(0);
-      if (this.irq) counts.forEach((c, i) => c && this.irq!(IRQ_NAMES[i], c));
+      if (this.irq) {
+        for (let i = 0; i < 4; i++) {
+          if (!counts[i]) continue;
+          try {
+            this.irq(IRQ_NAMES[i], counts[i]);
+          } catch (err) {
+            this.report('irq', `irq callback threw for line ${IRQ_NAMES[i]}: ${errorText(err)}`, err);
+          }
+        }
+      }
     }
     if (this.traceSink) this.drainTrace(this.e.trace_take());
+  }
+
+  // ---- host errors and re-entry ------------------------------------------------------
+
+  /**
+   * Start of a public call. Refused (with an error that is also reported) while the engine
+   * is inside a host callback: the call would run in the middle of the engine's work.
+   */
+  private enter(what: string): void {
+    if (this.inCallback === null) return;
+    const err = new HostError('reentry', `vsmmu: ${what}() called from inside a ${this.inCallback} callback: re-entry is refused (call it after the callback returns)`);
+    this.report('reentry', err.message, undefined, err);
+    throw err;
+  }
+
+  /** End of a public call: errors raised by host callbacks meanwhile are thrown when there is no hook. */
+  private leave(): void {
+    if (this.deferred.length === 0 || this.inCallback !== null) return;
+    const errs = this.deferred.splice(0);
+    if (errs.length > 1) errs[0].message += ` (and ${errs.length - 1} more host error${errs.length > 2 ? 's' : ''})`;
+    throw errs[0];
+  }
+
+  /** Reports a host-side failure: to onHostError, or deferred to the end of the call. */
+  private report(source: HostErrorSource, message: string, cause?: unknown, error?: HostError, backend?: string): void {
+    const err = error ?? new HostError(source, message.startsWith('vsmmu:') ? message : `vsmmu: ${message}`, cause, backend);
+    if (this.onHostError) {
+      const outer = this.inCallback;
+      this.inCallback = 'onHostError';
+      try {
+        this.onHostError(err);
+        return;
+      } catch (hookErr) {
+        err.message += ` (onHostError threw: ${errorText(hookErr)})`;
+      } finally {
+        this.inCallback = outer;
+      }
+    }
+    this.deferred.push(err);
+  }
+
+  /** A backend call failed (refused an entry, threw, returned something malformed, timed out). */
+  private backendFailed(name: string, message: string, malformed: boolean): void {
+    const text = `backend "${name}": ${message}`;
+    if (malformed) this.report('backend', text, undefined, undefined, name);
+    else if (this.onHostError) this.report('backend', text, undefined, undefined, name); // a refusal: the guest sees CERROR_ILL
   }
 
   // ---- tracing ------------------------------------------------------------------
 
   /** Starts (with a sink) or stops (undefined) the diagnostic trace. */
   setTrace(sink: ((line: string) => void) | undefined): void {
+    this.enter('setTrace');
+    if (sink !== undefined && sink !== null && typeof sink !== 'function') throw new TypeError(`vsmmu: setTrace(sink): sink must be a function or undefined, got ${describe(sink)}`);
+    sink = sink ?? undefined;
     this.traceSink = sink;
     this.e.set_trace(sink ? 1 : 0);
   }
@@ -326,7 +536,20 @@ export class Smmu {
       const id = view.getUint32(o + A.TR_ID, true);
       const args: bigint[] = [];
       for (let k = 0; k < 8; k++) args.push(view.getBigUint64(o + A.TR_ARGS + k * 8, true));
-      if (sink) sink(formatTrace(id, args, this.regionName));
+      if (sink) this.sinkLine(formatTrace(id, args, this.regionName));
+    }
+  }
+
+  /** One line to the trace sink; a throwing sink is reported and the trace goes on. */
+  private sinkLine(line: string): void {
+    const outer = this.inCallback;
+    this.inCallback = 'trace';
+    try {
+      this.traceSink?.(line);
+    } catch (err) {
+      this.report('trace', `trace sink threw: ${errorText(err)}`, err);
+    } finally {
+      this.inCallback = outer;
     }
   }
 
@@ -352,6 +575,7 @@ export class Smmu {
    * QEMU's smmuv3_translate does, recording the fault event when there is one.
    */
   translate(sid: number, iova: number, access: Access = 'read'): TranslateResult {
+    if (this.inCallback !== null) this.enter('translate');
     if (!(sid >>> 0 === sid)) checkInt(sid, 'sid', 0xffffffff);
     if (!(iova >= 0 && iova <= Number.MAX_SAFE_INTEGER && Number.isInteger(iova))) checkInt(iova, 'iova', Number.MAX_SAFE_INTEGER);
     const acc = access === 'write' ? A.ACC_WRITE : access === 'read' ? A.ACC_READ : -1;
@@ -360,17 +584,21 @@ export class Smmu {
     const hi = Math.floor(iova / TWO32);
     const st = this.e.translate(sid, iova - hi * TWO32, hi, acc);
     if (st === A.XS_ERROR || this.traceSink) this.afterCall();
+    if (this.deferred.length) this.leave();
     return this.result(st);
   }
 
   /** translate() for 64-bit IOVAs given as bigints; the output address is a bigint too. */
   translate64(sid: number, iova: bigint, access: Access = 'read'): TranslateResult & { addr64: bigint } {
+    this.enter('translate64');
     checkInt(sid, 'sid', 0xffffffff);
     if (typeof iova !== 'bigint' || iova < 0n || iova >= 1n << 64n) throw new RangeError('vsmmu: iova must be a bigint in [0, 2^64)');
-    const acc = access === 'write' ? A.ACC_WRITE : A.ACC_READ;
+    const acc = access === 'write' ? A.ACC_WRITE : access === 'read' ? A.ACC_READ : -1;
+    if (acc < 0) throw new RangeError(`vsmmu: access must be 'read' or 'write', got ${String(access)}`);
     this.view();
     const st = this.e.translate(sid, Number(iova & 0xffffffffn), Number(iova >> 32n), acc);
     this.afterCall();
+    this.leave();
     const r = this.result(st);
     const x = this.xo32;
     const addr64 = r.ok ? (BigInt(x[A.XO_ADDR / 4 + 1]) << 32n) | BigInt(x[A.XO_ADDR / 4]) : 0n;
@@ -396,9 +624,11 @@ export class Smmu {
       capacity: cap,
       ...arrays,
       run: (n: number) => {
+        this.enter('batch().run');
         checkInt(n, 'n', cap);
         this.e.translate_batch(n);
         this.afterCall();
+        this.leave();
       },
     };
   }
@@ -410,6 +640,7 @@ export class Smmu {
    * writes) and raises its event. Returns the number of bytes whose translation failed.
    */
   dma(sid: number, iova: number, direction: Access, bytes: Uint8Array): number {
+    this.enter('dma');
     checkInt(sid, 'sid', 0xffffffff);
     checkInt(iova, 'iova', Number.MAX_SAFE_INTEGER);
     if (direction !== 'read' && direction !== 'write') throw new RangeError(`vsmmu: direction must be 'read' or 'write', got ${String(direction)}`);
@@ -419,9 +650,11 @@ export class Smmu {
 
   /** dma() with a 64-bit IOVA. */
   dma64(sid: number, iova: bigint, direction: Access, bytes: Uint8Array): number {
+    this.enter('dma64');
     checkInt(sid, 'sid', 0xffffffff);
     if (typeof iova !== 'bigint' || iova < 0n || iova >= 1n << 64n) throw new RangeError('vsmmu: iova must be a bigint in [0, 2^64)');
     if (direction !== 'read' && direction !== 'write') throw new RangeError(`vsmmu: direction must be 'read' or 'write', got ${String(direction)}`);
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('vsmmu: bytes must be a Uint8Array');
     return this.dmaImpl(sid, iova, direction === 'write', bytes);
   }
 
@@ -430,18 +663,22 @@ export class Smmu {
     let done = 0;
     e.dma_failed();
     while (done < bytes.length) {
-      // the engine sees the whole remaining length (piece sizes depend on it) and moves at
-      // most a buffer's worth per call
-      const left = bytes.length - done;
+      // the engine sees the remaining length (piece sizes depend on it) and moves at most a
+      // buffer's worth per call; a u32 cannot hold every length (2^32 would read as 0), and
+      // beyond a buffer's worth the length changes nothing, so it is capped
+      const left = Math.min(bytes.length - done, DMA_LEN_CAP);
       const a = BigInt.asUintN(64, iova + BigInt(done));
       const bufPtr = e.dma_buf_ptr();
       if (write) new Uint8Array(this.view(), bufPtr, Math.min(left, A.DMA_BUF_BYTES)).set(bytes.subarray(done, done + Math.min(left, A.DMA_BUF_BYTES)));
       const n = e.dma_run(sid, Number(a & 0xffffffffn), Number(a >> 32n), left, write ? 1 : 0);
+      if (n === 0 || n > left) throw new Error(`vsmmu: engine moved ${n} of ${left} DMA bytes (internal error)`);
       if (!write) bytes.set(new Uint8Array(this.view(), bufPtr, n), done);
       done += n;
     }
     this.afterCall();
-    return e.dma_failed();
+    const failed = e.dma_failed();
+    this.leave();
+    return failed;
   }
 
   // ---- statistics ---------------------------------------------------------------
@@ -486,15 +723,18 @@ export class Smmu {
     checkInt(cfg.vmid, `vmid of backend "${cfg.name}"`, 0xffff);
     const index = this.bound.length;
     if (index >= A.MAX_BACKENDS) throw new RangeError(`vsmmu: at most ${A.MAX_BACKENDS} backends per vSMMU`);
-    const backend = cfg.backend ?? new SimulatedPsmmu({ name: cfg.name });
-    if (typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
+    const backend = cfg.backend;
+    if (!backend || typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
       throw new TypeError(`vsmmu: backend "${cfg.name}" must implement invalidate(entries) and installSte(psid, ste)`);
     }
     this.e.set_backend(index, cfg.vmid);
     this.bound.push({ name: cfg.name, vmid: cfg.vmid, backend });
     this.backendsByName.set(cfg.name, index);
     if (backend.subscribe) this.unsubscribe.push(backend.subscribe((rec) => this.deliverBackendEvent(index, rec)));
-    this.forwarder = new Forwarder(this.e, this.bound);
+    this.forwarder = new Forwarder(this.e, this.bound, {
+      timeoutMs: this.options.backendTimeoutMs,
+      report: (name, message, malformed) => this.backendFailed(name, message, malformed),
+    });
     return backend;
   }
 
@@ -537,9 +777,12 @@ export class Smmu {
    * passthrough device of this vSMMU has that pSID on that backend.
    */
   backendEvent(name: string, record: Uint8Array): boolean {
+    this.enter('backendEvent');
     const b = this.backendsByName.get(name);
     if (b === undefined) throw new RangeError(`vsmmu: no backend named "${name}"`);
-    return this.deliverBackendEvent(b, record);
+    const ok = this.deliverBackendEvent(b, record);
+    this.leave();
+    return ok;
   }
 
   private deliverBackendEvent(b: number, record: Uint8Array): boolean {
@@ -551,10 +794,174 @@ export class Smmu {
     return ok;
   }
 
+  // ---- snapshots (docs/snapshot-format.md) ----------------------------------------
+
+  /** Profile options that must match between a snapshot and the model restoring it (none yet besides the profile). */
+  get profileOptions(): string {
+    return '';
+  }
+
+  /**
+   * Saves the device state: registers, raw queue pointers (wrap and ERR included), the
+   * vIOMMU dispatcher's vASID table and topology, and on request the caches and the RAM
+   * regions inside the model. Throws SnapshotError('busy') while an asynchronous backend
+   * holds a CMD_SYNC: await whenIdle() first.
+   */
+  save(options: SaveOptions = {}): Uint8Array {
+    this.enter('save');
+    if (options === null || typeof options !== 'object') throw new TypeError('vsmmu: save options must be an object { caches?, ram? }');
+    if (this.pending) throw new SnapshotError('busy', 'cannot save while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
+    const e = this.e;
+    const err = engineError(e.snap_save(options.caches ? 1 : 0), 'save');
+    if (err) throw err;
+    const state = new Uint8Array(this.view(), e.snap_ptr(), N.SN_BYTES).slice();
+    const sv = new DataView(state.buffer);
+    const records: Uint8Array[] = [];
+    for (let sec = 0; sec < N.SEC_COUNT; sec++) records.push(this.exportRecords(sec, sv.getUint32(COUNT_OFFSET[sec], true)));
+    return encodeSnapshot({
+      flags: (options.caches ? FLAG_CACHES : 0) | (options.ram ? FLAG_RAM : 0),
+      profile: this.profile,
+      variant: this.profileOptions,
+      state,
+      records,
+      names: this.bound.map((b) => b.name),
+      ram: options.ram ? this.rams.map((r, i) => ({ base: r.base, bytes: this.ram(i) })) : [],
+    });
+  }
+
+  /** The engine's records of `section` (n of them), chunk by chunk. */
+  private exportRecords(section: number, n: number): Uint8Array {
+    const size = recordBytes(section);
+    const out = new Uint8Array(n * size);
+    for (let first = 0; first < n;) {
+      const k = this.e.snap_export(section, first);
+      if (k === 0) break;
+      out.set(new Uint8Array(this.view(), this.e.snap_chunk_ptr(), k * size), first * size);
+      first += k;
+    }
+    return out;
+  }
+
+  /** Runs `fn` on each chunk of `records` copied into the engine's chunk area. */
+  private eachChunk(section: number, records: Uint8Array, fn: (n: number) => void): void {
+    const size = recordBytes(section);
+    const per = this.e.snap_chunk_records(section);
+    for (let o = 0; o < records.length; o += per * size) {
+      const part = records.subarray(o, Math.min(records.length, o + per * size));
+      new Uint8Array(this.view(), this.e.snap_chunk_ptr(), part.length).set(part);
+      fn(part.length / size);
+    }
+  }
+
+  /**
+   * Restores a snapshot into this model (its profile, emulated devices and passthrough
+   * vSIDs must be those of the saved one; its backends and bindings may differ: the new
+   * host's). Everything is checked before anything changes; a SnapshotError leaves the
+   * model as it was. With asynchronous backends, arrival installs may still be in flight
+   * when this returns: await whenIdle().
+   */
+  restore(snapshot: Uint8Array, options: RestoreOptions = {}): void {
+    this.enter('restore');
+    if (options === null || typeof options !== 'object') throw new TypeError('vsmmu: restore options must be an object { caches?, arrival? }');
+    if (this.pending) throw new SnapshotError('busy', 'cannot restore while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
+    const caches = options.caches ?? 'drop';
+    if (caches !== 'drop' && caches !== 'keep') throw new TypeError(`vsmmu: restore caches must be 'drop' or 'keep', got ${String(caches)}`);
+    if (options.arrival !== undefined && typeof options.arrival !== 'boolean') throw new TypeError(`vsmmu: restore arrival must be a boolean, got ${String(options.arrival)}`);
+    const p = decodeSnapshot(snapshot);
+    const arrival = this.checkSnapshot(p, options, caches);
+    // everything checked: apply
+    const e = this.e;
+    e.snap_apply();
+    if (!arrival) {
+      this.eachChunk(N.SEC_VASIDS, p.records[N.SEC_VASIDS], (n) => e.snap_import(N.SEC_VASIDS, n));
+      e.snap_import_wildcard();
+    }
+    if (caches === 'keep') {
+      this.eachChunk(N.SEC_CONFIGS, p.records[N.SEC_CONFIGS], (n) => e.snap_import(N.SEC_CONFIGS, n));
+      this.eachChunk(N.SEC_IOTLB, p.records[N.SEC_IOTLB], (n) => e.snap_import(N.SEC_IOTLB, n));
+    }
+    p.ram.forEach((r, i) => this.ram(i).set(r.bytes));
+    if (arrival && e.snap_arrive() === A.CQ_FORWARD && this.forwarder) {
+      const r = this.forwarder.flush(true);
+      if (r) this.track(r, () => {}); // arrival is no guest command: nothing to consume after it
+    }
+    this.afterCall();
+    this.leave();
+  }
+
+  /**
+   * Empties the IOTLB and the configuration cache, as a QEMU migration does (restore's
+   * default). For comparisons with a migrated run, and for emulators that migrate without
+   * snapshots.
+   */
+  dropCaches(): void {
+    this.enter('dropCaches');
+    this.e.drop_caches();
+  }
+
+  /** Every check of a restore; returns whether the VM arrives on a new host. Changes nothing in the model. */
+  private checkSnapshot(p: SnapshotParts, options: RestoreOptions, caches: 'drop' | 'keep'): boolean {
+    if (p.profile !== this.profile || p.variant !== this.profileOptions) {
+      const show = (a: string, b: string) => (b ? `${a} (${b})` : a);
+      throw new SnapshotError('profile', `saved with profile ${show(p.profile, p.variant)}, this model is ${show(this.profile, this.profileOptions)}`);
+    }
+    if (caches === 'keep' && !(p.flags & FLAG_CACHES)) throw new SnapshotError('caches', "caches: 'keep' needs a snapshot saved with { caches: true }");
+    const e = this.e;
+    new Uint8Array(this.view(), e.snap_ptr(), N.SN_BYTES).set(p.state);
+    const err = engineError(e.snap_check(), 'state');
+    if (err) throw err;
+    for (let sec = 0; sec < N.SEC_COUNT; sec++) {
+      this.eachChunk(sec, p.records[sec], (n) => {
+        const r = engineError(e.snap_check_records(sec, n), `record section ${sec}`);
+        if (r) throw r;
+      });
+    }
+    if (p.ram.length > 0) {
+      const same = p.ram.length === this.rams.length && p.ram.every((r, i) => r.base === this.rams[i].base && r.bytes.length === this.rams[i].size);
+      if (!same) throw new SnapshotError('ram', `RAM regions ${p.ram.map((r) => `0x${r.base.toString(16)}+0x${r.bytes.length.toString(16)}`).join(', ')} differ from this model's`);
+    }
+    // the guest-visible topology: the same emulated devices and passthrough vSIDs
+    const u32s = (b: Uint8Array, size: number, off: number): number[] => {
+      const dv = new DataView(b.buffer, b.byteOffset, b.length);
+      const out: number[] = [];
+      for (let o = 0; o < b.length; o += size) out.push(dv.getUint32(o + off, true));
+      return out;
+    };
+    const savedEmu = u32s(p.records[N.SEC_DEVICES], N.REC_DEVICE_BYTES, 0).sort((a, b) => a - b);
+    const savedPt = u32s(p.records[N.SEC_VDEVS], N.REC_VDEV_BYTES, N.REC_VDEV_SID).sort((a, b) => a - b);
+    e.snap_save(0); // counts of this model's own sections (no state is changed)
+    const own = new DataView(this.view(), e.snap_ptr(), N.SN_BYTES);
+    const nOwn = (sec: number) => own.getUint32(COUNT_OFFSET[sec], true);
+    const ownVdevs = this.exportRecords(N.SEC_VDEVS, nOwn(N.SEC_VDEVS));
+    const ownBackends = this.exportRecords(N.SEC_BACKENDS, nOwn(N.SEC_BACKENDS));
+    const ownEmu = u32s(this.exportRecords(N.SEC_DEVICES, nOwn(N.SEC_DEVICES)), N.REC_DEVICE_BYTES, 0);
+    const ownPt = u32s(ownVdevs, N.REC_VDEV_BYTES, N.REC_VDEV_SID);
+    new Uint8Array(this.view(), e.snap_ptr(), N.SN_BYTES).set(p.state); // the saved block again, for snap_apply
+    const hx = (l: number[]) => (l.length ? l.map((v) => '0x' + v.toString(16)).join(', ') : 'none');
+    const diff = (a: number[], b: number[]) => a.filter((v) => !b.includes(v));
+    const kindChanged = [...savedEmu.filter((v) => ownPt.includes(v)), ...savedPt.filter((v) => ownEmu.includes(v))];
+    if (kindChanged.length) throw new SnapshotError('topology', `StreamIDs ${hx(kindChanged)} change kind (emulated / passthrough); a guest cannot see its devices change`);
+    const missing = [...diff(savedEmu, ownEmu), ...diff(savedPt, ownPt)];
+    const extra = [...diff(ownEmu, savedEmu), ...diff(ownPt, savedPt)];
+    if (missing.length || extra.length) {
+      throw new SnapshotError('topology', `the guest's StreamIDs differ: saved but absent here ${hx(missing)}; here but not saved ${hx(extra)}`);
+    }
+    const sameHost = p.names.length === this.bound.length && p.names.every((n, i) => n === this.bound[i].name) &&
+      equalBytes(p.records[N.SEC_BACKENDS], ownBackends) && equalBytes(p.records[N.SEC_VDEVS], ownVdevs);
+    if (options.arrival === false && !sameHost) {
+      throw new SnapshotError('topology', 'arrival: false, but this model\'s backends or bindings differ from the saved ones (a VM on another host arrives)');
+    }
+    return options.arrival ?? !sameHost;
+  }
+
   /** Detaches from backends' event streams. */
   dispose(): void {
     for (const u of this.unsubscribe.splice(0)) u();
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 export interface TranslateBatch {

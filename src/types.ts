@@ -1,6 +1,7 @@
 // Public types of the vsmmu API.
 
 import type { PsmmuBackend } from './backends/types.js';
+import type { HostError } from './host-error.js';
 
 /** Which behaviour the model follows. `qemu-7.2`: QEMU 7.2's arm-smmuv3, bit for bit.
  *  `arch`: the same plus the architected behaviours QEMU 7.2 lacks (GBPA, access flag and
@@ -10,11 +11,20 @@ export type Profile = 'qemu-7.2' | 'arch';
 /** Interrupt lines of the SMMU (the wired SPIs of QEMU's virt machine, in its order). */
 export type IrqLine = 'eventq' | 'priq' | 'cmd-sync' | 'gerror';
 
-/** Emulator-owned guest memory. Addresses are guest physical, below 2^53. */
+/**
+ * Emulator-owned guest memory. Addresses are guest physical, non-negative numbers below
+ * 2^53 (the engine's 64-bit address, never a signed 32-bit value); accesses that would
+ * pass 2^53 never reach the callbacks (unassigned).
+ */
 export interface GuestMemoryCallbacks {
-  /** Fill `dst` from guest memory at `addr`; return false if the access fails (external abort). */
+  /**
+   * Fill all of `dst` from guest memory at `addr` and return `true`. Anything else (false,
+   * 1, an object, a Promise) or a throw is a failed read (external abort): `dst` is zeroed
+   * before the call and again after a failure, so nothing stale is ever used. Runs inside
+   * the engine: calling back into the vSMMU from here is refused (an error is thrown).
+   */
   read(addr: number, dst: Uint8Array): boolean;
-  /** Write `src` to guest memory at `addr`; return false if the access fails. */
+  /** Write `src` to guest memory at `addr`; return `true` on success (anything else or a throw: the write failed). */
   write(addr: number, src: Uint8Array): boolean;
 }
 
@@ -30,8 +40,8 @@ export interface ViommuBackendConfig {
   name: string;
   /** The VMID this VM has on that pSMMU. */
   vmid: number;
-  /** The pSMMU. Defaults to a new SimulatedPsmmu. */
-  backend?: PsmmuBackend;
+  /** The pSMMU (an iommufd-backed one, or a `SimulatedPsmmu`): the embedder's choice, no default. */
+  backend: PsmmuBackend;
 }
 
 export interface PassthroughDevice {
@@ -56,12 +66,58 @@ export interface SmmuOptions {
   devices?: number[];
   /** Diagnostic trace sink: one line per decision, in QEMU's trace-event format. */
   trace?: (line: string) => void;
+  /**
+   * The engine's WebAssembly when the packaged `vsmmu.wasm` (beside the module, found through
+   * `import.meta.url`) is not reachable: a URL, the bytes, a `Response` or a compiled
+   * `WebAssembly.Module` (compile once, share it between devices). Default: the packaged file.
+   */
+  wasm?: import('./wasm-source.js').WasmSource;
   /** vIOMMU: physical SMMUs and passthrough devices behind this vSMMU. */
   viommu?: { backends: ViommuBackendConfig[]; devices?: PassthroughDevice[] };
   /** Keep no emulated caches (a dedicated passthrough vSMMU: commands are only forwarded). */
   passthroughOnly?: boolean;
   /** Learn which backends hold each guest ASID (default true); false broadcasts every TLBI_NH_ASID/VA. */
   vasidTable?: boolean;
+  /**
+   * Host-side failures: a memory, irq or trace callback that threw or answered outside its
+   * contract, a backend call that failed (its error text), a call refused as re-entry.
+   * Without this hook such an error (except a backend's plain refusal, which the guest
+   * sees as CERROR_ILL) is thrown by the call during which it happened, once the model is
+   * consistent again, or, after an asynchronous backend, by the promise whenIdle() returns.
+   */
+  onHostError?: (error: HostError) => void;
+  /**
+   * Deadline for a backend call that returned a Promise: when it has not settled after
+   * this many milliseconds the call fails (the guest sees CERROR_ILL at that command) and
+   * its late result is ignored. Default: none (use smmu.cancelBackend() to give up).
+   */
+  backendTimeoutMs?: number;
+  /** Starts from a snapshot (`smmu.save()`): the bytes, or the bytes with restore options. */
+  restore?: Uint8Array | ({ snapshot: Uint8Array } & RestoreOptions);
+}
+
+/** What `smmu.save()` writes besides registers, queues and the vIOMMU dispatcher's state. */
+export interface SaveOptions {
+  /** Also the IOTLB and the configuration cache (for a restore with `caches: 'keep'`). Default false. */
+  caches?: boolean;
+  /** Also the bytes of the RAM regions inside the model (`ram` option). Default false. */
+  ram?: boolean;
+}
+
+export interface RestoreOptions {
+  /**
+   * `'drop'` (default): as QEMU after a migration, the IOTLB and the configuration cache
+   * start empty (stale translations are walked afresh). `'keep'`: exact continuation
+   * (rewind, save states); the snapshot must have been saved with `caches: true`.
+   */
+  caches?: 'drop' | 'keep';
+  /**
+   * vIOMMU: the backends are those of a new host (empty pSMMUs): the vASID table starts
+   * empty and every passthrough device's STE is installed (trace spec, "Migrating to
+   * another host topology"). Default: true when this model's backends or bindings differ
+   * from the saved ones, false when they are the same (same host: nothing is sent).
+   */
+  arrival?: boolean;
 }
 
 export type Access = 'read' | 'write';

@@ -51,7 +51,7 @@ export function qemuTest(suite: string): typeof test | typeof test.skip {
   return q.version ? test : test.skip;
 }
 
-/** The Chromium the browser tests drive (VSMMU_CHROMIUM, else Debian's). */
+/** Debian's Chromium for the browser tests (VSMMU_CHROMIUM overrides the path). */
 export const CHROMIUM = process.env.VSMMU_CHROMIUM ?? '/usr/bin/chromium';
 
 /**
@@ -61,12 +61,15 @@ export const CHROMIUM = process.env.VSMMU_CHROMIUM ?? '/usr/bin/chromium';
 export function chromiumDescribe(suite: string): typeof describe | typeof describe.skip {
   const have = existsSync(CHROMIUM);
   const required = process.env.VSMMU_REQUIRE_CHROMIUM === '1';
-  const reason = `no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set VSMMU_CHROMIUM)`;
-  if (!have && !required) console.warn(`${suite}: skipping the browser tests: ${reason}`);
+  if (!have && !required) console.warn(`${suite}: skipping the browser tests: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set VSMMU_CHROMIUM)`);
   if (!have && required) {
     test('Chromium is available (VSMMU_REQUIRE_CHROMIUM=1)', () => {
-      throw new Error(`VSMMU_REQUIRE_CHROMIUM=1 but ${reason}`);
+      throw new Error(`VSMMU_REQUIRE_CHROMIUM=1 but there is no Chromium at ${CHROMIUM}`);
     });
   }
   return have ? describe : describe.skip;
 }
+
+/** Chromium's launch options for headless tests in a container. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];

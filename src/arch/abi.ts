@@ -45,6 +45,11 @@ export const IE_GRANULE = 29; // u8 granule shift
 export const IE_SLOT = 30; // u16 hash slot holding this entry (engine-private)
 export const IE_BYTES = 32;
 
+// RAM regions inside the engine's memory: at most this many bytes in all (the 4 GiB
+// WebAssembly memory also holds the tables and staging areas).
+export const RAM_LIMIT_BYTES = 0xc0000000;
+export const RAM_MAX_REGIONS = 16;
+
 // DMA staging buffer (device side of a dma() call).
 export const DMA_BUF_BYTES = 65536;
 

@@ -4,13 +4,20 @@
 
 import { createSmmu, type Smmu } from '../smmu.js';
 import { SimulatedPsmmu } from '../backends/simulated.js';
-import { engineDebug } from '../engine-debug.js';
+import { engineExports } from '../engine-debug.js';
+import type { EngineExports } from '../engine.js';
 import * as R from '../arch/registers.js';
 import type { RefTlbEntry } from '../reference/iotlb.js';
+import { engineConfigs, engineIotlb, engineVasids } from '../reference/from-engine.js';
 import type { BatchResult, PsmmuBackend } from '../backends/types.js';
 import { BenchGuest } from './setup.js';
 import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';
 
+
+/** The engine behind a model (for the state snapshots the reference starts from). */
+export function engineOf(smmu: Smmu): EngineExports {
+  return engineExports(smmu);
+}
 
 export function now(): bigint {
   return process.hrtime.bigint();
@@ -135,23 +142,16 @@ export class ModelStreamBench {
 
   /** IOTLB contents, as the reference's entries. */
   iotlb(): RefTlbEntry[] {
-    return engineDebug(this.smmu).iotlb();
+    return engineIotlb(engineOf(this.smmu));
   }
 
-  /** StreamIDs with a cached configuration. */
+  /** Devices with a cached configuration. */
   cachedConfigs(): number[] {
-    const d = engineDebug(this.smmu);
-    return [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)].filter((s) => d.configCached(s));
+    return engineConfigs(engineOf(this.smmu), [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)]);
   }
 
   /** vASID -> backend mask learned by the dispatcher, and the wildcard mask. */
   learned(): { vasid: Map<number, number>; wildcard: number } {
-    const d = engineDebug(this.smmu);
-    const vasid = new Map<number, number>();
-    if (this.spec.viommu) for (let a = 0; a < 0x10000; a++) {
-      const m = d.vasidMask(a);
-      if (m) vasid.set(a, m);
-    }
-    return { vasid, wildcard: this.spec.viommu ? d.wildcardMask() : 0 };
+    return this.spec.viommu ? engineVasids(engineOf(this.smmu)) : { vasid: new Map(), wildcard: 0 };
   }
 }

@@ -2,6 +2,7 @@
 // the ones they miss) and builds a small scenario a guest SMMU driver could produce,
 // careful, careless or hostile. Same seed, same scenario.
 
+import { withMigrationPoints } from './migration-points.js';
 import { Builder } from './builder.js';
 import { Rng } from './rng.js';
 import { World, type Device, type Domain, type Mapping } from './world.js';
@@ -674,7 +675,7 @@ export async function generate(seed: number, forced?: string): Promise<Scenario>
   try {
     const w = new World(b, { lowIova: r.chance(f.lowIova ?? 0), chaos: r.pick([0.05, 0.1, 0.2]) });
     f.run(w);
-    return { name: `${family}-${seed}`, family, seed, devices: [...DEVICES], ops: b.ops, opcodes: [...b.opcodes].sort((x, y) => x - y) };
+    return { name: `${family}-${seed}`, family, seed, devices: [...DEVICES], ops: withMigrationPoints(seed, b.ops), opcodes: [...b.opcodes].sort((x, y) => x - y) };
   } finally {
     b.dispose();
   }

@@ -23,10 +23,21 @@ export function normalizeQemuLog(text: string): string[] {
 export async function modelTrace(devices: number[], ops: readonly Op[]): Promise<string[]> {
   const out: string[] = [];
   let cur: string[] = [];
-  const smmu = await createSmmu({ profile: 'qemu-7.2', ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices, trace: (l) => cur.push(l) });
-  const target = smmuTarget(smmu, { digest: false });
+  const opts = { profile: 'qemu-7.2' as const, ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices, trace: (l: string) => cur.push(l) };
+  let smmu = await createSmmu(opts);
+  let target = smmuTarget(smmu, { digest: false });
   for (const o of ops) {
     cur = [];
+    if (o.op === 'migrate') {
+      // as the replayer does: save, a fresh model, RAM carried over, restore (no trace lines)
+      const next = await createSmmu(opts);
+      next.ram(0).set(smmu.ram(0));
+      next.restore(smmu.save());
+      smmu.dispose();
+      smmu = next;
+      target = smmuTarget(smmu, { digest: false });
+      continue;
+    }
     if (o.op !== 'mem_read' && o.op !== 'mem_digest') applyOp(target, o); // memory observations trace nothing
     if (o.op === 'mmio_write') {
       // QEMU traces smmuv3_write_mmio when the write has taken effect
