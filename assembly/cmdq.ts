@@ -13,7 +13,7 @@ import { triggerIrq } from "./irq";
 import { baseAddr, qEmpty, qIncr, qIndexMask, qWrapMask, qWrapIndexMask } from "./queue";
 import { traceOn, tr } from "./trace";
 import { isDevice, flushConfig, flushConfigRange, SID_SPACE } from "./config";
-import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, asidHasEntries } from "./iotlb";
+import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, iotlbInvIpa, iotlbInvVmid, asidHasEntries } from "./iotlb";
 import * as D from "./dispatch";
 import { raiseCommandError } from "./cmderror";
 import {
@@ -28,7 +28,7 @@ import {
   CR0_CMDQEN, GERROR_CMDQ_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC,
   QEMU_CMDQS,
 } from "../src/arch/registers";
-import { CQ_IDLE, CQ_BUSY, ST_COMMANDS, ST_SYNCS } from "../src/arch/abi";
+import { CQ_IDLE, CQ_BUSY, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
 import {
   T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CFGI_STE,
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
@@ -190,19 +190,18 @@ function execute(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): u32 {
     case CMD_CFGI_CD_ALL:
       return cfgiCd(w0, traced, caches);
     case CMD_TLBI_NH_ASID: return tlbiNhAsid(w0, traced, caches);
-    case CMD_TLBI_NH_ALL:
-    case CMD_TLBI_NSNH_ALL:
-      return tlbiNhAll(traced, caches);
+    case CMD_TLBI_NH_ALL: return tlbiNhAll(w0, traced, caches);
+    case CMD_TLBI_NSNH_ALL: return tlbiNsnhAll(traced, caches);
     case CMD_TLBI_NH_VAA:
     case CMD_TLBI_NH_VA: return tlbiNhVa(type, w0, w1, traced, caches);
+    case CMD_TLBI_S12_VMALL: return tlbiS12Vmall(w0, traced, caches);
+    case CMD_TLBI_S2_IPA: return tlbiS2Ipa(w0, w1, traced, caches);
     case CMD_TLBI_EL3_ALL:
     case CMD_TLBI_EL3_VA:
     case CMD_TLBI_EL2_ALL:
     case CMD_TLBI_EL2_ASID:
     case CMD_TLBI_EL2_VA:
     case CMD_TLBI_EL2_VAA:
-    case CMD_TLBI_S12_VMALL:
-    case CMD_TLBI_S2_IPA:
     case CMD_ATC_INV:
     case CMD_PRI_RESP:
     case CMD_RESUME:
@@ -270,35 +269,83 @@ function cfgiCd(w0: u64, traced: bool, caches: bool): u32 {
   return CERROR_NONE;
 }
 
-/** CMD_TLBI_NH_ASID (4.4.2): every IOTLB entry of the ASID. */
+/** VMID a TLBI command names: only an SMMU with stage 2 matches VMIDs (QEMU 10.0), else KEY_NONE (any). */
+// @ts-ignore: decorator
+@inline function cmdVmid(w0: u64): u32 {
+  return (S.profile & (PF_V10 | PF_S2P)) == (PF_V10 | PF_S2P) ? <u32>ex(w0, CMD_VMID) : KEY_NONE;
+}
+
+/** QEMU 10.0: stage-1 TLBIs are CERROR_ILL without stage 1 (IDR0.S1P = 0); QEMU 7.2 takes them all. */
+// @ts-ignore: decorator
+@inline function stage1Illegal(): bool {
+  return (S.profile & (PF_V10 | PF_NO_S1P)) == (PF_V10 | PF_NO_S1P);
+}
+
+/** QEMU 10.0: stage-2 TLBIs are CERROR_ILL without stage 2 (IDR0.S2P = 0); QEMU 7.2 takes them as no-ops. */
+// @ts-ignore: decorator
+@inline function stage2Illegal(): bool {
+  return (S.profile & PF_V10) != 0 && (S.profile & PF_S2P) == 0;
+}
+
+/** CMD_TLBI_NH_ASID (4.4.2): every IOTLB entry of the ASID (and of the VMID, with stage 2). */
 // @ts-ignore: decorator
 @inline function tlbiNhAsid(w0: u64, traced: bool, caches: bool): u32 {
+  if (stage1Illegal()) return CERROR_ILL;
   const asid = <u32>ex(w0, CMD_ASID);
   if (traced) tr(T_CMDQ_TLBI_NH_ASID, asid);
-  if (caches) iotlbInvAsid(asid);
+  if (caches) iotlbInvAsid(asid, cmdVmid(w0));
   return CERROR_NONE;
 }
 
 /** CMD_TLBI_NH_VA / CMD_TLBI_NH_VAA (4.4.3, 4.4.4): an address range, of one ASID or of all. */
 // @ts-ignore: decorator
 @inline function tlbiNhVa(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): u32 {
+  if (stage1Illegal()) return CERROR_ILL;
   // an ASID without IOTLB entries, no trace: nothing to do (iotlbInvIova's own first test, before any other decoding)
   if (!traced && type == CMD_TLBI_NH_VA && !asidHasEntries(<u32>ex(w0, CMD_ASID))) return CERROR_NONE;
   if (caches || traced) rangeInval(type, w0, w1, traced, caches);
   return CERROR_NONE;
 }
 
-/** CMD_TLBI_NH_ALL / CMD_TLBI_NSNH_ALL (4.4.1, 4.4.7): the whole IOTLB. */
-function tlbiNhAll(traced: bool, caches: bool): u32 {
+/** CMD_TLBI_NH_ALL (4.4.1): the whole IOTLB; with stage 2, the stage-1 entries of the VMID (QEMU smmu_iotlb_inv_vmid_s1). */
+function tlbiNhAll(w0: u64, traced: bool, caches: bool): u32 {
+  if (stage1Illegal()) return CERROR_ILL;
+  if (traced) tr(T_CMDQ_TLBI_NH);
+  const vmid = cmdVmid(w0);
+  if (caches) {
+    if (vmid == KEY_NONE) iotlbInvAll();
+    else iotlbInvVmid(vmid, true);
+  }
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_NSNH_ALL (4.4.7): the whole IOTLB. */
+function tlbiNsnhAll(traced: bool, caches: bool): u32 {
   if (traced) tr(T_CMDQ_TLBI_NH);
   if (caches) iotlbInvAll();
   return CERROR_NONE;
 }
 
+/** CMD_TLBI_S12_VMALL (4.4.5): every entry of the VMID, both stages (QEMU 10.0 smmu_iotlb_inv_vmid; 7.2: no effect). */
+function tlbiS12Vmall(w0: u64, traced: bool, caches: bool): u32 {
+  if (stage2Illegal()) return CERROR_ILL;
+  if (traced) tr(T_UNHANDLED_CMD, CMD_TLBI_S12_VMALL);
+  if (caches && (S.profile & PF_V10) != 0) iotlbInvVmid(cmdVmid(w0), false);
+  return CERROR_NONE;
+}
+
+/** CMD_TLBI_S2_IPA (4.4.6): the stage-2 entries of the VMID for an IPA or a range (QEMU 10.0; 7.2: no effect). */
+function tlbiS2Ipa(w0: u64, w1: u64, traced: bool, caches: bool): u32 {
+  if (stage2Illegal()) return CERROR_ILL;
+  if (traced) tr(T_UNHANDLED_CMD, CMD_TLBI_S2_IPA);
+  if ((caches || traced) && (S.profile & PF_V10) != 0) rangeInval(CMD_TLBI_S2_IPA, w0, w1, traced, caches);
+  return CERROR_NONE;
+}
+
 /**
- * TLBI_NH_VA / TLBI_NH_VAA (QEMU smmuv3_s1_range_inval): without TG one 4 KiB page;
- * with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
- * power-of-two chunks.
+ * TLBI_NH_VA / TLBI_NH_VAA / TLBI_S2_IPA (QEMU smmuv3_range_inval): without TG one 4 KiB
+ * page; with TG (range invalidation) (NUM + 1) << SCALE pages split into naturally aligned
+ * power-of-two chunks. TLBI_S2_IPA removes stage-2 entries only (QEMU smmu_iotlb_inv_ipa).
  */
 // @ts-ignore: decorator
 @inline function rangeInval(type: u32, w0: u64, w1: u64, traced: bool, caches: bool): void {
@@ -310,15 +357,23 @@ function tlbiNhAll(traced: bool, caches: bool): u32 {
   if (tg == 0 || (tg == 1 && num == 0 && scale == 0)) {
     // one 4 KiB page (a 4 KiB-aligned single-page range is one chunk of one page)
     if (traced) tr(T_S1_RANGE_INVAL, <u32>ex(w0, CMD_VMID), <u64><i64>asid, addr, tg, 1, <u32>ex(w1, CMD_TTL), <u32>ex(w1, CMD_LEAF));
-    if (caches) iotlbInvIova(asid, addr, tg, 1, <u32>ex(w1, CMD_TTL));
+    if (caches) invChunk(type, asid, cmdVmid(w0), addr, tg, 1, <u32>ex(w1, CMD_TTL));
     return;
   }
-  rangeInvalChunks(asid, addr, w0, w1, traced, caches);
+  rangeInvalChunks(type, asid, addr, w0, w1, traced, caches);
+}
+
+/** One chunk of a range invalidation: stage-2 entries for TLBI_S2_IPA, else by ASID (-1: any) and VMID. */
+// @ts-ignore: decorator
+@inline function invChunk(type: u32, asid: i32, vmid: u32, addr: u64, tg: u32, pages: u64, ttl: u32): void {
+  if (type == CMD_TLBI_S2_IPA) iotlbInvIpa(vmid, addr, tg, pages, ttl);
+  else iotlbInvIova(asid, vmid, addr, tg, pages, ttl);
 }
 
 /** The range case of rangeInval: (NUM + 1) << SCALE granules in naturally aligned power-of-two chunks. */
-function rangeInvalChunks(asid: i32, addr: u64, w0: u64, w1: u64, traced: bool, caches: bool): void {
+function rangeInvalChunks(type: u32, asid: i32, addr: u64, w0: u64, w1: u64, traced: bool, caches: bool): void {
   const vmid = <u32>ex(w0, CMD_VMID);
+  const vm = cmdVmid(w0);
   const ttl = <u32>ex(w1, CMD_TTL);
   const leaf = <u32>ex(w1, CMD_LEAF);
   const tg = <u32>ex(w1, CMD_TG);
@@ -329,7 +384,7 @@ function rangeInvalChunks(asid: i32, addr: u64, w0: u64, w1: u64, traced: bool, 
     const mask = alignedPow2Mask(addr, end);
     pages = (mask + 1) >> granule;
     if (traced) tr(T_S1_RANGE_INVAL, vmid, <u64><i64>asid, addr, tg, pages, ttl, leaf);
-    if (caches) iotlbInvIova(asid, addr, tg, pages, ttl);
+    if (caches) invChunk(type, asid, vm, addr, tg, pages, ttl);
     addr += mask + 1;
   }
 }

@@ -13,8 +13,9 @@ import {
   EVT_F_STREAM_DISABLED, EVT_F_TRANSL_FORBIDDEN, EVT_C_BAD_SUBSTREAMID, EVT_F_CD_FETCH,
   EVT_C_BAD_CD, EVT_F_WALK_EABT, EVT_F_TRANSLATION, EVT_F_ADDR_SIZE, EVT_F_ACCESS,
   EVT_F_PERMISSION, EVT_F_CFG_CONFLICT, EVT_TYPE, EVT_SSV, EVT_SSID, EVT_SID, EVT_STAG,
-  EVT_STALL, EVT_PNU, EVT_IND, EVT_RNW, EVT_S2, EVT_CLASS,
+  EVT_STALL, EVT_PNU, EVT_IND, EVT_RNW, EVT_S2, EVT_CLASS, EVT_CLASS_TT,
 } from "../src/arch/events";
+import { PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS } from "./walkerr";
 import { CR0_EVENTQEN, GERROR_EVENTQ_ABT_ERR, IRQ_EVTQ, IRQ_GERROR } from "../src/arch/registers";
 import { ST_EVENTS, ST_EVENTS_LOST } from "../src/arch/abi";
 import { T_RECORD_EVENT } from "../src/arch/trace-events";
@@ -68,6 +69,36 @@ export function evSetRnw(rnw: u32): void {
 
 export function evSetClass(c: u32): void {
   evClass = c;
+}
+
+export function evSetS2(s2: u32): void {
+  evS2 = s2;
+}
+
+/**
+ * Event info of a failed walk or cached-entry check (QEMU 10.0 smmuv3_do_translate): the
+ * walk result `r` (PTW_ERR_*), the stage it is reported at, ADDR2, whether it happened on a
+ * descriptor's IPA (CLASS = TT), the transaction's class `cls` (IN, or CD / TT for a
+ * configuration's addresses) and whether that stage records faults (CD.R or STE.S2R).
+ * An external abort is always recorded. Without `v10` (QEMU 7.2): no S2 bit, CLASS and
+ * ADDR2 only for an external abort.
+ */
+export function evWalkFault(r: u32, stage: u32, addr2: u64, ipaDesc: bool, cls: u32, rnw: u32, record: bool, v10: bool): void {
+  evRnw = rnw;
+  if (v10) evS2 = stage == 2 ? 1 : 0;
+  const c = ipaDesc ? EVT_CLASS_TT : cls;
+  if (r == PTW_ERR_WALK_EABT) {
+    evType = EVT_F_WALK_EABT;
+    evClass = !v10 || stage != 2 ? EVT_CLASS_TT : c;
+    evAddr2 = addr2;
+    return;
+  }
+  if (!record) return;
+  evType = r == PTW_ERR_TRANSLATION ? EVT_F_TRANSLATION : r == PTW_ERR_ADDR_SIZE ? EVT_F_ADDR_SIZE : r == PTW_ERR_ACCESS ? EVT_F_ACCESS : EVT_F_PERMISSION;
+  if (v10) {
+    evClass = c;
+    evAddr2 = addr2;
+  }
 }
 
 const rec = memory.data(EVT_BYTES);

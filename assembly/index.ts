@@ -13,7 +13,7 @@ import { cmdqConsume, setLocalCaches } from "./cmdq";
 import { powerOn, deviceReset, mmioRead32, mmioRead64, mmioWrite32, mmioWrite64 } from "./regs";
 import { setTrace, tracePtr, traceTake } from "./trace";
 import { heapTop } from "./heap";
-import { BEV_BYTES } from "../src/arch/abi";
+import { BEV_BYTES, KEY_NONE } from "../src/arch/abi";
 
 import * as N from "./snapshot";
 
@@ -110,7 +110,12 @@ export function backend_event(backend: u32): u32 { return D.backendEvent(backend
 
 /** Inserts an IOTLB entry as a walk would (QEMU smmu_iotlb_insert, flush-when-full included). */
 export function debug_iotlb_insert(asid: u32, iova: u64, tg: u32, level: u32, ta: u64, mask: u64, perm: u32): void {
-  iotlbInsert(asid, iova, tg, level, ta, mask, perm, tg * 2 + 10);
+  iotlbInsert(asid, KEY_NONE, iova, tg, level, ta, mask, perm, perm, tg * 2 + 10);
+}
+
+/** The same with the full key: ASID and VMID are 0..0xffff or KEY_NONE (QEMU's -1). */
+export function debug_iotlb_insert_key(asid: u32, vmid: u32, iova: u64, tg: u32, level: u32, ta: u64, mask: u64, perm: u32): void {
+  iotlbInsert(asid, vmid, iova, tg, level, ta, mask, perm, perm, tg * 2 + 10);
 }
 
 /** Address of IOTLB entry `i` (0 <= i < iotlb_count()), laid out as IE_* in abi.ts. */
@@ -125,5 +130,5 @@ export function debug_config_cached(sid: u32): bool {
 
 /** Decodes and caches the configuration of `sid` now (as a translation would); false on a decode error. */
 export function debug_config_load(sid: u32): bool {
-  return getConfig(sid) != 0;
+  return getConfig(sid, 0) != 0;
 }

@@ -1,24 +1,23 @@
-// Stage-1 VMSAv8-64 page-table walk (QEMU 7.2 smmu_ptw_64): start level from the
-// input size and granule, table/block/page descriptors, APTable/AP write checks
-// (all accesses are privileged), no access-flag or address-size checks unless the
-// profile asks for the architected ones.
+// VMSAv8-64 page-table walks. Stage 1 (QEMU smmu_ptw_64_s1): start level from the
+// input size and granule, table/block/page descriptors, APTable/AP write checks (all
+// accesses are privileged), access-flag and address-size checks when the profile has
+// them. Stage 2 (QEMU 10.0 smmu_ptw_64_s2, IHI 0070 5.2 / Arm ARM D8): start level
+// from S2SL0, concatenated start tables, S2AP, S2AFFD, S2PS. Nested: stage-1 table
+// addresses through stage 2 (s2Translate: the IOTLB's ASID-less entries, then a walk).
 
 import * as S from "./state";
 import { ex, qmask } from "./bits";
 import { gread64, readOk } from "./guestmem";
 import { traceOn, tr } from "./trace";
-import { CF_TT, CF_TTB, CF_OAS, CF_TBI, TT_DISABLED, TT_TSZ, TT_GRANULE, TT_HAD } from "./config";
+import { CF_TT, CF_TTB, CF_OAS, CF_TBI, TT_DISABLED, TT_TSZ, TT_GRANULE, TT_HAD, CF_KIND, KIND_NESTED, CF_AFFD, CF_VMID,
+  CF_S2_GRANULE, CF_S2_TSZ, CF_S2_LEVEL, CF_S2_PS, CF_S2_AFFD, CF_VTTB } from "./config";
+import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL, IE_GRANULE, KEY_NONE } from "./iotlb";
 import { PTE_BYTES, PTE_VALID, PTE_TYPE, PTE_TYPE_TABLE, PTE_TYPE_PAGE, PTE_TYPE_L3_RESERVED, PTE_AP, PTE_AF, PTE_APTABLE, PTE_OA_TOP, AP_RDONLY } from "../src/arch/pte";
-import { ACC_READ, ACC_WRITE, ST_WALK_READS, PF_AF, PF_ADDR_SIZE } from "../src/arch/abi";
+import { ACC_READ, ACC_WRITE, ST_WALK_READS, PF_AF, PF_ADDR_SIZE, PF_QEMU_BUGS, PF_V10 } from "../src/arch/abi";
 import { T_GET_PTE, T_PTW_LEVEL, T_PTW_INVALID_PTE, T_PTW_PAGE_PTE, T_PTW_BLOCK_PTE } from "../src/arch/trace-events";
 
-// Walk errors (QEMU SMMUPTWEventType)
-export const PTW_OK: u32 = 0;
-export const PTW_ERR_WALK_EABT: u32 = 1;
-export const PTW_ERR_TRANSLATION: u32 = 2;
-export const PTW_ERR_ADDR_SIZE: u32 = 3;
-export const PTW_ERR_ACCESS: u32 = 4;
-export const PTW_ERR_PERMISSION: u32 = 5;
+import { PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION } from "./walkerr";
+export { PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION };
 
 // Walk result (QEMU SMMUTLBEntry / SMMUPTWEventInfo)
 export let wIova: u64 = 0; // IOVA of the block (key)
@@ -27,12 +26,50 @@ export let wMask: u64 = 0;
 export let wPerm: u32 = 0;
 export let wLevel: u32 = 0;
 export let wGranule: u32 = 0;
-export let wFaultAddr: u64 = 0; // descriptor address of an external abort
+export let wPperm: u32 = 0; // stage-2 permissions of a nested result (QEMU parent_perm)
+
+// Fault information (QEMU SMMUPTWEventInfo): the stage it is reported at, the address
+// for the record's ADDR2 field (descriptor PA of an external abort, IPA of a stage-2
+// fault, 0 otherwise) and whether it happened while translating a descriptor address.
+export let pStage: u32 = 1;
+export let pAddr: u64 = 0;
+export let pIpaDesc = false;
+
+// Output of s2Translate / walkS2 (an entry of QEMU's IOTLB for an IPA).
+export let s2Iova: u64 = 0;
+export let s2Ta: u64 = 0;
+export let s2Mask: u64 = 0;
+export let s2Perm: u32 = 0;
+export let s2Pperm: u32 = 0;
+export let s2Level: u32 = 0;
+export let s2Granule: u32 = 0;
+
+/** Resets the fault information before a translation (QEMU's zeroed ptw_info). */
+export function ptwInfoReset(): void {
+  pStage = 1;
+  pAddr = 0;
+  pIpaDesc = false;
+}
 
 /** Shift of the region one descriptor at `level` maps (QEMU level_shift). */
 // @ts-ignore: decorator
 @inline export function levelShift(level: u32, granule: u32): u32 {
   return granule + (3 - level) * (granule - 3);
+}
+
+/** QEMU 10.0 get_start_level: the stage-2 start level of S2SL0 (4K: 2 - SL0, 16K and 64K: 3 - SL0). */
+// @ts-ignore: decorator
+@inline export function s2StartLevel(sl0: u32, granule: u32): u32 {
+  return granule == 12 ? 2 - sl0 : 3 - sl0;
+}
+
+/**
+ * Bits of an input size above the start level's index, i.e. how many concatenated start
+ * tables it takes (QEMU pgd_concat_idx of the largest IPA + 1 = 1 << this, IHI 0070 Tables 12-13/12-14).
+ */
+// @ts-ignore: decorator
+@inline export function concatBits(inputsize: u32, level: u32, granule: u32): i32 {
+  return <i32>inputsize - <i32>(granule + (4 - level) * (granule - 3));
 }
 
 /** First walk level for an input size (64 - tsz) and granule (QEMU: 4 - (inputsize - 4) / stride). */
@@ -67,9 +104,16 @@ export function selectTt(cfg: usize, iova: u64): i32 {
   return (<u64>-1) >> (64 - n);
 }
 
-/** Walks table `t` of `cfg` for `iova` (already aligned to the granule); PTW_OK fills w*. */
+/**
+ * Walks table `t` of `cfg` for `iova`; PTW_OK fills w*. On a nested configuration the
+ * table addresses are IPAs: the `qemu-10.0` profile translates each table's base address
+ * through stage 2 and reads its descriptors at that PA + offset, reporting a stage-2
+ * fault there as a stage-1 one (QEMU 10.0); `arch` translates every descriptor address
+ * and reports such faults at stage 2 (IHI 0070 3.4, 7.3.12).
+ */
 export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
   const tt = cfg + CF_TT + <usize>(t << 2);
+  pStage = 1;
   if (load<u8>(tt, TT_DISABLED) != 0) return PTW_ERR_TRANSLATION;
   const granule = <u32>load<u8>(tt, TT_GRANULE);
   const tsz = <u32>load<u8>(tt, TT_TSZ);
@@ -80,18 +124,33 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
   let level = startLevel(tsz, granule);
   const indexmask = (<u64>1 << <u64>(inputsize - stride * (4 - level))) - 1;
   let base = (load<u64>(cfg + CF_TTB + <usize>(t << 3)) & ((<u64>1 << 48) - 1)) & ~indexmask;
-  const oasMask = ~qmask(<i32>load<u8>(cfg, CF_OAS));
+  const oasBits = <i32>load<u8>(cfg, CF_OAS);
+  const oasMask = ~qmask(oasBits);
   const checks = S.profile;
+  const nested = load<u8>(cfg, CF_KIND) == KIND_NESTED;
+  const perDescriptor = nested && (checks & PF_QEMU_BUGS) == 0;
 
   while (level <= 3) {
     const shift = levelShift(level, granule);
     const mask = (<u64>1 << <u64>shift) - 1;
     const offset = ((iova & qmask(<i32>inputsize)) >> <u64>shift) & ((<u64>1 << <u64>stride) - 1);
-    const pteAddr = base + offset * PTE_BYTES;
+    let pteAddr = base + offset * PTE_BYTES;
+    if (perDescriptor) {
+      // arch: every descriptor address is an IPA
+      const r = s2Translate(cfg, pteAddr, ACC_READ, S2_IAS_ARCH);
+      if (r != PTW_OK) {
+        pIpaDesc = true;
+        if (pStage == 2 && r != PTW_ERR_WALK_EABT) pAddr = pteAddr;
+        return r;
+      }
+      pteAddr = s2Ta + (pteAddr & s2Mask);
+      pStage = 1;
+    }
     const pte = gread64(pteAddr);
     S.bump(ST_WALK_READS);
     if (!readOk) {
-      wFaultAddr = pteAddr;
+      pAddr = pteAddr;
+      pStage = 1;
       return PTW_ERR_WALK_EABT;
     }
     if (traceOn) {
@@ -108,7 +167,22 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
       const apt = <u32>ex(pte, PTE_APTABLE);
       if (write && (apt & AP_RDONLY) != 0 && !had) return PTW_ERR_PERMISSION;
       base = pteAddress(pte, granule);
-      if ((checks & PF_ADDR_SIZE) != 0 && (base & oasMask) != 0) return PTW_ERR_ADDR_SIZE;
+      // table addresses: checked by the architecture, not by QEMU 10.0
+      if ((checks & (PF_ADDR_SIZE | PF_QEMU_BUGS)) == PF_ADDR_SIZE && (base & oasMask) != 0) return PTW_ERR_ADDR_SIZE;
+      if (nested && !perDescriptor) {
+        // QEMU 10.0 translate_table_addr_ipa: the base only, through stage 2 with the CD's IPS as
+        // the input bound; a failure keeps the stage-2 fault type but is reported at stage 1
+        const ipa = base;
+        const r = s2Translate(cfg, ipa, ACC_READ, oasBits);
+        if (r != PTW_OK) {
+          pIpaDesc = true;
+          pStage = 1;
+          pAddr = ipa;
+          return r;
+        }
+        base = s2Ta + (ipa & s2Mask);
+        pStage = 1;
+      }
       level++;
       continue;
     } else if (level == 3) {
@@ -118,18 +192,196 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
       gpa = pteAddress(pte, shift);
       if (traceOn) tr(T_PTW_BLOCK_PTE, 1, level, base, pteAddr, pte, iova, gpa, (mask + 1) >> 20);
     }
-    // Architected priority: address size, then access flag, then permission.
-    if ((checks & PF_ADDR_SIZE) != 0 && (gpa & oasMask) != 0) return PTW_ERR_ADDR_SIZE;
-    if ((checks & PF_AF) != 0 && ex(pte, PTE_AF) == 0) return PTW_ERR_ACCESS;
+    // the architecture: address size, access flag (unless CD.AFFD), permission; QEMU 10.0
+    // checks the address size last
+    const sizeFault = (checks & PF_ADDR_SIZE) != 0 && (gpa & oasMask) != 0;
+    if (sizeFault && (checks & PF_QEMU_BUGS) == 0) return PTW_ERR_ADDR_SIZE;
+    if ((checks & PF_AF) != 0 && ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_AFFD) == 0) return PTW_ERR_ACCESS;
     const ap = <u32>ex(pte, PTE_AP);
     if (write && (ap & AP_RDONLY) != 0) return PTW_ERR_PERMISSION;
+    if (sizeFault) return PTW_ERR_ADDR_SIZE;
     wTa = gpa;
     wIova = iova & ~mask;
     wMask = mask;
     wPerm = (ap & AP_RDONLY) != 0 ? ACC_READ : ACC_READ | ACC_WRITE;
+    wPperm = wPerm;
     wLevel = level;
     wGranule = granule;
     return PTW_OK;
   }
   return PTW_ERR_TRANSLATION;
+}
+
+/** The input bound of a descriptor-address translation in the `arch` profile: the SMMU's IAS (= OAS, 44 bits). */
+export const S2_IAS_ARCH: i32 = 44;
+
+/**
+ * Stage-2 walk of `ipa` for configuration `cfg` (QEMU 10.0 smmu_ptw_64_s2); PTW_OK fills
+ * s2*. The start table: `qemu-10.0` masks the concatenated table's offset away again
+ * (so every IPA is looked up in the first table, and a start level deeper than the IPA
+ * size needs reads the table at 0), `arch` indexes the concatenated tables.
+ */
+export function walkS2(cfg: usize, ipa: u64, access: u32): u32 {
+  pStage = 2;
+  const granule = <u32>load<u8>(cfg, CF_S2_GRANULE);
+  const inputsize = 64 - <u32>load<u8>(cfg, CF_S2_TSZ);
+  let level = <u32>load<u8>(cfg, CF_S2_LEVEL);
+  const stride = granule - 3;
+  const ps = <i32>load<u8>(cfg, CF_S2_PS);
+  const vttb = load<u64>(cfg, CF_VTTB) & qmask(ps);
+  // concatenated start table index (QEMU pgd_concat_idx: the IPA bits above the start level)
+  const idx = ipa >> <u64>(granule + (4 - level) * stride);
+  const tableBytes = <u64>PTE_BYTES << <u64>stride;
+  const indexmask = (<u64>1 << <u64>(concatBits(inputsize, level, granule) + <i32>(stride + 3) & 63)) - 1;
+  let base: u64;
+  if ((S.profile & PF_QEMU_BUGS) != 0) base = (vttb + idx * tableBytes) & ~indexmask;
+  else base = (vttb & ~indexmask) + idx * tableBytes;
+  if (ipa >= (<u64>1 << <u64>inputsize)) {
+    pAddr = ipa;
+    return PTW_ERR_TRANSLATION;
+  }
+  const need: u32 = (access & ACC_WRITE) != 0 ? ACC_WRITE : ACC_READ;
+  while (level <= 3) {
+    const shift = levelShift(level, granule);
+    const mask = (<u64>1 << <u64>shift) - 1;
+    const offset = ((ipa & qmask(<i32>inputsize)) >> <u64>shift) & ((<u64>1 << <u64>stride) - 1);
+    const pteAddr = base + offset * PTE_BYTES;
+    const pte = gread64(pteAddr);
+    S.bump(ST_WALK_READS);
+    if (!readOk) {
+      pAddr = pteAddr;
+      return PTW_ERR_WALK_EABT;
+    }
+    if (traceOn) {
+      tr(T_GET_PTE, base, offset, pteAddr, pte);
+      tr(T_PTW_LEVEL, level, ipa, mask + 1, base, offset, pte);
+    }
+    const type = <u32>ex(pte, PTE_TYPE);
+    if (ex(pte, PTE_VALID) == 0 || (level == 3 && type == PTE_TYPE_L3_RESERVED)) {
+      if (traceOn) tr(T_PTW_INVALID_PTE, 2, level, base, pteAddr, offset, pte);
+      break;
+    }
+    if (level < 3 && type == PTE_TYPE_TABLE) {
+      base = pteAddress(pte, granule);
+      level++;
+      continue;
+    }
+    const gpa = level == 3 ? pteAddress(pte, granule) : pteAddress(pte, shift);
+    if (traceOn) {
+      if (level == 3) tr(T_PTW_PAGE_PTE, 2, level, ipa, base, pteAddr, pte, gpa);
+      else tr(T_PTW_BLOCK_PTE, 2, level, base, pteAddr, pte, ipa, gpa, (mask + 1) >> 20);
+    }
+    // access flag (unless STE.S2AFFD), then S2AP, then the S2PS output bound (IHI 0070 5.2)
+    pAddr = ipa;
+    if (ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_S2_AFFD) == 0) return PTW_ERR_ACCESS;
+    const s2ap = <u32>ex(pte, PTE_AP);
+    if ((s2ap & need) == 0) return PTW_ERR_PERMISSION;
+    if ((gpa & ~qmask(ps)) != 0) return PTW_ERR_ADDR_SIZE;
+    pAddr = 0;
+    s2Ta = gpa;
+    s2Iova = ipa & ~mask;
+    s2Mask = mask;
+    s2Perm = s2ap;
+    s2Pperm = s2ap;
+    s2Level = level;
+    s2Granule = granule;
+    return PTW_OK;
+  }
+  pAddr = ipa;
+  return PTW_ERR_TRANSLATION;
+}
+
+/**
+ * QEMU 10.0 smmu_translate for a stage-2-only lookup (a stage-2 STE's transaction, or a
+ * nested configuration's CD or table address): the IOTLB's entries of (no ASID, VMID),
+ * else a walk inserted there. `ias`: input addresses at or above 2^ias are a stage-1
+ * address size fault (QEMU checks the configuration's current OAS). PTW_OK fills s2*.
+ */
+export function s2Translate(cfg: usize, ipa: u64, access: u32, ias: i32): u32 {
+  const vmid = load<u32>(cfg, CF_VMID);
+  const granule = <u32>load<u8>(cfg, CF_S2_GRANULE);
+  const hit = lookup(KEY_NONE, vmid, ipa, granule, <u32>load<u8>(cfg, CF_S2_TSZ));
+  if (hit != 0) {
+    const perm = <u32>load<u8>(hit, IE_PERM), pperm = <u32>load<u8>(hit, IE_PPERM);
+    const ok = hitAllows(perm, pperm, access, false);
+    if (ok == HIT_OK) {
+      s2Ta = load<u64>(hit, IE_TA);
+      s2Mask = load<u64>(hit, IE_MASK);
+      s2Iova = ipa & ~s2Mask;
+      s2Perm = perm;
+      s2Pperm = pperm;
+      s2Level = <u32>load<u8>(hit, IE_LEVEL);
+      s2Granule = <u32>load<u8>(hit, IE_GRANULE);
+      return PTW_OK;
+    }
+    if (ok != HIT_WALK) return PTW_ERR_PERMISSION;
+  }
+  if (ipa >= (<u64>1 << <u64>(ias & 63))) {
+    pStage = 1;
+    pAddr = 0;
+    return PTW_ERR_ADDR_SIZE;
+  }
+  const r = walkS2(cfg, ipa, access);
+  if (r == PTW_OK) iotlbInsert(KEY_NONE, vmid, s2Iova, (s2Granule - 10) >> 1, s2Level, s2Ta, s2Mask, s2Perm, s2Pperm, s2Granule);
+  return r;
+}
+
+export const HIT_OK: u32 = 0;
+export const HIT_WALK: u32 = 1;
+export const HIT_FAULT: u32 = 2;
+
+/**
+ * Whether a cached entry serves `access` (`s1`: the entry has stage-1 permissions, i.e.
+ * an ASID). QEMU (7.2 and 10.0) checks writes only, against both stages' permissions,
+ * and reports a refused write at stage 1 when the stage-1 permission lacks it, else at
+ * stage 2 (pStage; ADDR2 = 0). `arch` refuses at stage 1 what the stage-1 permission
+ * lacks and walks again for what only stage 2 refuses (the walk reports the architected
+ * stage-2 fault with its IPA).
+ */
+// @ts-ignore: decorator
+@inline export function hitAllows(perm: u32, pperm: u32, access: u32, s1: bool): u32 {
+  const need: u32 = (access & ACC_WRITE) != 0 ? ACC_WRITE : ACC_READ;
+  // the common case first: both stages allow the access
+  if ((need & perm & pperm) != 0) return HIT_OK;
+  return hitRefused(perm, need, s1);
+}
+
+/** hitAllows when a stage's permission lacks the access. */
+function hitRefused(perm: u32, need: u32, s1: bool): u32 {
+  if (qemuRules()) {
+    if (need != ACC_WRITE) return HIT_OK; // reads are not checked
+    pStage = (perm & ACC_WRITE) == 0 ? 1 : 2;
+  } else if (s1 && (perm & need) == 0) {
+    pStage = 1;
+  } else {
+    return HIT_WALK;
+  }
+  pAddr = 0;
+  pIpaDesc = false;
+  return HIT_FAULT;
+}
+
+/** Whether QEMU's rules apply (7.2, or 10.0 with its departures) rather than the architecture's. */
+// @ts-ignore: decorator
+@inline export function qemuRules(): bool {
+  return (S.profile & PF_QEMU_BUGS) != 0 || (S.profile & PF_V10) == 0;
+}
+
+/**
+ * QEMU smmu_iotlb_lookup_all_levels: the entry of (asid, vmid) covering `iova` at each
+ * level from the start level of (tsz, granule) to 3, or 0.
+ */
+export function lookup(asid: u32, vmid: u32, iova: u64, granule: u32, tsz: u32): usize {
+  if (!asidHasEntries(asid)) return 0;
+  const tg = (granule - 10) >> 1;
+  const start = startLevel(tsz, granule);
+  let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
+  while (lv != 0) {
+    const level = ctz(lv);
+    lv &= lv - 1;
+    const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
+    const e = iotlbFind(asid, vmid, iova & ~m, tg, level);
+    if (e != 0) return e;
+  }
+  return 0;
 }

@@ -4,7 +4,7 @@
 // write side effects (CR0, GERRORN and CMDQ_PROD start command consumption).
 
 import * as S from "./state";
-import { ex32 } from "./bits";
+import { ex32, fmask } from "./bits";
 import { writeGerrorn } from "./irq";
 import { cmdqConsume } from "./cmdq";
 import { visibleCons } from "./dispatch";
@@ -17,11 +17,11 @@ import {
   R_CMDQ_CONS, R_EVENTQ_BASE, R_EVENTQ_PROD, R_EVENTQ_CONS, R_EVENTQ_IRQ_CFG0, R_EVENTQ_IRQ_CFG1,
   R_EVENTQ_IRQ_CFG2, R_IDREGS, CR0_ACK_MASK, STRTAB_CFG_FMT, STRTAB_CFG_SPLIT, STRTAB_FMT_2LEVEL,
   Q_BASE_LOG2SIZE, QEMU_CMDQS, QEMU_EVENTQS, QEMU_SIDSIZE, QEMU_OAS, QEMU_AIDR, GBPA_UPDATE, GBPA_WRITABLE,
-  GBPA_RESET, IDR0_S1P, IDR0_TTF, IDR0_COHACC, IDR0_ASID16, IDR0_TTENDIAN, IDR0_STALL_MODEL,
+  GBPA_RESET, IDR0_S1P, IDR0_S2P, IDR0_VMID16, IDR3_XNX, IDR0_TTF, IDR0_COHACC, IDR0_ASID16, IDR0_TTENDIAN, IDR0_STALL_MODEL,
   IDR0_TERM_MODEL, IDR0_ST_LEVEL, IDR1_SIDSIZE, IDR1_EVENTQS, IDR1_CMDQS, IDR3_RIL, IDR3_HAD, IDR3_BBML,
   IDR5_GRAN4K, IDR5_GRAN16K, IDR5_GRAN64K, IDR5_OAS,
 } from "../src/arch/registers";
-import { CQ_IDLE, PF_GBPA } from "../src/arch/abi";
+import { CQ_IDLE, PF_GBPA, PF_V10, PF_S2P, PF_NO_S1P, PF_QEMU_BUGS } from "../src/arch/abi";
 import { dp } from "./bits";
 
 /** CoreLink peripheral/component ID registers at 0xfd0 (QEMU smmuv3_ids: an MMU-600). */
@@ -51,7 +51,10 @@ export function deviceReset(): void {
   flushAllConfigs();
   iotlbInvAll();
   let i0: u32 = 0;
-  i0 = f32(i0, IDR0_S1P, 1); // stage 1 only
+  const v10 = (S.profile & PF_V10) != 0;
+  i0 = f32(i0, IDR0_S1P, v10 && (S.profile & PF_NO_S1P) != 0 ? 0 : 1);
+  i0 = f32(i0, IDR0_S2P, v10 && (S.profile & PF_S2P) != 0 ? 1 : 0);
+  if (v10) i0 = f32(i0, IDR0_VMID16, 1); // QEMU 10.0 (16-bit VMIDs)
   i0 = f32(i0, IDR0_TTF, 2); // AArch64 tables only
   i0 = f32(i0, IDR0_COHACC, 1);
   i0 = f32(i0, IDR0_ASID16, 1);
@@ -62,6 +65,7 @@ export function deviceReset(): void {
   S.idr0 = i0;
   S.idr1 = f32(f32(f32(0, IDR1_SIDSIZE, QEMU_SIDSIZE), IDR1_EVENTQS, QEMU_EVENTQS), IDR1_CMDQS, QEMU_CMDQS);
   S.idr3 = f32(f32(f32(0, IDR3_RIL, 1), IDR3_HAD, 1), IDR3_BBML, 2);
+  if (v10 && (S.profile & PF_S2P) != 0) S.idr3 = f32(S.idr3, IDR3_XNX, 1); // QEMU 10.0 with stage 2
   S.idr5 = f32(f32(f32(f32(0, IDR5_GRAN4K, 1), IDR5_GRAN16K, 1), IDR5_GRAN64K, 1), IDR5_OAS, QEMU_OAS);
   S.iidr = 0;
   S.aidr = QEMU_AIDR;
@@ -156,7 +160,8 @@ export function mmioWrite32(offset: u32, v: u32): u32 {
     case R_CR1: S.cr1 = v; break;
     case R_CR2: S.cr2 = v; break;
     case R_GBPA: {
-      if ((S.profile & PF_GBPA) != 0 && ex32(v, GBPA_UPDATE) != 0) S.gbpa = v & GBPA_WRITABLE;
+      // QEMU 10.0 keeps every bit but Update, reserved ones included; the architecture the writable fields
+      if ((S.profile & PF_GBPA) != 0 && ex32(v, GBPA_UPDATE) != 0) S.gbpa = (S.profile & PF_QEMU_BUGS) != 0 ? v & ~<u32>fmask(GBPA_UPDATE) : v & GBPA_WRITABLE;
       break;
     }
     case R_IRQ_CTRL: S.irqCtrl = v; break;

@@ -20,10 +20,13 @@ import {
   SN_EVENTQ_IRQ_CFG0, SN_N_DEVICES, SN_N_BACKENDS, SN_N_VDEVS, SN_N_VASIDS, SN_N_CONFIGS, SN_N_IOTLB, SN_BYTES,
   SEC_DEVICES, SEC_BACKENDS, SEC_VDEVS, SEC_VASIDS, SEC_CONFIGS, SEC_IOTLB,
   REC_DEVICE_BYTES, REC_BACKEND_BYTES, REC_VDEV_BYTES, REC_VDEV_SID, REC_VDEV_BACKEND, REC_VDEV_PSID,
-  REC_VASID_BYTES, REC_VASID_ASID, REC_VASID_MASK, REC_CONFIG_BYTES, REC_CONFIG_SID, REC_CONFIG_ENTRY,
-  REC_IOTLB_BYTES, SNAP_CHUNK_BYTES, SNE_OK, SNE_PROFILE, SNE_REGISTER, SNE_COUNT, SNE_RECORD, SNE_BUSY,
+  REC_VASID_BYTES, REC_VASID_ASID, REC_VASID_MASK, REC_CONFIG_SID, REC_CONFIG_ENTRY,
+  SNAP_CHUNK_BYTES, SNE_OK, SNE_PROFILE, SNE_REGISTER, SNE_COUNT, SNE_RECORD, SNE_BUSY,
 } from "../src/arch/snapshot";
-import { IE_IOVA, IE_TA, IE_MASK, IE_ASID, IE_TG, IE_LEVEL, IE_PERM, IE_GRANULE, IE_SLOT, IE_BYTES, PF_GBPA, MAX_BACKENDS, MAX_VDEVS } from "../src/arch/abi";
+import {
+  IE_IOVA, IE_TA, IE_MASK, IE_ASID, IE_TG, IE_LEVEL, IE_PERM, IE_GRANULE, IE_SLOT, IE_BYTES, IE_ASIDKEY, IE_VMID, IE_PPERM, KEY_NONE, PF_GBPA, MAX_BACKENDS, MAX_VDEVS,
+  REC_CONFIG_BYTES, REC_IOTLB_BYTES,
+} from "../src/arch/abi";
 import { CR0_ACK_MASK, CR0_SMMUEN, GBPA_WRITABLE, QEMU_CMDQS, QEMU_EVENTQS, STRTAB_CFG_SPLIT } from "../src/arch/registers";
 
 const block = memory.data(SN_BYTES);
@@ -208,10 +211,15 @@ export function snapCheckRecords(section: u32, n: u32): u32 {
         break;
       }
       case SEC_IOTLB: {
+        // keys as iotlbInsert stores them (ASID and VMID: 16 bits or KEY_NONE); a nested entry's
+        // granule is the smaller of its two stages' (QEMU 10.0), so it is checked on its own
         const tg = <u32>load<u8>(r, IE_TG);
+        const gran = <u32>load<u8>(r, IE_GRANULE);
         const mask = load<u64>(r, IE_MASK);
-        if (tg < 1 || tg > 3 || <u32>load<u8>(r, IE_GRANULE) != tg * 2 + 10 || load<u8>(r, IE_LEVEL) > 3 ||
-            load<u8>(r, IE_PERM) > 3 || (mask & (mask + 1)) != 0 || mask < (<u64>1 << (tg * 2 + 10)) - 1) {
+        const asid = load<u32>(r, IE_ASIDKEY), vmid = load<u32>(r, IE_VMID);
+        if (tg < 1 || tg > 3 || (gran != 12 && gran != 14 && gran != 16) || load<u8>(r, IE_LEVEL) > 3 ||
+            load<u8>(r, IE_PERM) > 3 || load<u8>(r, IE_PPERM) > 3 || (mask & (mask + 1)) != 0 || mask < (<u64>1 << gran) - 1 ||
+            asid > <u32>KEY_NONE || vmid > <u32>KEY_NONE || <u32>load<u16>(r, IE_ASID) != (asid & 0xffff)) {
           return SNE_RECORD;
         }
         break;
@@ -284,8 +292,9 @@ export function snapImport(section: u32, n: u32): void {
       }
       case SEC_CONFIGS: restoreEntry(load<u32>(r, REC_CONFIG_SID), r + REC_CONFIG_ENTRY); break;
       case SEC_IOTLB: {
-        iotlbInsert(<u32>load<u16>(r, IE_ASID), load<u64>(r, IE_IOVA), <u32>load<u8>(r, IE_TG), <u32>load<u8>(r, IE_LEVEL),
-          load<u64>(r, IE_TA), load<u64>(r, IE_MASK), <u32>load<u8>(r, IE_PERM), <u32>load<u8>(r, IE_GRANULE));
+        iotlbInsert(load<u32>(r, IE_ASIDKEY), load<u32>(r, IE_VMID), load<u64>(r, IE_IOVA), <u32>load<u8>(r, IE_TG),
+          <u32>load<u8>(r, IE_LEVEL), load<u64>(r, IE_TA), load<u64>(r, IE_MASK), <u32>load<u8>(r, IE_PERM),
+          <u32>load<u8>(r, IE_PPERM), <u32>load<u8>(r, IE_GRANULE));
         break;
       }
     }

@@ -10,8 +10,9 @@ import { traceOn, tr } from "./trace";
 import { QEMU_SIDSIZE, STRTAB_CFG_LOG2SIZE } from "../src/arch/registers";
 import {
   STE_BYTES, L1STD_BYTES, L1STD_SPAN, STE_V, STE_CONFIG, STE_S1CDMAX, STE_S1STALLD,
-  STE_CFG_ENABLE_BIT, STE_CFG_BYPASS, STE_CFG_S2_BIT,
+  STE_CFG_ENABLE_BIT, STE_CFG_BYPASS, STE_CFG_S2_BIT, STE_CFG_S1_BIT,
 } from "../src/arch/ste";
+import { PF_V10, PF_S2P, PF_NO_S1P } from "../src/arch/abi";
 import { EVT_C_BAD_STREAMID, EVT_F_STE_FETCH, EVT_C_BAD_STE } from "../src/arch/events";
 import { T_FIND_STE, T_FIND_STE_2LVL, T_GET_STE } from "../src/arch/trace-events";
 
@@ -79,8 +80,14 @@ export const STE_DECODED_S1: u32 = 0;
 export const STE_DECODED_ABORT: u32 = 1;
 export const STE_DECODED_BYPASS: u32 = 2;
 export const STE_DECODED_BAD: u32 = 3;
+export const STE_DECODED_S2: u32 = 4;
+export const STE_DECODED_NESTED: u32 = 5;
 
-/** QEMU 7.2 decode_ste: stage 1 only, one CD, no stall; anything else is C_BAD_STE. */
+/**
+ * QEMU decode_ste without the stage-2 fields (config.ts decodes those): a stage the SMMU
+ * does not implement is C_BAD_STE (IHI 0070 5.2; QEMU 7.2 implements stage 1 only); one
+ * CD, no stall, also when stage 1 is off (QEMU 10.0).
+ */
 export function decodeSte(): u32 {
   if (ld(steBuf, STE_V) == 0) {
     evSet(EVT_C_BAD_STE);
@@ -89,9 +96,13 @@ export function decodeSte(): u32 {
   const config = <u32>ld(steBuf, STE_CONFIG);
   if ((config & STE_CFG_ENABLE_BIT) == 0) return STE_DECODED_ABORT;
   if (config == STE_CFG_BYPASS) return STE_DECODED_BYPASS;
-  if ((config & STE_CFG_S2_BIT) != 0 || ld(steBuf, STE_S1CDMAX) != 0 || ld(steBuf, STE_S1STALLD) != 0) {
+  const s1 = (config & STE_CFG_S1_BIT) != 0, s2 = (config & STE_CFG_S2_BIT) != 0;
+  const v10 = (S.profile & PF_V10) != 0;
+  const s1p = v10 ? (S.profile & PF_NO_S1P) == 0 : true;
+  const s2p = v10 && (S.profile & PF_S2P) != 0;
+  if ((s1 && !s1p) || (s2 && !s2p) || ld(steBuf, STE_S1CDMAX) != 0 || ld(steBuf, STE_S1STALLD) != 0) {
     evSet(EVT_C_BAD_STE);
     return STE_DECODED_BAD;
   }
-  return STE_DECODED_S1;
+  return s1 && s2 ? STE_DECODED_NESTED : s2 ? STE_DECODED_S2 : STE_DECODED_S1;
 }

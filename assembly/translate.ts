@@ -5,21 +5,25 @@
 import * as S from "./state";
 import { ex32 } from "./bits";
 import { gread, gwrite, ramLeft, hostBacked } from "./guestmem";
+import { evType, evReset, evSet, evSetAddr, evWalkFault, recordEvent } from "./evtq";
 import {
-  evType, evReset, evSet, evSetAddr, evSetAddr2, evSetRnw, evSetClass, recordEvent,
-} from "./evtq";
-import { getConfig, cfgEntry, CF_CACHED, CF_DEVICE, CF_DEV_HITS, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE, CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, SID_SPACE } from "./config";
-import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_LEVEL } from "./iotlb";
-import { selectTt, walk, levelShift, startLevel, wIova, wTa, wMask, wPerm, wLevel, wGranule, wFaultAddr, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION } from "./ptw";
+  getConfig, cfgEntry, CF_CACHED, CF_DEVICE, CF_DEV_HITS, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE,
+  CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, KIND_S2, KIND_NESTED, SID_SPACE, CF_VMID, CF_OAS, CF_S2_GRANULE, CF_S2_RECORD,
+} from "./config";
+import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL } from "./iotlb";
+import {
+  qemuRules, selectTt, walk, walkS2, s2Translate, lookup, hitAllows, ptwInfoReset, levelShift, startLevel, wIova, wTa, wMask, wPerm, wPperm, wLevel, wGranule,
+  s2Ta, s2Mask, s2Perm, s2Pperm, s2Level, s2Granule, pStage, pAddr, pIpaDesc, HIT_OK, HIT_FAULT, PTW_OK, PTW_ERR_TRANSLATION, PTW_ERR_PERMISSION,
+} from "./ptw";
 import { traceOn, tr } from "./trace";
 import { CR0_SMMUEN, GBPA_ABORT } from "../src/arch/registers";
 import {
   XO_ADDR, XO_MASK, XO_PERM, XO_EVENT, XO_RECORDED, XO_LEVEL, XO_BYTES,
   XS_SUCCESS, XS_DISABLE, XS_BYPASS, XS_ABORT, XS_ERROR, XS_GBPA_ABORT,
-  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, ST_CFG_HITS, PF_GBPA,
+  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, ST_CFG_HITS, PF_GBPA, PF_V10, PF_QEMU_BUGS,
   XB_CAPACITY, XB_SID, XB_IOVA, XB_ACCESS, XB_STATUS, XB_OUT, XB_BYTES, DMA_BUF_BYTES,
 } from "../src/arch/abi";
-import { EVT_C_BAD_STREAMID, EVT_F_WALK_EABT, EVT_F_TRANSLATION, EVT_F_ADDR_SIZE, EVT_F_ACCESS, EVT_F_PERMISSION, EVT_CLASS_TT } from "../src/arch/events";
+import { EVT_C_BAD_STREAMID, EVT_CLASS_IN } from "../src/arch/events";
 import {
   T_TRANSLATE_DISABLE, T_TRANSLATE_BYPASS, T_TRANSLATE_ABORT, T_TRANSLATE_SUCCESS, T_IOTLB_LOOKUP_HIT, T_IOTLB_LOOKUP_MISS,
 } from "../src/arch/trace-events";
@@ -56,7 +60,6 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   store<u32>(xo, 0, XO_EVENT);
   store<u32>(xo, 0, XO_RECORDED);
   const rnw = access & 1;
-  const write = (access & ACC_WRITE) != 0;
 
   if (ex32(S.cr0, CR0_SMMUEN) == 0) {
     if ((S.profile & PF_GBPA) != 0 && ex32(S.gbpa, GBPA_ABORT) != 0) {
@@ -74,7 +77,7 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
       S.bump(ST_CFG_HITS);
       cfg = ce;
     } else {
-      cfg = getConfig(sid);
+      cfg = getConfig(sid, iova);
     }
   }
   if (cfg == 0) {
@@ -94,18 +97,23 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (traceOn) tr(T_TRANSLATE_BYPASS, sid, iova, access);
     return passThrough(iova, access, XS_BYPASS);
   }
+  if (kind == KIND_S2) return translateS2(sid, cfg, iova, access);
   const record = load<u8>(cfg, CF_RECORD) != 0;
   const t = selectTt(cfg, iova);
   if (t < 0) {
-    if (record) faultAt(EVT_F_TRANSLATION, iova, rnw);
+    ptwInfoReset();
+    if (record) walkFault(cfg, PTW_ERR_TRANSLATION, iova, rnw);
     return fail();
   }
   const tt = cfg + CF_TT + <usize>(t << 2);
   const granule = <u32>load<u8>(tt, TT_GRANULE);
   const aligned = iova & ~((<u64>1 << <u64>granule) - 1);
   const asid = <u32>load<u16>(cfg, CF_ASID);
+  const vmid = load<u32>(cfg, CF_VMID);
+  const nested = kind == KIND_NESTED;
 
-  // IOTLB lookup (QEMU smmu_iotlb_lookup): every level from the start level to 3.
+  // IOTLB lookup (QEMU smmu_iotlb_lookup): every level from the start level to 3; a nested
+  // configuration then tries the stage-2 granule (its entries have the smaller page)
   let hit: usize = 0;
   if (load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid)) {
     const tg = (granule - 10) >> 1;
@@ -117,8 +125,11 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
       const level = ctz(lv);
       lv &= lv - 1;
       const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
-      hit = iotlbFind(asid, aligned & ~m, tg, level);
+      hit = iotlbFind(asid, vmid, aligned & ~m, tg, level);
       if (hit != 0) break;
+    }
+    if (hit == 0 && nested && <u32>load<u8>(cfg, CF_S2_GRANULE) != granule) {
+      hit = lookup(asid, vmid, iova, <u32>load<u8>(cfg, CF_S2_GRANULE), <u32>load<u8>(tt, TT_TSZ));
     }
   }
   if (hit != 0) {
@@ -129,13 +140,20 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
       const m = load<u32>(cfg, CF_IOTLB_MISSES);
       tr(T_IOTLB_LOOKUP_HIT, asid, aligned, h, m, <u64>(100 * <u64>h / (<u64>h + m)));
     }
-    const perm = <u32>load<u8>(hit, IE_PERM);
-    if (write && (perm & ACC_WRITE) == 0) {
-      if (record) faultAt(EVT_F_PERMISSION, iova, rnw);
+    const perm = <u32>load<u8>(hit, IE_PERM), pperm = <u32>load<u8>(hit, IE_PPERM);
+    const ok = hitAllows(perm, pperm, access, true);
+    if (ok == HIT_FAULT) {
+      walkFault(cfg, PTW_ERR_PERMISSION, iova, rnw);
       return fail();
     }
-    return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), perm, <u32>load<u8>(hit, IE_LEVEL));
+    if (ok == HIT_OK) return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), outPerm(perm, pperm), <u32>load<u8>(hit, IE_LEVEL));
   }
+  return translateMiss(sid, cfg, iova, access, asid, vmid, aligned, nested);
+}
+
+/** The IOTLB missed: walk (both stages when nested), insert, or record the fault. */
+function translateMiss(sid: u32, cfg: usize, iova: u64, access: u32, asid: u32, vmid: u32, aligned: u64, nested: bool): u32 {
+  const rnw = access & 1;
   const mi = load<u32>(cfg, CF_IOTLB_MISSES) + 1;
   store<u32>(cfg, mi, CF_IOTLB_MISSES);
   S.bump(ST_IOTLB_MISSES);
@@ -143,34 +161,71 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     const h = load<u32>(cfg, CF_IOTLB_HITS);
     tr(T_IOTLB_LOOKUP_MISS, asid, aligned, h, mi, <u64>(100 * <u64>h / (<u64>h + mi)));
   }
+  ptwInfoReset();
   const r = walk(cfg, selectTt(cfg, aligned), aligned, access);
-  if (r == PTW_OK) {
-    iotlbInsert(asid, wIova, (wGranule - 10) >> 1, wLevel, wTa, wMask, wPerm, wGranule);
+  if (r != PTW_OK) {
+    walkFault(cfg, r, iova, rnw);
+    return fail();
+  }
+  if (!nested) {
+    iotlbInsert(asid, vmid, wIova, (wGranule - 10) >> 1, wLevel, wTa, wMask, wPerm, wPperm, wGranule);
     return success(sid, iova, wTa, wMask, wPerm, wLevel);
   }
-  if (r == PTW_ERR_WALK_EABT) {
-    // recorded whatever CD.R says (QEMU)
-    faultAt(EVT_F_WALK_EABT, iova, rnw);
-    evSetClass(EVT_CLASS_TT);
-    evSetAddr2(wFaultAddr);
-  } else if (record) {
-    faultAt(r == PTW_ERR_TRANSLATION ? EVT_F_TRANSLATION
-      : r == PTW_ERR_ADDR_SIZE ? EVT_F_ADDR_SIZE
-      : r == PTW_ERR_ACCESS ? EVT_F_ACCESS : EVT_F_PERMISSION, iova, rnw);
+  // nested (QEMU 10.0 smmu_ptw, combine_tlb): the IPA through stage 2, then one entry
+  // with the smaller of the two pages
+  const ipa = wTa + (iova & wMask);
+  const s1Ta = wTa, s1Perm = wPerm;
+  let mask = wMask, level = wLevel, gran = wGranule;
+  const r2 = walkS2(cfg, ipa, access);
+  if (r2 != PTW_OK) {
+    walkFault(cfg, r2, iova, rnw);
+    return fail();
   }
-  return fail();
+  if (s2Mask < mask) {
+    mask = s2Mask;
+    gran = s2Granule;
+    level = s2Level;
+  }
+  const ta = s2Ta + (s1Ta & s2Mask);
+  iotlbInsert(asid, vmid, iova & ~mask, (gran - 10) >> 1, level, ta, mask, s1Perm, s2Perm, gran);
+  return success(sid, iova, ta, mask, outPerm(s1Perm, s2Perm), level);
+}
+
+/**
+ * A stage-2-only transaction (QEMU 10.0 smmu_translate with stage 2): the IOVA is the
+ * IPA; the IOTLB entries are those of (no ASID, VMID), shared by every STE of the VMID.
+ */
+function translateS2(sid: u32, cfg: usize, iova: u64, access: u32): u32 {
+  ptwInfoReset();
+  const r = s2Translate(cfg, iova, access, <i32>load<u8>(cfg, CF_OAS));
+  if (r != PTW_OK) {
+    walkFault(cfg, r, iova, access & 1);
+    return fail();
+  }
+  return success(sid, iova, s2Ta, s2Mask, outPerm(s2Perm, s2Pperm), s2Level);
+}
+
+/**
+ * Permissions a successful translation grants: QEMU 10.0 returns the entry's own
+ * (stage-1 for a nested entry) permission, which the memory core then applies to the
+ * access; the architecture grants what both stages allow.
+ */
+// @ts-ignore: decorator
+@inline function outPerm(perm: u32, pperm: u32): u32 {
+  return perm == pperm || qemuRules() ? perm : perm & pperm;
+}
+
+/** Event info of a failed walk (p* of ptw.ts), recorded as the stage's CD.R / STE.S2R say. */
+function walkFault(cfg: usize, r: u32, iova: u64, rnw: u32): void {
+  evSetAddr(iova);
+  const v10 = (S.profile & PF_V10) != 0;
+  const record = pStage == 2 ? load<u8>(cfg, CF_S2_RECORD) != 0 : load<u8>(cfg, CF_RECORD) != 0;
+  evWalkFault(r, pStage, pAddr, pIpaDesc, v10 ? EVT_CLASS_IN : 0, rnw, record, v10);
 }
 
 /** StreamIDs beyond QEMU's 16-bit device IDs: nothing is cached, the lookup fails as smmu_find_ste does. */
 function findOutOfRange(): void {
   evSet(EVT_C_BAD_STREAMID);
-}
-
-// @ts-ignore: decorator
-@inline function faultAt(type: u32, iova: u64, rnw: u32): void {
-  evSet(type);
-  evSetAddr(iova);
-  evSetRnw(rnw);
 }
 
 function fail(): u32 {
@@ -242,7 +297,9 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
       continue;
     }
     const st = translate(sid, a, access);
-    if (st == XS_SUCCESS || st == XS_DISABLE || st == XS_BYPASS) {
+    // QEMU 10.0's memory core refuses an access the returned permission lacks (unassigned, no event)
+    const refused = st == XS_SUCCESS && (S.profile & PF_V10) != 0 && (load<u32>(xo, XO_PERM) & access) == 0;
+    if (!refused && (st == XS_SUCCESS || st == XS_DISABLE || st == XS_BYPASS)) {
       // QEMU's memory core: up to the end of the translated page or block; RAM in one
       // piece (up to its end), unassigned memory in naturally aligned pieces of <= 4 bytes
       const pa = load<u64>(xo, XO_ADDR);
@@ -265,7 +322,7 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
       }
       done += n;
     } else {
-      // a failed translation goes to unassigned memory: a piece of <= 4 bytes, aligned
+      // a failed (or refused) translation goes to unassigned memory: a piece of <= 4 bytes, aligned
       n = pieceSize(a, left);
       if (!write) memory.fill(buf, 0, n);
       dmaFailed += n;

@@ -62,6 +62,7 @@ export const ENGINE_FUNCTIONS = {
   snap_arrive: '>i',
   drop_caches: '>v',
   debug_iotlb_insert: 'ijiijji>v', // (asid, iova, tg, level, ta, mask, perm)
+  debug_iotlb_insert_key: 'iijiijji>v', // (asid, vmid, iova, tg, level, ta, mask, perm): ASID/VMID 0..0xffff or KEY_NONE
   debug_iotlb_entry: 'i>i', // (index) -> pointer to the IE_* entry
   debug_config_cached: 'i>i', // (sid)
   debug_config_load: 'i>i', // (sid)

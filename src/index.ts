@@ -4,12 +4,13 @@ export { createSmmu, Smmu, type TranslateBatch } from './smmu.js';
 export { HostError, type HostErrorSource } from './host-error.js';
 export { SimulatedPsmmu, type SimulatedPsmmuOptions, type PsmmuCounters, type ViommuHandle, type PassthroughDmaResult } from './backends/simulated.js';
 export { GuestDriver, CommandError, type GuestBus, type DriverOptions, type Domain } from './guest/driver.js';
+export { Stage2Tables, type Stage2Options, type TableMemory } from './guest/stage2.js';
 export * as encode from './guest/encode.js';
 export { commandName, eventName } from './trace.js';
 export { SnapshotError, SNAPSHOT_VERSION, type SnapshotErrorCode } from './snapshot.js';
 export type { PsmmuBackend, BatchResult } from './backends/types.js';
 export type {
-  Profile, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
+  Profile, Stage, IrqLine, GuestMemoryCallbacks, RamRegion, SmmuOptions, ViommuBackendConfig, PassthroughDevice,
   Access, TranslateStatus, TranslateResult, SmmuStats, SaveOptions, RestoreOptions,
 } from './types.js';
 

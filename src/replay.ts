@@ -8,7 +8,7 @@ import { SimulatedPsmmu, toHex } from './backends/simulated.js';
 import { applyOp, opFromJson, smmuTarget, hexToBytes, num, type OpTarget } from './ops.js';
 import { hex } from './bits.js';
 import { virtMachineMemory } from './virt.js';
-import type { Profile, SmmuOptions } from './types.js';
+import type { Profile, SmmuOptions, Stage } from './types.js';
 
 export interface Mismatch {
   line: number;
@@ -63,6 +63,7 @@ export async function replayText(text: string, file: string, options: ReplayOpti
   try {
     m.opts = {
       profile: (header.profile ?? 'qemu-7.2') as Profile,
+      stage: String(header.stage ?? '1') as Stage, // the trace spec: absent means stage 1 only
       ram: ((header.ram ?? []) as Array<{ base: unknown; size: unknown }>).map((r) => ({ base: num(r.base, 'ram.base'), size: num(r.size, 'ram.size') })),
       devices: ((header.devices ?? []) as Array<{ sid: unknown }>).map((d) => num(d.sid, 'devices.sid')),
       trace: options.trace,

@@ -15,7 +15,7 @@ import {
 } from './snapshot.js';
 import type {
   Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, RestoreOptions, SaveOptions, SmmuOptions,
-  SmmuStats, TranslateResult, TranslateStatus, ViommuBackendConfig,
+  SmmuStats, Stage, TranslateResult, TranslateStatus, ViommuBackendConfig,
 } from './types.js';
 import type { PsmmuBackend } from './backends/types.js';
 
@@ -53,7 +53,11 @@ function describe(v: unknown): string {
   if (typeof v === 'function') return 'a function';
   return `${typeof v} ${String(v)}`;
 }
-const PROFILES: Record<Profile, number> = { 'qemu-7.2': A.PF_QEMU_72, arch: A.PF_ARCH };
+const PROFILES: Record<Profile, number> = { 'qemu-7.2': A.PF_QEMU_72, 'qemu-10.0': A.PF_QEMU_10, arch: A.PF_ARCH };
+/** Profile flags of the translation stages an SMMU implements (IDR0.S1P/S2P; QEMU 10's `stage` property). */
+const STAGES: Record<Stage, number> = { '1': 0, '2': A.PF_S2P | A.PF_NO_S1P, nested: A.PF_S2P };
+/** The stages of a profile when the options name none: QEMU 10's `virt` machine is nested; QEMU 7.2 has stage 1 only. */
+const DEFAULT_STAGE: Record<Profile, Stage> = { 'qemu-7.2': '1', 'qemu-10.0': 'nested', arch: '1' };
 
 interface Ram {
   base: number;
@@ -66,6 +70,12 @@ function checkInt(v: unknown, what: string, max: number): number {
     throw new RangeError(`vsmmu: ${what} must be an integer in [0, ${max}], got ${String(v)}`);
   }
   return v;
+}
+
+/** The engine's profile flags (PF_* of src/arch/abi.ts) for a profile and the stages it implements. */
+export function profileFlags(profile: Profile, stage: Stage): number {
+  // arch: the stages' ID registers and command rules are QEMU 10.0's (architected)
+  return PROFILES[profile] | STAGES[stage] | (profile === 'arch' ? A.PF_V10 : 0);
 }
 
 /** Creates a vSMMU. */
@@ -89,6 +99,8 @@ export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
 
 export class Smmu {
   readonly profile: Profile;
+  /** The translation stages this SMMU implements. */
+  readonly stage: Stage;
   private e!: EngineExports;
   private rams: Ram[] = [];
   private readonly mem?: GuestMemoryCallbacks;
@@ -120,8 +132,12 @@ export class Smmu {
 
   constructor(private readonly options: SmmuOptions) {
     const p = options.profile ?? 'qemu-7.2';
-    if (!(p in PROFILES)) throw new RangeError(`vsmmu: profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${String(p)}`);
+    if (typeof p !== 'string' || !Object.hasOwn(PROFILES, p)) throw new RangeError(`vsmmu: profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${describe(p)}`);
     this.profile = p;
+    const st = options.stage ?? DEFAULT_STAGE[p];
+    if (typeof st !== 'string' || !Object.hasOwn(STAGES, st)) throw new RangeError(`vsmmu: stage must be one of ${Object.keys(STAGES).join(', ')}, got ${describe(st)}`);
+    if (p === 'qemu-7.2' && st !== '1') throw new RangeError(`vsmmu: QEMU 7.2 implements stage 1 only, got stage ${st}`);
+    this.stage = st;
     this.mem = options.memory;
     this.irq = options.irq;
     this.traceSink = options.trace;
@@ -148,7 +164,7 @@ export class Smmu {
     }, this.options.wasm);
     const e = this.e;
     attachEngine(this, e);
-    e.init(PROFILES[this.profile]);
+    e.init(profileFlags(this.profile, this.stage));
     let total = 0;
     (this.options.ram ?? []).forEach((r, i) => { total += this.addRam(r, i, total); });
     e.set_host_memory(this.mem ? 1 : 0);
@@ -796,9 +812,9 @@ export class Smmu {
 
   // ---- snapshots (docs/snapshot-format.md) ----------------------------------------
 
-  /** Profile options that must match between a snapshot and the model restoring it (none yet besides the profile). */
+  /** Profile options that must match between a snapshot and the model restoring it: the stages the SMMU implements. */
   get profileOptions(): string {
-    return '';
+    return `stage=${this.stage}`;
   }
 
   /**

@@ -6,6 +6,7 @@
 // another format version, of another profile or of another guest-visible topology.
 
 import * as N from './arch/snapshot.js';
+import * as A from './arch/abi.js';
 
 /** "VSMMUSNP" */
 export const SNAPSHOT_MAGIC = new Uint8Array([0x56, 0x53, 0x4d, 0x4d, 0x55, 0x53, 0x4e, 0x50]);
@@ -57,7 +58,7 @@ export function crc32(data: Uint8Array): number {
 }
 
 export function recordBytes(section: number): number {
-  return [N.REC_DEVICE_BYTES, N.REC_BACKEND_BYTES, N.REC_VDEV_BYTES, N.REC_VASID_BYTES, N.REC_CONFIG_BYTES, N.REC_IOTLB_BYTES][section];
+  return [N.REC_DEVICE_BYTES, N.REC_BACKEND_BYTES, N.REC_VDEV_BYTES, N.REC_VASID_BYTES, A.REC_CONFIG_BYTES, A.REC_IOTLB_BYTES][section];
 }
 
 /** Position of each section's record count in the state block. */

@@ -4,9 +4,13 @@ import type { PsmmuBackend } from './backends/types.js';
 import type { HostError } from './host-error.js';
 
 /** Which behaviour the model follows. `qemu-7.2`: QEMU 7.2's arm-smmuv3, bit for bit.
- *  `arch`: the same plus the architected behaviours QEMU 7.2 lacks (GBPA, access flag and
- *  address-size faults); see the README. */
-export type Profile = 'qemu-7.2' | 'arch';
+ *  `qemu-10.0`: QEMU 10.0.2's, with stage 2 and nested translation (and QEMU 10.0's bugs).
+ *  `arch`: the architected behaviours where QEMU departs from IHI 0070 (GBPA, access flag
+ *  and address-size faults, stage 2 and nested done as the architecture says); see the README. */
+export type Profile = 'qemu-7.2' | 'qemu-10.0' | 'arch';
+
+/** Translation stages the SMMU implements (IDR0.S1P/S2P): stage 1, stage 2, or both (nested). */
+export type Stage = '1' | '2' | 'nested';
 
 /** Interrupt lines of the SMMU (the wired SPIs of QEMU's virt machine, in its order). */
 export type IrqLine = 'eventq' | 'priq' | 'cmd-sync' | 'gerror';
@@ -56,6 +60,8 @@ export interface PassthroughDevice {
 export interface SmmuOptions {
   /** Behaviour profile (default `qemu-7.2`). */
   profile?: Profile;
+  /** Implemented stages (a trace header's `stage`): default `nested` for `qemu-10.0` (QEMU 10's `virt`), `1` otherwise; `qemu-7.2` has stage 1 only. */
+  stage?: Stage;
   /** RAM regions placed inside the model's WebAssembly memory (fastest: no JS call to reach them). */
   ram?: RamRegion[];
   /** Emulator-owned memory for every address outside `ram`. Without it, such addresses are unassigned. */

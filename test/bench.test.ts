@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
 import { ReferenceCmdq } from '../src/reference/cmdq.js';
 import { ModelStreamBench } from '../src/bench/model.js';
-import { engineDebug } from '../src/engine-debug.js';
+import { engineDebug, engineExports } from '../src/engine-debug.js';
+import { engineIotlb } from '../src/reference/from-engine.js';
 import { ReferenceStreamBench } from '../src/bench/reference.js';
 import { qemuStream } from '../src/bench/qemu.js';
 import { qemuTest } from './helpers.js';
@@ -20,7 +21,7 @@ import * as A from '../src/arch/abi.js';
 import * as C from '../src/arch/commands.js';
 import * as R from '../src/arch/registers.js';
 import { wordsToBytes } from '../src/guest/encode.js';
-import type { RefTlbEntry } from '../src/reference/iotlb.js';
+import { refKey, type RefTlbEntry } from '../src/reference/iotlb.js';
 
 const N = 1200;
 const key = (e: RefTlbEntry) => `${e.asid}/${e.iova}/${e.tg}/${e.level}/${e.ta}/${e.mask}/${e.perm}`;
@@ -174,6 +175,7 @@ test('untraced command loop and reference agree on random streams', async () => 
       const lines = ['eventq', 'priq', 'cmd-sync', 'gerror'];
       const smmu = await createSmmu({ ram: [{ base: RAM, size: 0x100000 }], devices: DEVICES, irq: (line, n) => { irqs[lines.indexOf(line)] += n; } });
       const dbg = engineDebug(smmu);
+      const e = engineExports(smmu);
       smmu.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
       smmu.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 8);
       for (const sid of DEVICES) smmu.writeMemory(STRTAB + sid * 64, wordsToBytes([9n, 0n, 0n, 0n, 0n, 0n, 0n, 0n])); // V, bypass
@@ -189,8 +191,8 @@ test('untraced command loop and reference agree on random streams', async () => 
       for (const t of sc.tlb) {
         const shift = 12 + (3 - t.level) * 9;
         const iova = BigInt(t.page) << BigInt(shift);
-        dbg.iotlbInsert({ asid: t.asid, iova, tg: 1, level: t.level, ta: 0x40000000n, mask: (1n << BigInt(shift)) - 1n, perm: 3 });
-        ref.iotlb.insert({ asid: t.asid, iova, tg: 1, level: t.level, ta: 0x40000000n, mask: (1n << BigInt(shift)) - 1n, perm: 3 });
+        e.debug_iotlb_insert(t.asid, iova, 1, t.level, 0x40000000n, (1n << BigInt(shift)) - 1n, 3);
+        ref.iotlb.insert({ asid: t.asid, vmid: -1, iova, tg: 1, level: t.level, ta: 0x40000000n, mask: (1n << BigInt(shift)) - 1n, perm: 3 });
       }
       const size = 1 << sc.log2;
       sc.cmds.forEach((c, i) => smmu.writeMemory(CMDQ + ((sc.cons + i) & (size - 1)) * 16, wordsToBytes(encodeCmd(c))));
@@ -213,7 +215,7 @@ test('untraced command loop and reference agree on random streams', async () => 
       const st1 = smmu.stats();
       expect(Number(smmu.mmioRead(R.R_CMDQ_CONS, 4))).toBe(ref.s.cons);
       expect(Number(smmu.mmioRead(R.R_GERROR, 4))).toBe(ref.s.gerror);
-      const got = dbg.iotlb().map((t) => `${t.asid}/${t.iova}/${t.tg}/${t.level}`);
+      const got = engineIotlb(e).map((x) => refKey(x.asid, x.vmid, x.iova, x.tg, x.level));
       expect(got.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
       expect(st1.iotlbEntries).toBe(ref.iotlb.size);
       expect(DEVICES.filter((s) => dbg.configCached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));

@@ -27,3 +27,14 @@ test('examples/migrate.mjs', () => {
     '',
   ]);
 });
+
+test('examples/nested.mjs', () => {
+  const out = execFileSync(process.execPath, [new URL('../../examples/nested.mjs', import.meta.url).pathname], { encoding: 'utf8' });
+  expect(out.split('\n')).toEqual([
+    'success 0x40900abc 4096',
+    '0x40900abc',
+    '0x40a00abc',
+    'event 0x10 s2 1 ipa 0x80000abc fault',
+    '',
+  ]);
+});

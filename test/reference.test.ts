@@ -5,7 +5,11 @@
 
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
-import { engineDebug } from '../src/engine-debug.js';
+import { engineDebug, engineExports } from '../src/engine-debug.js';
+import { profileFlags } from '../src/smmu.js';
+import { engineIotlb } from '../src/reference/from-engine.js';
+import { refKey } from '../src/reference/iotlb.js';
+import type { Profile, Stage } from '../src/types.js';
 import { ReferenceCmdq, type RefForward } from '../src/reference/cmdq.js';
 import { formatTrace } from '../src/trace.js';
 import * as A from '../src/arch/abi.js';
@@ -45,7 +49,7 @@ const arbCommand = fc.record({
   ssec: fc.integer({ min: 0, max: 9 }).map((x) => (x === 0 ? 1 : 0)),
   sid: fc.constantFrom(...SIDS),
   asid: fc.constantFrom(...ASIDS),
-  vmid: fc.integer({ min: 0, max: 0xffff }),
+  vmid: fc.oneof(fc.constantFrom(0, 1, 5), fc.integer({ min: 0, max: 0xffff })),
   lo: fc.integer({ min: 0, max: 0xfff }), // bits 11:0 of word 0 above the opcode mixed in
   num: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 31 })), // 0: one granule, or a power of two with SCALE
   scale: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 31 })),
@@ -68,7 +72,8 @@ function encode(c: Cmd): [bigint, bigint] {
   let w0 = BigInt(c.op) | (BigInt(c.ssec) << 10n);
   let w1 = 0n;
   if (c.op === C.CMD_SYNC) w0 |= BigInt(c.cs) << 12n;
-  else if (c.op === C.CMD_TLBI_NH_VA || c.op === C.CMD_TLBI_NH_VAA || c.op === C.CMD_TLBI_NH_ASID || c.op === C.CMD_TLBI_NH_ALL) {
+  else if (c.op === C.CMD_TLBI_NH_VA || c.op === C.CMD_TLBI_NH_VAA || c.op === C.CMD_TLBI_NH_ASID || c.op === C.CMD_TLBI_NH_ALL ||
+      c.op === C.CMD_TLBI_S2_IPA || c.op === C.CMD_TLBI_S12_VMALL) {
     w0 |= (BigInt(c.num) << 12n) | (BigInt(c.scale) << 20n) | (BigInt(c.vmid) << 32n) | (BigInt(c.asid) << 48n);
     w1 = c.addr | BigInt(c.leaf ? 1 : 0) | (BigInt(c.ttl) << 8n) | (BigInt(c.tg) << 10n);
   } else {
@@ -78,8 +83,13 @@ function encode(c: Cmd): [bigint, bigint] {
   return [w0, w1];
 }
 
+/** The SMMUs compared: QEMU 7.2, and QEMU 10.0 with each set of stages. */
+const VARIANTS: Array<[Profile, Stage]> = [['qemu-7.2', '1'], ['qemu-10.0', '1'], ['qemu-10.0', '2'], ['qemu-10.0', 'nested']];
+
 const arbTlb = fc.record({
   asid: fc.constantFrom(...ASIDS),
+  vmid: fc.constantFrom<number>(0, 1, 5),
+  s2: fc.boolean(), // a stage-2 entry (no ASID), where the SMMU has stage 2
   level: fc.integer({ min: 1, max: 3 }),
   tg: fc.integer({ min: 1, max: 3 }),
   page: arbPage,
@@ -104,6 +114,7 @@ interface Scenario {
   irqCtrl: number;
   ack: boolean;
   pt: (typeof arbPassthrough extends fc.Arbitrary<infer T> ? T : never) | null;
+  variant?: number;
   /** Trace on (the general loop) or off (the fast loop, when no backend is attached). */
   traced: boolean;
 }
@@ -118,6 +129,7 @@ const arbScenario: fc.Arbitrary<Scenario> = fc.integer({ min: 0, max: 5 }).chain
     irqCtrl: fc.integer({ min: 0, max: 7 }),
     ack: fc.boolean(),
     pt: fc.option(arbPassthrough, { nil: null }),
+    variant: fc.integer({ min: 0, max: VARIANTS.length - 1 }),
     traced: fc.boolean(),
   }),
 );
@@ -156,9 +168,14 @@ async function runBoth(sc: Scenario): Promise<void> {
   const nb = sc.pt?.backends ?? 0;
   const vdevs = new Map<number, { backend: number; psid: number }>();
   for (const d of sc.pt?.devices ?? []) if (d.backend < nb) vdevs.set(d.sid, { backend: d.backend, psid: d.psid });
+  const [profile, stage] = VARIANTS[sc.variant ?? 0];
+  const flags = profileFlags(profile, stage);
+  const s2p = (flags & A.PF_S2P) !== 0;
   const irqs = [0, 0, 0, 0];
   const irqLines = ['eventq', 'priq', 'cmd-sync', 'gerror'];
   const smmu = await createSmmu({
+    profile,
+    stage,
     ram: [{ base: RAM, size: 0x100000 }],
     devices: DEVICES,
     irq: (line, n) => { irqs[irqLines.indexOf(line)] += n; },
@@ -168,6 +185,7 @@ async function runBoth(sc: Scenario): Promise<void> {
     } : undefined,
   });
   const dbg = engineDebug(smmu);
+  const e = engineExports(smmu);
   // guest structures: linear stream table with bypass STEs for the emulated devices
   smmu.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
   smmu.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 8);
@@ -188,7 +206,8 @@ async function runBoth(sc: Scenario): Promise<void> {
     const g = BigInt(t.tg * 2 + 10);
     const shift = g + BigInt((3 - t.level) * (t.tg * 2 + 7));
     const iova = BigInt(t.page) << shift;
-    dbg.iotlbInsert({ asid: t.asid, iova, tg: t.tg, level: t.level, ta: 0x40000000n, mask: (1n << shift) - 1n, perm: t.ro ? 1 : 3 });
+    const asid = s2p && t.s2 ? A.KEY_NONE : t.asid;
+    e.debug_iotlb_insert_key(asid, s2p ? t.vmid : A.KEY_NONE, iova, t.tg, t.level, 0x40000000n, (1n << shift) - 1n, t.ro ? 1 : 3);
   }
   // queue contents
   const size = 1 << sc.log2;
@@ -204,7 +223,7 @@ async function runBoth(sc: Scenario): Promise<void> {
 
   // reference, from the same state
   const ref = new ReferenceCmdq(
-    { cr0: 8, irqCtrl: sc.irqCtrl, gerror: 0, gerrorn: 0, base: BigInt(CMDQ) | BigInt(sc.log2), prod: sc.cons, cons: sc.cons, log2: sc.log2 },
+    { cr0: 8, irqCtrl: sc.irqCtrl, gerror: 0, gerrorn: 0, base: BigInt(CMDQ) | BigInt(sc.log2), prod: sc.cons, cons: sc.cons, log2: sc.log2, flags },
     {
       read: (addr) => (addr >= BigInt(RAM) && addr + 16n <= BigInt(RAM + 0x100000) ? ram.slice(Number(addr) - RAM, Number(addr) - RAM + 16) : null),
       isDevice: (sid) => DEVICES.includes(sid),
@@ -232,7 +251,7 @@ async function runBoth(sc: Scenario): Promise<void> {
   for (const t of sc.tlb) {
     const g = t.tg * 2 + 10;
     const shift = BigInt(g + (3 - t.level) * (g - 3));
-    ref.iotlb.insert({ asid: t.asid, iova: BigInt(t.page) << shift, tg: t.tg, level: t.level, ta: 0x40000000n, mask: (1n << shift) - 1n, perm: t.ro ? 1 : 3 });
+    ref.iotlb.insert({ asid: s2p && t.s2 ? -1 : t.asid, vmid: s2p ? t.vmid : -1, iova: BigInt(t.page) << shift, tg: t.tg, level: t.level, ta: 0x40000000n, mask: (1n << shift) - 1n, perm: t.ro ? 1 : 3 });
   }
   const refSent: string[][] = [[], [], []];
   const refRun = () => {
@@ -274,7 +293,7 @@ async function runBoth(sc: Scenario): Promise<void> {
   const done = (ref.s.cons - sc.cons) & ((2 << sc.log2) - 1);
   expect(st1.commands - st0.commands).toBe(done);
   expect(st1.syncs - st0.syncs).toBe(sc.cmds.slice(0, done).filter((c) => c.op === C.CMD_SYNC).length);
-  const tlb = dbg.iotlb().map((t) => `${t.asid}/${t.iova}/${t.tg}/${t.level}`);
+  const tlb = engineIotlb(e).map((x) => refKey(x.asid, x.vmid, x.iova, x.tg, x.level));
   expect(tlb.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
   expect(DEVICES.filter((s) => dbg.configCached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
   for (let b = 0; b < nb; b++) expect(recorders[b].got).toEqual(refSent[b]);
@@ -303,13 +322,16 @@ test('engine and TypeScript reference agree on random command streams', async ()
   await fc.assert(fc.asyncProperty(arbScenario, runBoth), { numRuns: Number(process.env.VSMMU_PROPERTY_RUNS ?? 300) });
 });
 
-test('engine and TypeScript reference agree on a stream with every opcode', async () => {
+test('engine and TypeScript reference agree on a stream with every opcode, on every SMMU variant', async () => {
   const cmds: Cmd[] = [];
   for (let op = 0; op < 256; op++) {
     cmds.push({ op, ssec: 0, sid: 0x18, asid: 7, vmid: 1, lo: 0, num: 3, scale: 1, cs: 1, addr: 0x200000n, ttl: 3, tg: 1, leaf: true, range: 4 });
   }
   // one command per batch so that CERROR_ILL on unknown opcodes does not stop the rest
-  for (const c of cmds) {
-    for (const traced of [true, false]) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb: [{ asid: 7, level: 3, tg: 1, page: 0x200, ro: false }], cached: [0x18], irqCtrl: 7, ack: true, pt: null, traced });
+  const tlb = [5, 1].flatMap((vmid) => [false, true].map((s2) => ({ asid: 7, vmid, s2, level: 3, tg: 1, page: 0x200, ro: false })));
+  for (let variant = 0; variant < VARIANTS.length; variant++) {
+    for (const c of cmds) {
+      for (const traced of [true, false]) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb, cached: [0x18], irqCtrl: 7, ack: true, pt: null, traced, variant });
+    }
   }
 });

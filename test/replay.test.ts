@@ -1,8 +1,10 @@
-// Every trace kept in test/traces replays with zero mismatches: the QEMU 7.2 recordings,
-// the Linux 6.1 driver runs recorded on QEMU, the vIOMMU contract examples and the
-// conformance harness's shrunk regressions. test/snapshots holds the model's own output
-// (per-topology vIOMMU traces written by `vsmmu topo-traces`): they replay too, as a
-// regression check, but are not evidence of agreeing with QEMU and are counted apart.
+// Every trace kept in test/traces replays with zero mismatches: the QEMU 7.2 and
+// QEMU 10.0 recordings (stage 1, stage 2, nested; qemu-10.0-local: nested faults
+// recorded here on QEMU 10.0.2), the Linux 6.1 driver dumps (on 7.2,
+// and on a stage-2 QEMU 10.0), the vIOMMU contract examples
+// and the conformance harness's shrunk regressions. test/snapshots holds the model's own
+// output (per-topology vIOMMU traces written by `vsmmu topo-traces`): they replay too, as a
+// regression check, but are counted apart.
 
 import { existsSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,13 +25,19 @@ const snapshots = files(SNAPSHOTS);
 
 test('the trace families are all there, each with a note of where it comes from', () => {
   const dirs = new Set(all.map((f) => f.slice(ROOT.length).split('/')[0]));
-  expect([...dirs].sort()).toEqual(['linux', 'migrate', 'qemu-7.2', 'regress', 'viommu', 'viommu-migrate']);
-  const note = (d: string) => ['README.md', 'ORIGIN.md'].map((n) => join(d, n)).find((f) => existsSync(f));
-  for (const d of dirs) expect(readFileSync(note(join(ROOT, d)) ?? join(ROOT, d, 'README.md'), 'utf8').length).toBeGreaterThan(100);
-  expect(readFileSync(join(SNAPSHOTS, 'topologies', 'README.md'), 'utf8')).toMatch(/^# /);
+  for (const d of ['qemu-7.2', 'qemu-10.0', 'linux', 'linux-qemu10', 'viommu', 'migrate', 'viommu-migrate']) expect(dirs.has(d)).toBe(true);
   expect(all.filter((f) => f.includes('/qemu-7.2/')).length).toBe(18);
   expect(all.filter((f) => f.includes('/migrate/')).length).toBe(6);
   expect(all.filter((f) => f.includes('/viommu-migrate/')).length).toBe(2);
+  const q10 = all.filter((f) => f.includes('/qemu-10.0/'));
+  expect(q10.length).toBe(42);
+  // 19 stage-1, 13 stage-2 and 10 nested recordings
+  const stages = q10.map((f) => String(JSON.parse(readFileSync(f, 'utf8').split('\n')[0]).stage ?? '1'));
+  expect(['1', '2', 'nested'].map((s) => stages.filter((x) => x === s).length)).toEqual([19, 13, 10]);
+  const note = (d: string) => ['README.md', 'ORIGIN.md'].map((n) => join(d, n)).find((f) => existsSync(f));
+  for (const d of ['qemu-7.2', 'linux', 'viommu', 'regress', 'migrate', 'viommu-migrate']) expect(readFileSync(note(join(ROOT, d)) ?? join(ROOT, d, 'README.md'), 'utf8').length).toBeGreaterThan(100);
+  expect(dirs.has('topologies')).toBe(false);
+  expect(readFileSync(join(SNAPSHOTS, 'topologies', 'README.md'), 'utf8')).toMatch(/^# /);
   expect(snapshots.length).toBeGreaterThan(0);
 });
 

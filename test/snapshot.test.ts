@@ -295,7 +295,7 @@ describe('hostile snapshot bytes', () => {
     const x = snap.slice(); x[0] = 0x51;
     expect(code(x)).toBe('magic');
     // a register value no guest can write: CR0ACK that does not mirror CR0
-    const state = 16 + 8 + (2 + 'qemu-7.2'.length) + 8;
+    const state = 16 + 8 + (2 + 'qemu-7.2'.length + smmu.profileOptions.length) + 8;
     expect(code(mutate(snap, { t: 'word', at: state + N.SN_CR0ACK - 16, v: 0xffffffff, fix: true }))).toBe('corrupt');
     expect(code(snap)).toBe('ok');
     // host-side misuse: a TypeError naming the argument
@@ -304,5 +304,42 @@ describe('hostile snapshot bytes', () => {
     expect(() => smmu.restore(snap, { arrival: 'yes' as never })).toThrow(/arrival must be a boolean/);
     expect(() => smmu.save(null as never)).toThrow(/save options must be an object/);
     expect(code('not bytes' as never)).toBe('corrupt');
+  });
+});
+
+describe('stage 2 and nested (qemu-10.0)', () => {
+  // A nested domain whose stage-2 leaf was changed without invalidation: the combined IOTLB
+  // entry and the nested configuration (VMID, stage-2 fields) travel with caches: 'keep'.
+  async function nestedGuest() {
+    const { Stage2Tables } = await import('../src/index.js');
+    const opts = { profile: 'qemu-10.0' as const, stage: 'nested' as const, ram: [{ base: RAM_BASE, size: RAM_SIZE }], devices: [0x18] };
+    const smmu = await createSmmu(opts);
+    const driver = new GuestDriver(smmu, { heap: { base: RAM_BASE + 0x100000, size: 0x800000 } });
+    driver.init();
+    const s2 = new Stage2Tables(driver, { vmid: 9, ipaBits: 40 });
+    s2.map(RAM_BASE + 0x100000, RAM_BASE + 0x100000, 0x800000);
+    s2.map(0x80000000, DATA, 0x1000);
+    const domain = driver.createDomain({ asid: 1 });
+    driver.map(domain, 0x1000, 0x80000000, 0x1000);
+    driver.setSte(0x18, { config: 7, s1ctxptr: domain.cdAddr, s2: s2.steFields() });
+    expect(smmu.translate(0x18, 0x1abc, 'write')).toMatchObject({ status: 'success', addr: DATA + 0xabc });
+    s2.map(0x80000000, DATA + 0x10000, 0x1000); // stale from here on
+    return { smmu, opts };
+  }
+
+  test('caches kept: the combined entry is still served; dropped: walked afresh', async () => {
+    const { smmu, opts } = await nestedGuest();
+    const snap = smmu.save({ caches: true, ram: true });
+    const kept = await createSmmu({ ...opts, restore: { snapshot: snap, caches: 'keep' } });
+    expect(kept.translate(0x18, 0x1abc)).toMatchObject({ status: 'success', addr: DATA + 0xabc });
+    expect(registers(kept)).toEqual(registers(smmu));
+    const dropped = await createSmmu({ ...opts, restore: snap });
+    expect(dropped.translate(0x18, 0x1abc)).toMatchObject({ status: 'success', addr: DATA + 0x10abc });
+  });
+
+  test('a snapshot of a nested SMMU is refused by a stage-1 one', async () => {
+    const { smmu, opts } = await nestedGuest();
+    const snap = smmu.save();
+    await expect(createSmmu({ ...opts, stage: '1', restore: snap })).rejects.toMatchObject({ code: 'profile', message: expect.stringMatching(/stage=nested.*stage=1/) });
   });
 });

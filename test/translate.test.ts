@@ -186,7 +186,7 @@ describe('stage-1 walk: every granule and start level', () => {
   test('QEMU 7.2 neither checks the access flag nor output address size; the arch profile does', async () => {
     for (const profile of ['qemu-7.2', 'arch'] as const) {
       const m = await machine({ profile });
-      const d = m.driver.createDomain({ asid: 2, cd: { ips: 0 } }); // 32-bit IPA
+      const d = m.driver.createDomain({ asid: 2, cd: { ips: 0, affd: false } }); // 32-bit IPA; access flag faults not disabled
       m.driver.map(d, 0x1000, PA, 0x1000);
       const l3 = m.driver.tableFor(d, 0x1000, 3, false)!;
       m.driver.write64(l3 + 8, pteLeaf({ addr: PA, af: false }, 3)); // AF = 0

@@ -37,13 +37,23 @@ export const XB_BYTES = 22 * 4096;
 export const IE_IOVA = 0; // u64 key: IOVA aligned to the entry's size
 export const IE_TA = 8; // u64 translated address of the block
 export const IE_MASK = 16; // u64 address mask (block size - 1)
-export const IE_ASID = 24; // u16
+export const IE_ASID = 24; // u16 (low 16 bits of the ASID key)
 export const IE_TG = 26; // u8 key: (granule - 10) / 2
 export const IE_LEVEL = 27; // u8 key: walk level
-export const IE_PERM = 28; // u8 ACC_READ | ACC_WRITE
+export const IE_PERM = 28; // u8 ACC_READ | ACC_WRITE (stage 1 of a nested entry: QEMU entry.perm)
 export const IE_GRANULE = 29; // u8 granule shift
 export const IE_SLOT = 30; // u16 hash slot holding this entry (engine-private)
-export const IE_BYTES = 32;
+export const IE_ASIDKEY = 32; // u32 key: ASID, or KEY_NONE for stage-2 entries (QEMU asid -1)
+export const IE_VMID = 36; // u32 key: VMID, or KEY_NONE on an SMMU without stage 2 (QEMU vmid -1)
+export const IE_PPERM = 40; // u8 stage-2 permissions of the entry (QEMU parent_perm)
+export const IE_BYTES = 48;
+/** Bytes of one configuration-cache entry (CF_* of assembly/config.ts; a power of two). */
+export const CF_ENTRY_BYTES = 128;
+/** Snapshot records of the caches (src/arch/snapshot.ts): an IOTLB entry as is; a configuration entry after a u32 StreamID and 12 zero bytes. */
+export const REC_IOTLB_BYTES = IE_BYTES;
+export const REC_CONFIG_BYTES = 16 + CF_ENTRY_BYTES;
+/** The IOTLB key value QEMU writes as -1 (no ASID: a stage-2 entry; no VMID: no stage 2). */
+export const KEY_NONE = 0x10000;
 
 // RAM regions inside the engine's memory: at most this many bytes in all (the 4 GiB
 // WebAssembly memory also holds the tables and staging areas).
@@ -113,5 +123,10 @@ export const ST_BYTES = 128;
 export const PF_GBPA = 1; // GBPA implemented: Update handshake, ABORT honoured while SMMUEN = 0
 export const PF_AF = 2; // Access flag checked: AF = 0 gives F_ACCESS
 export const PF_ADDR_SIZE = 4; // output addresses checked against the CD's IPS / IDR5.OAS: F_ADDR_SIZE
+export const PF_V10 = 8; // QEMU 10.0 rules: VMID16, CLASS in walk-fault records, commands legal per implemented stage
+export const PF_S2P = 16; // stage 2 implemented (IDR0.S2P)
+export const PF_NO_S1P = 32; // stage 1 not implemented (IDR0.S1P = 0)
+export const PF_QEMU_BUGS = 64; // QEMU 10.0's stage-2/nested departures (README "QEMU 10.0 departures")
 export const PF_QEMU_72 = 0;
 export const PF_ARCH = 7;
+export const PF_QEMU_10 = PF_GBPA | PF_AF | PF_ADDR_SIZE | PF_V10 | PF_QEMU_BUGS;

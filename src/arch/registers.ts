@@ -70,6 +70,7 @@ export const IDR1_CMDQS = 21 | (5 * 1024);
 
 // IDR3 (6.3.4)
 export const IDR3_HAD = 2 | (1 * 1024);
+export const IDR3_XNX = 4 | (1 * 1024); // QEMU 10.0 sets it with stage 2
 export const IDR3_RIL = 10 | (1 * 1024);
 export const IDR3_BBML = 11 | (2 * 1024);
 

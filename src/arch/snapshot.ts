@@ -48,7 +48,7 @@ export const SEC_DEVICES = 0; // emulated devices: u32 StreamID
 export const SEC_BACKENDS = 1; // backends in index order: u32 VMID
 export const SEC_VDEVS = 2; // passthrough devices, ascending vSID: u32 vSID, u32 backend index, u32 pSID
 export const SEC_VASIDS = 3; // learned vASIDs: u32 ASID, u32 backend mask
-export const SEC_CONFIGS = 4; // cached configurations: u32 StreamID, 12 bytes zero, 64-byte entry (CF_* of assembly/config.ts)
+export const SEC_CONFIGS = 4; // cached configurations: u32 StreamID, 12 bytes zero, the CF_ENTRY_BYTES entry (CF_* of assembly/config.ts)
 export const SEC_IOTLB = 5; // IOTLB entries in insertion slots: IE_* of abi.ts (IE_SLOT zero)
 export const SEC_COUNT = 6;
 
@@ -61,10 +61,9 @@ export const REC_VDEV_PSID = 8;
 export const REC_VASID_BYTES = 8;
 export const REC_VASID_ASID = 0;
 export const REC_VASID_MASK = 4;
-export const REC_CONFIG_BYTES = 80;
+// REC_CONFIG_BYTES and REC_IOTLB_BYTES are in abi.ts, beside the entries they carry
 export const REC_CONFIG_SID = 0;
 export const REC_CONFIG_ENTRY = 16;
-export const REC_IOTLB_BYTES = 32;
 
 /** Size of the chunk area records are exchanged through. */
 export const SNAP_CHUNK_BYTES = 65536;

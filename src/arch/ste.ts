@@ -20,8 +20,25 @@ export const STE_S1CSH = 70 | (2 * 1024);
 export const STE_S1STALLD = 91 | (1 * 1024); // [91]
 export const STE_EATS = 92 | (2 * 1024); // [93:92]
 export const STE_STRW = 94 | (2 * 1024); // [95:94]
-// Word 2
-export const STE_S2VMID = 128 | (16 * 1024);
+// Word 2 (stage 2, 5.2)
+export const STE_S2VMID = 128 | (16 * 1024); // [143:128]
+export const STE_S2T0SZ = 160 | (6 * 1024); // [165:160]
+export const STE_S2SL0 = 166 | (2 * 1024); // [167:166]
+export const STE_S2TG = 174 | (2 * 1024); // [175:174]
+export const STE_S2PS = 176 | (3 * 1024); // [178:176]
+export const STE_S2AA64 = 179 | (1 * 1024); // [179]
+export const STE_S2ENDI = 180 | (1 * 1024); // [180]
+export const STE_S2AFFD = 181 | (1 * 1024); // [181]
+export const STE_S2HD = 183 | (1 * 1024); // [183]
+export const STE_S2HA = 184 | (1 * 1024); // [184]
+export const STE_S2S = 185 | (1 * 1024); // [185]
+export const STE_S2R = 186 | (1 * 1024); // [186]
+// Word 3
+export const STE_S2TTB = 196 | (48 * 1024); // [243:196], the table address is this << 4 (S2TTB[51:4])
+/** S2SL0 = 3 is reserved without FEAT_TTST (QEMU: C_BAD_STE). */
+export const STE_S2SL0_RESERVED = 3;
+/** QEMU VMSA_MAX_S2_CONCAT: at most 16 concatenated start tables. */
+export const S2_MAX_CONCAT = 16;
 
 // Config values (5.2, Table 5-3): bit 2 = "not abort", bit 0 = stage 1, bit 1 = stage 2.
 export const STE_CFG_ABORT = 0;

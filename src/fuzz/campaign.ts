@@ -17,6 +17,7 @@ import { applyOp, opToJson, smmuTarget, type Op, type OpTarget } from '../ops.js
 import { Rng } from '../conformance/rng.js';
 import { ReferenceCmdq, type RefDispatchConfig, type RefForward } from '../reference/cmdq.js';
 import { engineConfigs, engineIotlb, engineVasids } from '../reference/from-engine.js';
+import { refKey } from '../reference/iotlb.js';
 import { engineOf } from '../bench/model.js';
 import { HostError } from '../host-error.js';
 import * as A from '../arch/abi.js';
@@ -372,7 +373,7 @@ function compare(m: Machine, s: Snapshot): string[] {
   const gerror = Number(m.smmu.mmioRead(R.R_GERROR, 4));
   if (cons !== s.ref.s.cons) out.push(`CMDQ_CONS ${hex(cons)} vs reference ${hex(s.ref.s.cons)}`);
   if (gerror !== s.ref.s.gerror) out.push(`GERROR ${hex(gerror)} vs reference ${hex(s.ref.s.gerror)}`);
-  const tlb = engineIotlb(e).map((t) => `${t.asid}/${t.iova}/${t.tg}/${t.level}`).sort();
+  const tlb = engineIotlb(e).map((t) => refKey(t.asid, t.vmid, t.iova, t.tg, t.level)).sort();
   const rt = [...s.ref.iotlb.entries.keys()].sort();
   if (tlb.join() !== rt.join()) out.push(`IOTLB ${tlb.length} entries vs reference ${rt.length}`);
   const sids = [...EMULATED, ...PASSTHROUGH.map((p) => p.sid)];

@@ -77,6 +77,31 @@ export interface SteFields {
   s1dss?: number;
   s1stalld?: boolean;
   eats?: number;
+  /** Stage 2 (Config 6 or 7): the STE's S2 fields. */
+  s2?: S2Fields;
+}
+
+/** The stage-2 fields of an STE (IHI 0070 5.2). */
+export interface S2Fields {
+  vmid: number;
+  /** S2TTB: the start table(s), aligned to their size. */
+  ttb: bigint | number;
+  /** S2T0SZ: input (IPA) size 64 - t0sz bits. */
+  t0sz: number;
+  /** S2SL0: start level (4K: 2 - sl0; 16K, 64K: 3 - sl0). */
+  sl0: number;
+  /** S2TG encoding: 0 = 4K, 1 = 64K, 2 = 16K. */
+  tg: number;
+  /** S2PS encoding (default 4: 44 bits). */
+  ps?: number;
+  aa64?: boolean;
+  endi?: boolean;
+  /** Access flag faults disabled (default true, as Linux sets it). */
+  affd?: boolean;
+  /** Record faults (S2R, default true). */
+  r?: boolean;
+  /** Stall (S2S). */
+  s?: boolean;
 }
 
 /** An STE (eight 64-bit words). */
@@ -90,6 +115,20 @@ export function ste(f: SteFields): Words {
   put(w, STE.STE_S1DSS, f.s1dss ?? 0);
   put(w, STE.STE_S1STALLD, f.s1stalld ? 1 : 0);
   put(w, STE.STE_EATS, f.eats ?? 0);
+  const s2 = f.s2;
+  if (s2) {
+    put(w, STE.STE_S2VMID, s2.vmid);
+    put(w, STE.STE_S2T0SZ, s2.t0sz);
+    put(w, STE.STE_S2SL0, s2.sl0);
+    put(w, STE.STE_S2TG, s2.tg);
+    put(w, STE.STE_S2PS, s2.ps ?? 4);
+    put(w, STE.STE_S2AA64, s2.aa64 === false ? 0 : 1);
+    put(w, STE.STE_S2ENDI, s2.endi ? 1 : 0);
+    put(w, STE.STE_S2AFFD, s2.affd === false ? 0 : 1);
+    put(w, STE.STE_S2R, s2.r === false ? 0 : 1);
+    put(w, STE.STE_S2S, s2.s ? 1 : 0);
+    put(w, STE.STE_S2TTB, BigInt(s2.ttb) >> 4n);
+  }
   return w;
 }
 
@@ -170,6 +209,41 @@ export function pteLeaf(f: PteFields, level: number): bigint {
   v |= 3n << 8n; // inner shareable
   return v;
 }
+
+/** Stage-2 leaf descriptor: a page at level 3, a block above; S2AP bit 0 read, bit 1 write (default both). */
+export function pteS2Leaf(f: { addr: bigint | number; s2ap?: number; af?: boolean }, level: number): bigint {
+  let v = (BigInt(f.addr) & 0x0000fffffffff000n) | BigInt(level === 3 ? P.PTE_TYPE_PAGE : P.PTE_TYPE_BLOCK);
+  v = deposit64(v, P.PTE_AP, BigInt(f.s2ap ?? 3));
+  if (f.af !== false) v = deposit64(v, P.PTE_AF, 1n);
+  return v | (3n << 8n); // inner shareable
+}
+
+export interface TlbiS2Ipa {
+  vmid: number;
+  addr: bigint | number;
+  leaf?: boolean;
+  /** Range invalidation: TG 1 = 4K, 2 = 16K, 3 = 64K; (NUM + 1) << SCALE pages. */
+  tg?: number;
+  ttl?: number;
+  num?: number;
+  scale?: number;
+}
+
+/** TLBI_S2_IPA (4.4.4): stage-2 entries of a VMID for an IPA or a range. */
+export function cmdTlbiS2Ipa(o: TlbiS2Ipa): Words {
+  const w = cmd(C.CMD_TLBI_S2_IPA);
+  put(w, C.CMD_VMID, o.vmid);
+  put(w, C.CMD_NUM, o.num ?? 0);
+  put(w, C.CMD_SCALE, o.scale ?? 0);
+  w[1] = BigInt(o.addr) & ~0xfffn;
+  put(w, C.CMD_LEAF, o.leaf ? 1 : 0);
+  put(w, C.CMD_TTL, o.ttl ?? 0);
+  put(w, C.CMD_TG, o.tg ?? 0);
+  return w;
+}
+
+/** TLBI_S12_VMALL (4.4.3): every entry of a VMID, both stages. */
+export const cmdTlbiS12Vmall = (vmid: number): Words => put(cmd(C.CMD_TLBI_S12_VMALL), C.CMD_VMID, vmid);
 
 /** Little-endian bytes of 64-bit words. */
 export function wordsToBytes(w: Words): Uint8Array {

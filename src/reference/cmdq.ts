@@ -1,6 +1,7 @@
 // Readable TypeScript reference of the command-queue engine (assembly/cmdq.ts and the
-// classification of assembly/dispatch.ts), written from QEMU 7.2's smmuv3_cmdq_consume
-// and the trace spec's vIOMMU forwarding contract. It works on 32-bit words like QEMU,
+// classification of assembly/dispatch.ts), written from QEMU 7.2's and 10.0's
+// smmuv3_cmdq_consume (10.0: commands legal per implemented stage, VMIDs, TLBI_S2_IPA,
+// TLBI_S12_VMALL) and the trace spec's vIOMMU forwarding contract. It works on 32-bit words like QEMU,
 // reads the queue through a callback, applies each command to reference caches and
 // emits the same trace records as the engine, so the two can be compared on random
 // command streams (test/reference.test.ts) and timed against each other (vsmmu bench).
@@ -23,6 +24,8 @@ export interface RefQueueState {
   prod: number;
   cons: number;
   log2: number;
+  /** Profile flags (PF_* of src/arch/abi.ts, stages included); default QEMU 7.2. */
+  flags?: number;
 }
 
 export interface RefForward {
@@ -189,8 +192,20 @@ export class ReferenceCmdq {
     this.tr(id, s.prod & im, s.cons & im, (s.prod >>> s.log2) & 1, (s.cons >>> s.log2) & 1);
   }
 
+  private get v10(): boolean {
+    return ((this.s.flags ?? 0) & A.PF_V10) !== 0;
+  }
+
+  /** The VMID a TLBI matches: only an SMMU with stage 2 has VMIDs (QEMU 10.0), else -1 (any). */
+  private vmid(): number {
+    return this.v10 && ((this.s.flags ?? 0) & A.PF_S2P) !== 0 ? cf(this.w, C.CMD_VMID) : -1;
+  }
+
   private execute(type: number): number {
     const w = this.w;
+    const f = this.s.flags ?? 0;
+    const noS1 = this.v10 && (f & A.PF_NO_S1P) !== 0;
+    const noS2 = this.v10 && (f & A.PF_S2P) === 0;
     switch (type) {
       case C.CMD_SYNC:
         if ((cf(w, C.CMD_SYNC_CS) & C.SYNC_CS_IRQ) !== 0) this.triggerIrq(R.IRQ_CMD_SYNC, 0);
@@ -221,22 +236,41 @@ export class ReferenceCmdq {
         return R.CERROR_NONE;
       }
       case C.CMD_TLBI_NH_ASID: {
+        if (noS1) return R.CERROR_ILL;
         const asid = cf(w, C.CMD_ASID);
         this.tr(T.T_CMDQ_TLBI_NH_ASID, asid);
-        this.iotlb.invAsid(asid);
+        this.iotlb.invAsid(asid, this.vmid());
         return R.CERROR_NONE;
       }
-      case C.CMD_TLBI_NH_ALL:
+      case C.CMD_TLBI_NH_ALL: {
+        if (noS1) return R.CERROR_ILL;
+        this.tr(T.T_CMDQ_TLBI_NH);
+        const vmid = this.vmid();
+        if (vmid < 0) this.iotlb.invAll();
+        else this.iotlb.invVmid(vmid, true);
+        return R.CERROR_NONE;
+      }
       case C.CMD_TLBI_NSNH_ALL:
         this.tr(T.T_CMDQ_TLBI_NH);
         this.iotlb.invAll();
         return R.CERROR_NONE;
       case C.CMD_TLBI_NH_VA:
       case C.CMD_TLBI_NH_VAA:
+        if (noS1) return R.CERROR_ILL;
         this.rangeInval(type);
         return R.CERROR_NONE;
+      case C.CMD_TLBI_S12_VMALL:
+        if (noS2) return R.CERROR_ILL;
+        this.tr(T.T_UNHANDLED_CMD, type);
+        if (this.v10) this.iotlb.invVmid(this.vmid(), false);
+        return R.CERROR_NONE;
+      case C.CMD_TLBI_S2_IPA:
+        if (noS2) return R.CERROR_ILL;
+        this.tr(T.T_UNHANDLED_CMD, type);
+        if (this.v10) this.rangeInval(type);
+        return R.CERROR_NONE;
       case C.CMD_TLBI_EL3_ALL: case C.CMD_TLBI_EL3_VA: case C.CMD_TLBI_EL2_ALL: case C.CMD_TLBI_EL2_ASID:
-      case C.CMD_TLBI_EL2_VA: case C.CMD_TLBI_EL2_VAA: case C.CMD_TLBI_S12_VMALL: case C.CMD_TLBI_S2_IPA:
+      case C.CMD_TLBI_EL2_VA: case C.CMD_TLBI_EL2_VAA:
       case C.CMD_ATC_INV: case C.CMD_PRI_RESP: case C.CMD_RESUME: case C.CMD_STALL_TERM:
         this.tr(T.T_UNHANDLED_CMD, type);
         return R.CERROR_NONE;
@@ -244,16 +278,21 @@ export class ReferenceCmdq {
     return R.CERROR_ILL;
   }
 
-  /** smmuv3_s1_range_inval. */
+  /** smmuv3_range_inval (7.2: smmuv3_s1_range_inval); TLBI_S2_IPA drops stage-2 entries only. */
   private rangeInval(type: number): void {
     const w = this.w;
     let addr = (BigInt(w[3]) << 32n) | BigInt((w[2] & 0xfffff000) >>> 0);
     const vmid = cf(w, C.CMD_VMID);
+    const vm = this.vmid();
+    const inv = (a: bigint, pages: bigint, tg: number, ttl: number) => {
+      if (type === C.CMD_TLBI_S2_IPA) this.iotlb.invIpa(vm, a, tg, pages, ttl);
+      else this.iotlb.invIova(asid, vm, a, tg, pages, ttl);
+    };
     const asid = type === C.CMD_TLBI_NH_VA ? cf(w, C.CMD_ASID) : -1;
     const ttl = cf(w, C.CMD_TTL), tg = cf(w, C.CMD_TG), leaf = cf(w, C.CMD_LEAF);
     if (!tg) {
       this.tr(T.T_S1_RANGE_INVAL, vmid, asid, addr, tg, 1, ttl, leaf);
-      this.iotlb.invIova(asid, addr, tg, 1n, ttl);
+      inv(addr, 1n, tg, ttl);
       return;
     }
     const granule = BigInt(tg * 2 + 10);
@@ -262,7 +301,7 @@ export class ReferenceCmdq {
       const mask = alignedPow2Mask(addr, end);
       const pages = (mask + 1n) >> granule;
       this.tr(T.T_S1_RANGE_INVAL, vmid, asid, addr, tg, pages, ttl, leaf);
-      this.iotlb.invIova(asid, addr, tg, pages, ttl);
+      inv(addr, pages, tg, ttl);
       addr = BigInt.asUintN(64, addr + mask + 1n);
     }
   }

@@ -6,13 +6,15 @@ import type { EngineExports } from '../engine.js';
 import type { RefTlbEntry } from './iotlb.js';
 import * as A from '../arch/abi.js';
 
-/** IOTLB contents, as the reference's entries. */
+/** IOTLB contents, as the reference's entries (the engine's KEY_NONE as -1). */
 export function engineIotlb(e: EngineExports): RefTlbEntry[] {
   const out: RefTlbEntry[] = [];
+  const key = (v: number): number => (v === A.KEY_NONE ? -1 : v);
   for (let i = 0; i < e.iotlb_count(); i++) {
     const dv = new DataView(e.memory.buffer, e.debug_iotlb_entry(i), A.IE_BYTES);
     out.push({
-      asid: dv.getUint16(A.IE_ASID, true),
+      asid: key(dv.getUint32(A.IE_ASIDKEY, true)),
+      vmid: key(dv.getUint32(A.IE_VMID, true)),
       iova: dv.getBigUint64(A.IE_IOVA, true),
       tg: dv.getUint8(A.IE_TG),
       level: dv.getUint8(A.IE_LEVEL),
