@@ -6,7 +6,7 @@
 // contiguous run (two at a wrap).
 
 import * as S from "./state";
-import { ex, ex32, dp32, fmask } from "./bits";
+import { ex, ex32, fmask } from "./bits";
 import { gread, ramPtr } from "./guestmem";
 import { halloc } from "./heap";
 import { triggerIrq } from "./irq";
@@ -15,6 +15,7 @@ import { traceOn, tr } from "./trace";
 import { isDevice, flushConfig, flushConfigRange, SID_SPACE } from "./config";
 import { iotlbInvAll, iotlbInvAsid, iotlbInvIova, iotlbInvIpa, iotlbInvVmid, asidHasEntries } from "./iotlb";
 import * as D from "./dispatch";
+import { raiseCommandError } from "./cmderror";
 import {
   CMD_BYTES, CMD_OPCODE, CMD_SSEC, CMD_SID, CMD_ASID, CMD_VMID, CMD_NUM, CMD_SCALE, CMD_SYNC_CS, CMD_LEAF,
   CMD_TTL, CMD_TG, CMD_STE_RANGE, CMD_ADDR, CMD_ADDR_SHIFT, SYNC_CS_IRQ,
@@ -24,12 +25,12 @@ import {
   CMD_TLBI_S12_VMALL, CMD_TLBI_S2_IPA, CMD_ATC_INV, CMD_PRI_RESP, CMD_RESUME, CMD_STALL_TERM,
 } from "../src/arch/commands";
 import {
-  CR0_CMDQEN, GERROR_CMDQ_ERR, CMDQ_CONS_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC, IRQ_GERROR,
+  CR0_CMDQEN, GERROR_CMDQ_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC,
   QEMU_CMDQS,
 } from "../src/arch/registers";
 import { CQ_IDLE, CQ_BUSY, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
 import {
-  T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CONSUME_ERROR, T_CMDQ_CFGI_STE,
+  T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CFGI_STE,
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
 } from "../src/arch/trace-events";
 
@@ -164,13 +165,6 @@ function consumeRing(ring: usize, log2: u32): u32 {
   store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
   if (err != CERROR_NONE) raiseCommandError(err, type);
   return CQ_IDLE;
-}
-
-/** CONS.ERR = err and GERROR.CMDQ_ERR toggled; CONS stays on the failing command. */
-export function raiseCommandError(err: u32, type: u32): void {
-  if (traceOn) tr(T_CMDQ_CONSUME_ERROR, type, err);
-  S.cmdqCons = dp32(S.cmdqCons, CMDQ_CONS_ERR, err);
-  triggerIrq(IRQ_GERROR, <u32>fmask(GERROR_CMDQ_ERR));
 }
 
 function traceQueue(id: u32, log2: u32): void {

@@ -6,13 +6,14 @@
 // CFGI_STE* install the guest STE (checked as iommufd checks it) on the backend.
 // Output is a log of FW_* records in guest order that the host hands to backends.
 
-import { ex, ld, fmask } from "./bits";
+import { ex, ld, dp, fmask } from "./bits";
 import { halloc } from "./heap";
 import { gread64, readOk } from "./guestmem";
 import { findSte, steBuf } from "./strtab";
 import * as S from "./state";
 import { traceOn, tr } from "./trace";
 import { eventqEnabled, writeRecord } from "./evtq";
+import { raiseCommandError } from "./cmderror";
 import {
   CMD_OPCODE, CMD_SID, CMD_ASID, CMD_VMID, CMD_STE_RANGE, CMD_TLBI_NH_ALL, CMD_TLBI_NH_ASID,
   CMD_TLBI_NH_VA, CMD_TLBI_NH_VAA, CMD_TLBI_NSNH_ALL, CMD_CFGI_CD, CMD_CFGI_CD_ALL, CMD_ATC_INV,
@@ -22,17 +23,15 @@ import {
   STE_V, STE_CONFIG, STE_S1FMT, STE_S1CTXPTR, STE_S1CDMAX, STE_CFG_ABORT, STE_CFG_BYPASS, STE_CFG_S1_TRANS,
   STE0_NESTING_ALLOWED_LO, STE0_NESTING_ALLOWED_HI, STE1_NESTING_ALLOWED_LO, STE1_NESTING_ALLOWED_HI,
 } from "../src/arch/ste";
-import { CD_BYTES, CD_V, CD_ASID } from "../src/arch/cd";
+import { CD_BYTES, CD_V, CD_ASID, L1CD_V, L1CD_L2PTR, L1CD_L2PTR_SHIFT } from "../src/arch/cd";
 import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
-  FW_BACKEND, FW_KIND, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
+  FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, MAX_BACKENDS, MAX_VDEVS, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
   CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
 } from "../src/arch/abi";
 import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
 
-export const MAX_BACKENDS: u32 = 32;
-export const MAX_VDEVS: u32 = 1024;
 /** Most CDs read to learn the ASIDs of one STE; past it the backend is assumed to hold every ASID. */
 export const LEARN_CD_LIMIT: u32 = 4096;
 
@@ -40,7 +39,7 @@ export let dispatchOn = false;
 export let fwdCount: u32 = 0;
 export let fwdBusy = false;
 /** CMDQ_CONS as the guest sees it while forwarded entries are outstanding, -1 when not held. */
-export let holdCons: i64 = -1;
+let holdCons: i64 = -1;
 
 /** When false nothing is learned and every TLBI_NH_ASID/VA goes to every backend. */
 let vasidOn = true;
@@ -76,7 +75,7 @@ export function logPtr(): usize { return log; }
 
 /** Sets the backends (physical SMMUs) and the VMID this VM has on each. */
 export function setBackend(index: u32, vmid: u32): bool {
-  if (index >= MAX_BACKENDS || vmid > 0xffff) return false;
+  if (index >= <u32>MAX_BACKENDS || vmid > 0xffff) return false;
   store<u32>(vmids + (<usize>index << 2), vmid);
   if (index >= nBackends) nBackends = index + 1;
   allMask = nBackends == 32 ? 0xffffffff : (<u32>1 << nBackends) - 1;
@@ -107,7 +106,7 @@ export function vdevBind(vsid: u32, b: u32, psid: u32): bool {
   if (b >= nBackends) return false;
   let i = vdevFind(vsid);
   if (i < 0) {
-    if (nVdev >= MAX_VDEVS) return false;
+    if (nVdev >= <u32>MAX_VDEVS) return false;
     i = -i - 1;
     const n = nVdev - <u32>i;
     memory.copy(vdevSid + (<usize>(i + 1) << 2), vdevSid + (<usize>i << 2), <usize>n << 2);
@@ -209,8 +208,8 @@ function learnFrom(vsid: u32, b: u32): void {
   const per: u32 = cdmax > split ? <u32>1 << split : <u32>n;
   for (let j: u32 = 0; j < l1n; j++) {
     const d = gread64(ctx + (<u64>j << 3));
-    if (!readOk || (d & 1) == 0) continue;
-    const l2 = d & 0x000ffffffffff000;
+    if (!readOk || ex(d, L1CD_V) == 0) continue;
+    const l2 = ex(d, L1CD_L2PTR) << L1CD_L2PTR_SHIFT;
     for (let k: u32 = 0; k < per; k++) learnCd(l2 + (<u64>k << 6), b);
   }
 }
@@ -231,6 +230,37 @@ export function pause(): u32 {
   return CQ_FORWARD;
 }
 
+/**
+ * Completes a forwarding window once the host sent the log. `failIndex` < 0: every entry
+ * took effect. Otherwise the entry at that index failed (or is an error marker): CONS
+ * goes back to its command, which gets CERROR_ILL (or the marker's error); consumption
+ * resumes from there once the guest acknowledges the error.
+ */
+export function fwdDone(failIndex: i32): void {
+  if (failIndex < 0 || <u32>failIndex >= fwdCount) {
+    endWindow();
+    return;
+  }
+  const r = log + <usize>(<u32>failIndex * FW_BYTES);
+  const kind = <u32>load<u8>(r, FW_KIND);
+  let err: u32 = CERROR_ILL;
+  let type: u32 = <u32>ex(load<u64>(r, FW_W0), CMD_OPCODE);
+  if (kind == FWK_ERROR) {
+    err = <u32>load<u64>(r, FW_W0);
+    type = <u32>load<u64>(r, FW_W1);
+  } else if (kind == FWK_STE) {
+    type = CMD_CFGI_STE;
+  }
+  S.cmdqCons = load<u32>(r, FW_CONS);
+  endWindow();
+  raiseCommandError(err, type);
+}
+
+/** CMDQ_CONS as the guest reads it: held at the first command with forwarded entries until they are done. */
+export function visibleCons(cons: u32): u32 {
+  return holdCons >= 0 ? <u32>holdCons : cons;
+}
+
 /** Ends a forwarding window (after the host flushed the log, or gave up on it). */
 export function endWindow(): void {
   fwdCount = 0;
@@ -239,11 +269,12 @@ export function endWindow(): void {
   seq = 0;
 }
 
-function emit(b: u32, kind: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
+function emit(b: u32, kind: u32, flags: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
   if (fwdCount == 0) holdCons = <i64>cons;
   const r = log + <usize>(fwdCount * FW_BYTES);
   store<u8>(r, <u8>b, FW_BACKEND);
   store<u8>(r, <u8>kind, FW_KIND);
+  store<u8>(r, <u8>flags, FW_FLAGS);
   store<u32>(r, seq, FW_SEQ);
   store<u32>(r, cons, FW_CONS);
   store<u32>(r, psid, FW_PSID);
@@ -259,6 +290,7 @@ export function appendError(err: u32, cons: u32, type: u32): void {
   const r = log + <usize>(fwdCount * FW_BYTES);
   store<u8>(r, 0xff, FW_BACKEND);
   store<u8>(r, FWK_ERROR, FW_KIND);
+  store<u8>(r, 0, FW_FLAGS);
   store<u32>(r, seq, FW_SEQ);
   store<u32>(r, cons, FW_CONS);
   store<u32>(r, 0, FW_PSID);
@@ -269,7 +301,7 @@ export function appendError(err: u32, cons: u32, type: u32): void {
 
 // @ts-ignore: decorator
 @inline function withVmid(e0: u64, b: u32): u64 {
-  return (e0 & ~fmask(CMD_VMID)) | (<u64>load<u32>(vmids + (<usize>b << 2)) << 32);
+  return dp(e0, CMD_VMID, <u64>load<u32>(vmids + (<usize>b << 2)));
 }
 
 /** Classifies one guest command; returns CERROR_ILL when a passthrough STE is rejected. */
@@ -291,20 +323,20 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
       while (m != 0) {
         const b = <u32>ctz(m);
         m &= m - 1;
-        emit(b, FWK_INV, cons, 0, withVmid(w0, b), w1);
+        emit(b, FWK_INV, 0, cons, 0, withVmid(w0, b), w1);
       }
       break;
     }
     case CMD_TLBI_NH_VAA:
     case CMD_TLBI_NH_ALL: {
       S.bump(ST_BROADCAST_TLBI);
-      for (let b: u32 = 0; b < nBackends; b++) emit(b, FWK_INV, cons, 0, withVmid(w0, b), w1);
+      for (let b: u32 = 0; b < nBackends; b++) emit(b, FWK_INV, 0, cons, 0, withVmid(w0, b), w1);
       break;
     }
     case CMD_TLBI_NSNH_ALL: {
       S.bump(ST_BROADCAST_TLBI);
       for (let b: u32 = 0; b < nBackends; b++) {
-        emit(b, FWK_INV, cons, 0, withVmid(<u64>CMD_TLBI_NH_ALL, b), 0);
+        emit(b, FWK_INV, 0, cons, 0, withVmid(<u64>CMD_TLBI_NH_ALL, b), 0);
       }
       break;
     }
@@ -316,7 +348,7 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
       if (i < 0) break;
       const b = load<u32>(vdevBackend + (<usize>i << 2));
       const psid = load<u32>(vdevPsid + (<usize>i << 2));
-      emit(b, FWK_INV, cons, psid, (w0 & 0xffffffff) | (<u64>psid << 32), w1);
+      emit(b, FWK_INV, FWF_PSID, cons, psid, dp(w0, CMD_SID, <u64>psid), w1);
       if (type != CMD_ATC_INV) learnFrom(vsid, b);
       break;
     }
@@ -363,7 +395,7 @@ function installSte(i: u32, cons: u32): u32 {
     s1 = load<u64>(steBuf, 8);
   }
   if (!nestable(s0, s1)) return CERROR_ILL;
-  emit(b, FWK_STE, cons, psid, s0, s1);
+  emit(b, FWK_STE, FWF_PSID, cons, psid, s0, s1);
   learnFrom(vsid, b);
   return CERROR_NONE;
 }
@@ -397,7 +429,7 @@ export function arrive(smmuEnabled: bool): u32 {
     }
     if (!nestable(s0, s1)) continue;
     const b = load<u32>(vdevBackend + (<usize>i << 2));
-    emit(b, FWK_STE, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
+    emit(b, FWK_STE, FWF_PSID, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
     learnFrom(vsid, b);
   }
   return fwdCount > 0 ? CQ_FORWARD : 0;

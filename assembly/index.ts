@@ -9,13 +9,11 @@ import { iotlbInit, iotlbCount, iotlbInsert, entryAt } from "./iotlb";
 import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
 import * as X from "./translate";
 import * as D from "./dispatch";
-import { cmdqConsume, raiseCommandError, setLocalCaches } from "./cmdq";
+import { cmdqConsume, setLocalCaches } from "./cmdq";
 import { powerOn, deviceReset, mmioRead32, mmioRead64, mmioWrite32, mmioWrite64 } from "./regs";
 import { setTrace, tracePtr, traceTake } from "./trace";
 import { heapTop } from "./heap";
-import { FW_BYTES, FW_KIND, FW_CONS, FW_W0, FW_W1, FWK_STE, FWK_ERROR, BEV_BYTES, KEY_NONE } from "../src/arch/abi";
-import { CERROR_ILL } from "../src/arch/registers";
-import { CMD_CFGI_STE } from "../src/arch/commands";
+import { BEV_BYTES, KEY_NONE } from "../src/arch/abi";
 
 import * as N from "./snapshot";
 
@@ -88,31 +86,7 @@ export function set_vasid_table(on: bool): void { D.setVasidTable(on); }
 export function fwd_log_ptr(): usize { return D.logPtr(); }
 export function fwd_count(): u32 { return D.fwdCount; }
 
-/**
- * Ends a forwarding window. `failIndex` < 0: every record took effect. Otherwise the
- * record at that index failed (or is an error marker): CONS goes back to its command,
- * which gets CERROR_ILL (or the marker's error); consumption resumes from there once
- * the guest acknowledges the error.
- */
-export function fwd_done(failIndex: i32): void {
-  if (failIndex >= 0 && <u32>failIndex < D.fwdCount) {
-    const r = D.logPtr() + <usize>(<u32>failIndex * FW_BYTES);
-    const kind = load<u8>(r, FW_KIND);
-    let err: u32 = CERROR_ILL;
-    let type: u32 = <u32>(load<u64>(r, FW_W0) & 0xff);
-    if (kind == FWK_ERROR) {
-      err = <u32>load<u64>(r, FW_W0);
-      type = <u32>load<u64>(r, FW_W1);
-    } else if (kind == FWK_STE) {
-      type = CMD_CFGI_STE;
-    }
-    S.cmdqCons = load<u32>(r, FW_CONS);
-    D.endWindow();
-    raiseCommandError(err, type);
-    return;
-  }
-  D.endWindow();
-}
+export function fwd_done(failIndex: i32): void { D.fwdDone(failIndex); }
 
 // snapshots (layouts in src/arch/snapshot.ts)
 export function snap_ptr(): usize { return N.snapPtr(); }

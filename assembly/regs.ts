@@ -7,7 +7,7 @@ import * as S from "./state";
 import { ex32, fmask } from "./bits";
 import { writeGerrorn } from "./irq";
 import { cmdqConsume } from "./cmdq";
-import { holdCons } from "./dispatch";
+import { visibleCons } from "./dispatch";
 import { flushAllConfigs } from "./config";
 import { iotlbInvAll } from "./iotlb";
 import {
@@ -119,7 +119,7 @@ export function mmioRead32(offset: u32): u32 {
     case R_CMDQ_BASE: return <u32>S.cmdqBase;
     case R_CMDQ_BASE + 4: return <u32>(S.cmdqBase >> 32);
     case R_CMDQ_PROD: return S.cmdqProd;
-    case R_CMDQ_CONS: return holdCons >= 0 ? <u32>holdCons : S.cmdqCons;
+    case R_CMDQ_CONS: return visibleCons(S.cmdqCons);
     case R_EVENTQ_BASE: return <u32>S.eventqBase;
     case R_EVENTQ_BASE + 4: return <u32>(S.eventqBase >> 32);
     case R_EVENTQ_PROD: return S.eventqProd;

@@ -24,7 +24,7 @@ import {
   SNAP_CHUNK_BYTES, SNE_OK, SNE_PROFILE, SNE_REGISTER, SNE_COUNT, SNE_RECORD, SNE_BUSY,
 } from "../src/arch/snapshot";
 import {
-  IE_IOVA, IE_TA, IE_MASK, IE_ASID, IE_TG, IE_LEVEL, IE_PERM, IE_GRANULE, IE_SLOT, IE_BYTES, IE_ASIDKEY, IE_VMID, IE_PPERM, KEY_NONE, PF_GBPA,
+  IE_IOVA, IE_TA, IE_MASK, IE_ASID, IE_TG, IE_LEVEL, IE_PERM, IE_GRANULE, IE_SLOT, IE_BYTES, IE_ASIDKEY, IE_VMID, IE_PPERM, KEY_NONE, PF_GBPA, MAX_BACKENDS, MAX_VDEVS,
   REC_CONFIG_BYTES, REC_IOTLB_BYTES,
 } from "../src/arch/abi";
 import { CR0_ACK_MASK, CR0_SMMUEN, GBPA_WRITABLE, QEMU_CMDQS, QEMU_EVENTQS, STRTAB_CFG_SPLIT } from "../src/arch/registers";
@@ -178,7 +178,7 @@ export function snapCheck(): u32 {
   if (load<u32>(p, SN_SID_SPLIT) > ex32(0xffffffff, STRTAB_CFG_SPLIT)) return SNE_REGISTER; // a 5-bit field's value
   if (load<u32>(p, SN_CMDQ_LOG2) > <u32>QEMU_CMDQS || load<u32>(p, SN_EVENTQ_LOG2) > <u32>QEMU_EVENTQS) return SNE_REGISTER;
   const nb = load<u32>(p, SN_N_BACKENDS);
-  if (load<u32>(p, SN_N_DEVICES) > SID_SPACE || nb > D.MAX_BACKENDS || load<u32>(p, SN_N_VDEVS) > D.MAX_VDEVS ||
+  if (load<u32>(p, SN_N_DEVICES) > SID_SPACE || nb > <u32>MAX_BACKENDS || load<u32>(p, SN_N_VDEVS) > <u32>MAX_VDEVS ||
       load<u32>(p, SN_N_VASIDS) > 65536 || load<u32>(p, SN_N_CONFIGS) > SID_SPACE || load<u32>(p, SN_N_IOTLB) > IOTLB_MAX) {
     return SNE_COUNT;
   }

@@ -4,75 +4,95 @@
 
 import { compileWasm, defaultWasmUrl, type WasmSource } from './wasm-source.js';
 
-export interface EngineExports {
-  memory: WebAssembly.Memory;
-  init(profile: number): void;
-  device_reset(): void;
-  mmio_read32(offset: number): number;
-  mmio_read64(offset: number): bigint;
-  mmio_write32(offset: number, value: number): number;
-  mmio_write64(offset: number, value: bigint): number;
-  cmdq_consume(): number;
-  add_ram(baseLo: number, baseHi: number, sizeLo: number, sizeHi: number): number;
-  set_host_memory(on: number): void;
-  set_local_caches(on: number): void;
-  set_device(sid: number, present: number): void;
-  translate(sid: number, iovaLo: number, iovaHi: number, access: number): number;
-  xo_ptr(): number;
-  translate_batch(n: number): void;
-  batch_ptr(): number;
-  dma_run(sid: number, iovaLo: number, iovaHi: number, len: number, write: number): number;
-  dma_buf_ptr(): number;
-  dma_failed(): number;
-  irq_ptr(): number;
-  stats_ptr(): number;
-  iotlb_count(): number;
-  set_trace(on: number): void;
-  trace_ptr(): number;
-  trace_take(): number;
-  heap_top(): number;
-  set_backend(index: number, vmid: number): number;
-  vdev_bind(vsid: number, backend: number, psid: number): number;
-  vdev_unbind(vsid: number): number;
-  vdev_has_psid(backend: number, psid: number): number;
-  vasid_mask(asid: number): number;
-  wildcard_mask(): number;
-  set_vasid_table(on: number): void;
-  fwd_log_ptr(): number;
-  fwd_count(): number;
-  fwd_done(failIndex: number): void;
-  bev_ptr(): number;
-  backend_event(backend: number): number;
-  snap_ptr(): number;
-  snap_chunk_ptr(): number;
-  snap_chunk_records(section: number): number;
-  snap_save(withCaches: number): number;
-  snap_export(section: number, first: number): number;
-  snap_check(): number;
-  snap_check_records(section: number, n: number): number;
-  snap_apply(): void;
-  snap_import(section: number, n: number): void;
-  snap_import_wildcard(): void;
-  snap_arrive(): number;
-  drop_caches(): void;
-  debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
-  debug_iotlb_insert_key(asid: number, vmid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
-  debug_iotlb_entry(i: number): number;
-  debug_config_cached(sid: number): number;
-  debug_config_load(sid: number): number;
-}
+// The boundary with the engine, written once: the signature of every function the module
+// exports and imports, as a string of value types ('i' = i32, a JS number; 'j' = i64, a
+// bigint), '>' and the result ('v' = none). The TypeScript types below are derived from
+// these tables, and test/boundary.test.ts checks them against the built modules (names,
+// kinds, parameter and result types), so neither side can drift from the other.
+
+/** Exported functions (parameters in the comment); the module also exports its `memory`. */
+export const ENGINE_FUNCTIONS = {
+  init: 'i>v', // (profile: PF_*)
+  device_reset: '>v',
+  mmio_read32: 'i>i', // (offset)
+  mmio_read64: 'i>j', // (offset)
+  mmio_write32: 'ii>i', // (offset, value) -> CQ_*
+  mmio_write64: 'ij>i', // (offset, value) -> CQ_*
+  cmdq_consume: '>i', // -> CQ_*
+  add_ram: 'iiii>i', // (baseLo, baseHi, sizeLo, sizeHi) -> pointer to the region, 0 when refused
+  set_host_memory: 'i>v', // (on)
+  set_local_caches: 'i>v', // (on)
+  set_device: 'ii>v', // (sid, present)
+  translate: 'iiii>i', // (sid, iovaLo, iovaHi, access: ACC_*) -> XS_*, result at xo_ptr()
+  xo_ptr: '>i',
+  translate_batch: 'i>v', // (n requests at batch_ptr())
+  batch_ptr: '>i',
+  dma_run: 'iiiii>i', // (sid, iovaLo, iovaHi, len, write) -> bytes done
+  dma_buf_ptr: '>i',
+  dma_failed: '>i',
+  irq_ptr: '>i',
+  stats_ptr: '>i',
+  iotlb_count: '>i',
+  set_trace: 'i>v', // (on)
+  trace_ptr: '>i',
+  trace_take: '>i', // -> records waiting at trace_ptr()
+  heap_top: '>i',
+  set_backend: 'ii>i', // (index, vmid) -> 0 when refused
+  vdev_bind: 'iii>i', // (vsid, backend, psid) -> 0 when refused
+  vdev_unbind: 'i>i', // (vsid)
+  vdev_has_psid: 'ii>i', // (backend, psid)
+  vasid_mask: 'i>i', // (asid) -> backends that learned it
+  wildcard_mask: '>i',
+  set_vasid_table: 'i>v', // (on)
+  fwd_log_ptr: '>i',
+  fwd_count: '>i',
+  fwd_done: 'i>v', // (failIndex: -1 when every entry was applied)
+  bev_ptr: '>i',
+  backend_event: 'i>i', // (backend) -> 1 when delivered
+  snap_ptr: '>i',
+  snap_chunk_ptr: '>i',
+  snap_chunk_records: 'i>i', // (section)
+  snap_save: 'i>i', // (withCaches)
+  snap_export: 'ii>i', // (section, first)
+  snap_check: '>i',
+  snap_check_records: 'ii>i', // (section, n)
+  snap_apply: '>v',
+  snap_import: 'ii>v', // (section, n)
+  snap_import_wildcard: '>v',
+  snap_arrive: '>i',
+  drop_caches: '>v',
+  debug_iotlb_insert: 'ijiijji>v', // (asid, iova, tg, level, ta, mask, perm)
+  debug_iotlb_insert_key: 'iijiijji>v', // (asid, vmid, iova, tg, level, ta, mask, perm): ASID/VMID 0..0xffff or KEY_NONE
+  debug_iotlb_entry: 'i>i', // (index) -> pointer to the IE_* entry
+  debug_config_cached: 'i>i', // (sid)
+  debug_config_load: 'i>i', // (sid)
+} as const;
+
+/** Functions the module imports from "env" (parameters in the comment). */
+export const ENGINE_IMPORTS = {
+  host_read: 'jii>i', // (addr, len, dst) -> 1 when read
+  host_write: 'jii>i', // (addr, len, src) -> 1 when written
+  trace_flush: 'i>v', // (count of records at trace_ptr())
+} as const;
+
+type Value<C> = C extends 'j' ? bigint : number;
+type Params<S> = S extends `${infer C}${infer R}` ? [Value<C>, ...Params<R>] : [];
+type Fn<S> = S extends `${infer P}>${infer R}` ? (...args: Params<P>) => R extends 'v' ? void : Value<R> : never;
+
+/** The engine's exports, as ENGINE_FUNCTIONS declares them. */
+export type EngineExports = { memory: WebAssembly.Memory } & {
+  readonly [K in keyof typeof ENGINE_FUNCTIONS]: Fn<(typeof ENGINE_FUNCTIONS)[K]>;
+};
 
 /**
- * The host side of the engine's imports, with unsigned arguments: `addr` is the 64-bit
- * guest physical address as a non-negative bigint, `len` and the pointer are u32 values
- * as non-negative numbers (WebAssembly hands i32 to JavaScript signed; that conversion
- * happens here, once, for every import).
+ * The host side of the engine's imports (ENGINE_IMPORTS), with unsigned arguments: `addr`
+ * is the 64-bit guest physical address as a non-negative bigint, `len` and the pointer are
+ * u32 values as non-negative numbers (WebAssembly hands i32 to JavaScript signed; that
+ * conversion happens here, once, for every import).
  */
-export interface EngineImports {
-  host_read(addr: bigint, len: number, dst: number): number;
-  host_write(addr: bigint, len: number, src: number): number;
-  trace_flush(count: number): void;
-}
+export type EngineImports = {
+  [K in keyof typeof ENGINE_IMPORTS]: Fn<(typeof ENGINE_IMPORTS)[K]>;
+};
 
 /**
  * Exports whose result is a u32 (pointers into the engine's memory, counts, masks):
@@ -95,11 +115,17 @@ export function setEngineBytes(bytes: Uint8Array): void {
   compiled = undefined;
 }
 
+/** VSMMU_ENGINE_WASM=<absolute path> (Node): another build of the engine (the mutation check's mutants, a bisect). */
+function envWasm(): URL | undefined {
+  const f = typeof process === 'undefined' ? undefined : process.env?.VSMMU_ENGINE_WASM;
+  return f ? new URL(`file://${f.startsWith('/') ? '' : '/'}${f}`) : undefined;
+}
+
 /** The engine module: from `source` when given, else the packaged one (compiled once). */
 export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> {
   if (source !== undefined) return compileWasm(source);
   if (!compiled) {
-    compiled = compileWasm(wasmOverride ?? defaultWasmUrl());
+    compiled = compileWasm(wasmOverride ?? envWasm() ?? defaultWasmUrl());
     compiled.catch(() => { compiled = undefined; }); // a failed load is retried on the next call
   }
   return compiled;
@@ -107,13 +133,11 @@ export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> 
 
 export async function instantiateEngine(imports: EngineImports, source?: WasmSource): Promise<EngineExports> {
   const module = await compileEngine(source);
-  const env = {
+  // exactly ENGINE_IMPORTS (no `abort`: neither build compiles assertions in)
+  const env: EngineImports = {
     host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
     host_write: (addr: bigint, len: number, src: number) => imports.host_write(BigInt.asUintN(64, addr), len >>> 0, src >>> 0),
     trace_flush: (n: number) => imports.trace_flush(n >>> 0),
-    abort: (msg: number, file: number, line: number, col: number) => {
-      throw new Error(`vsmmu engine assertion failed at ${line}:${col}`);
-    },
   };
   const inst = await WebAssembly.instantiate(module, { env });
   const raw = inst.exports as unknown as Record<string, unknown>;

@@ -3,6 +3,7 @@
 // vIOMMU forwarding to physical SMMUs.
 
 import { instantiateEngine, type EngineExports } from './engine.js';
+import { attachEngine } from './engine-debug.js';
 import { Forwarder, type BoundBackend } from './viommu.js';
 import { HostError, type HostErrorSource } from './host-error.js';
 import { formatMmio, formatTrace, type RegionName } from './trace.js';
@@ -18,8 +19,20 @@ import type {
 } from './types.js';
 import type { PsmmuBackend } from './backends/types.js';
 
-const IRQ_NAMES: IrqLine[] = ['eventq', 'priq', 'cmd-sync', 'gerror'];
-const STATUS: TranslateStatus[] = ['success', 'disabled', 'bypass', 'abort', 'fault', 'abort'];
+/** Host names of the engine's interrupt lines, indexed by IRQ_* (its pulse counters are in that order). */
+const IRQ_NAMES: IrqLine[] = [];
+IRQ_NAMES[R.IRQ_EVTQ] = 'eventq';
+IRQ_NAMES[R.IRQ_PRIQ] = 'priq';
+IRQ_NAMES[R.IRQ_CMD_SYNC] = 'cmd-sync';
+IRQ_NAMES[R.IRQ_GERROR] = 'gerror';
+/** Host names of the engine's translation statuses, indexed by XS_*. */
+const STATUS: TranslateStatus[] = [];
+STATUS[A.XS_SUCCESS] = 'success';
+STATUS[A.XS_DISABLE] = 'disabled';
+STATUS[A.XS_BYPASS] = 'bypass';
+STATUS[A.XS_ABORT] = 'abort';
+STATUS[A.XS_ERROR] = 'fault';
+STATUS[A.XS_GBPA_ABORT] = 'abort';
 const TWO32 = 2 ** 32;
 /** Largest length handed to dma_run at once (a u32; any length above a staging buffer's worth acts the same). */
 const DMA_LEN_CAP = 2 ** 31;
@@ -150,6 +163,7 @@ export class Smmu {
       trace_flush: (n) => this.drainTrace(n),
     }, this.options.wasm);
     const e = this.e;
+    attachEngine(this, e);
     e.init(profileFlags(this.profile, this.stage));
     let total = 0;
     (this.options.ram ?? []).forEach((r, i) => { total += this.addRam(r, i, total); });
@@ -451,7 +465,7 @@ export class Smmu {
   /** Delivers interrupt pulses: every line, even when the callback throws for one. */
   private afterCall(): void {
     const buf = this.view();
-    const irq = new Uint32Array(buf, this.e.irq_ptr(), 4);
+    const irq = new Uint32Array(buf, this.e.irq_ptr(), A.IRQ_COUNTERS_BYTES / 4);
     if (irq[0] | irq[1] | irq[2] | irq[3]) {
       const counts = Array.from(irq);
       irq.fill(0);
@@ -724,7 +738,7 @@ export class Smmu {
     if (this.backendsByName.has(cfg.name)) throw new RangeError(`vsmmu: backend "${cfg.name}" already exists`);
     checkInt(cfg.vmid, `vmid of backend "${cfg.name}"`, 0xffff);
     const index = this.bound.length;
-    if (index >= 32) throw new RangeError('vsmmu: at most 32 backends per vSMMU');
+    if (index >= A.MAX_BACKENDS) throw new RangeError(`vsmmu: at most ${A.MAX_BACKENDS} backends per vSMMU`);
     const backend = cfg.backend;
     if (!backend || typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
       throw new TypeError(`vsmmu: backend "${cfg.name}" must implement invalidate(entries) and installSte(psid, ste)`);
@@ -757,7 +771,7 @@ export class Smmu {
     checkInt(dev.psid, 'psid', 0xffffffff);
     const b = this.backendsByName.get(dev.backend);
     if (b === undefined) throw new RangeError(`vsmmu: device ${dev.sid} names unknown backend "${dev.backend}"`);
-    if (!this.e.vdev_bind(dev.sid, b, dev.psid)) throw new RangeError('vsmmu: too many passthrough devices (1024)');
+    if (!this.e.vdev_bind(dev.sid, b, dev.psid)) throw new RangeError(`vsmmu: too many passthrough devices (at most ${A.MAX_VDEVS})`);
   }
 
   /** Unbinds a passthrough device (hot-unplug). Entries for it not yet sent are dropped. */
@@ -788,8 +802,8 @@ export class Smmu {
   }
 
   private deliverBackendEvent(b: number, record: Uint8Array): boolean {
-    if (!(record instanceof Uint8Array) || record.length !== 32) throw new TypeError('vsmmu: an event record is a 32-byte Uint8Array');
-    new Uint8Array(this.view(), this.e.bev_ptr(), 32).set(record);
+    if (!(record instanceof Uint8Array) || record.length !== A.BEV_BYTES) throw new TypeError(`vsmmu: an event record is a ${A.BEV_BYTES}-byte Uint8Array`);
+    new Uint8Array(this.view(), this.e.bev_ptr(), A.BEV_BYTES).set(record);
     const ok = this.e.backend_event(b) !== 0;
     if (!ok) this.foreignEvents++;
     this.afterCall();

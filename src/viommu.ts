@@ -9,7 +9,6 @@
 import type { EngineExports } from './engine.js';
 import type { BatchResult, PsmmuBackend } from './backends/types.js';
 import * as A from './arch/abi.js';
-import * as C from './arch/commands.js';
 
 
 export interface BoundBackend {
@@ -131,8 +130,7 @@ export class Forwarder {
       this.kind[i] = k;
       this.seq[i] = log32[(o + A.FW_SEQ) >> 2];
       this.psid[i] = log32[(o + A.FW_PSID) >> 2];
-      const op = log[o + A.FW_W0];
-      this.sid[i] = k === A.FWK_STE || (k === A.FWK_INV && (op === C.CMD_CFGI_CD || op === C.CMD_CFGI_CD_ALL || op === C.CMD_ATC_INV)) ? 1 : 0;
+      this.sid[i] = log[o + A.FW_FLAGS] & A.FWF_PSID; // the engine says which entries name a physical StreamID
     }
     const w: Window = { n, limit: Infinity, failIndex: -1, arrival, b: 0, m: 0, j: 0 };
     if (n > 0 && this.kind[n - 1] === A.FWK_ERROR) {

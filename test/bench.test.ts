@@ -6,10 +6,12 @@
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
 import { ReferenceCmdq } from '../src/reference/cmdq.js';
-import { ModelStreamBench, engineOf } from '../src/bench/model.js';
+import { ModelStreamBench } from '../src/bench/model.js';
+import { engineDebug, engineExports } from '../src/engine-debug.js';
 import { engineIotlb } from '../src/reference/from-engine.js';
 import { ReferenceStreamBench } from '../src/bench/reference.js';
-import { qemuAvailable, qemuStream } from '../src/bench/qemu.js';
+import { qemuStream } from '../src/bench/qemu.js';
+import { qemuTest } from './helpers.js';
 import { runBench } from '../src/bench/index.js';
 import { toJson, toText } from '../src/bench/report.js';
 import {
@@ -106,8 +108,7 @@ test('runBench on tiny sizes: every field, counts that add up', async () => {
   for (const s of STREAMS) expect(text).toContain(`| ${s.name} |`);
 });
 
-const qemu = qemuAvailable();
-(qemu ? test : test.skip)('QEMU 7.2 consumes every command of every stream', async () => {
+qemuTest('test/bench.test.ts')('QEMU 7.2 consumes every command of every stream', async () => {
   for (const spec of STREAMS) {
     const r = await qemuStream(spec, streamBytes(spec, 300), 1); // throws unless CONS reaches 300 without an error
     expect(r.runs).toHaveLength(1);
@@ -173,11 +174,12 @@ test('untraced command loop and reference agree on random streams', async () => 
       const irqs = [0, 0, 0, 0];
       const lines = ['eventq', 'priq', 'cmd-sync', 'gerror'];
       const smmu = await createSmmu({ ram: [{ base: RAM, size: 0x100000 }], devices: DEVICES, irq: (line, n) => { irqs[lines.indexOf(line)] += n; } });
-      const e = engineOf(smmu);
+      const dbg = engineDebug(smmu);
+      const e = engineExports(smmu);
       smmu.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
       smmu.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 8);
       for (const sid of DEVICES) smmu.writeMemory(STRTAB + sid * 64, wordsToBytes([9n, 0n, 0n, 0n, 0n, 0n, 0n, 0n])); // V, bypass
-      for (const sid of sc.cached) expect(e.debug_config_load(sid)).toBe(1);
+      for (const sid of sc.cached) expect(dbg.loadConfig(sid)).toBe(true);
       const ref = new ReferenceCmdq(
         { cr0: 8, irqCtrl: 7, gerror: 0, gerrorn: 0, base: BigInt(CMDQ) | BigInt(sc.log2), prod: sc.cons, cons: sc.cons, log2: sc.log2 },
         {
@@ -216,7 +218,7 @@ test('untraced command loop and reference agree on random streams', async () => 
       const got = engineIotlb(e).map((x) => refKey(x.asid, x.vmid, x.iova, x.tg, x.level));
       expect(got.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
       expect(st1.iotlbEntries).toBe(ref.iotlb.size);
-      expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
+      expect(DEVICES.filter((s) => dbg.configCached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
       expect(irqs.map((v, i) => v - irq0[i])).toEqual(ref.irqs);
       // every consumed command counted once, every consumed CMD_SYNC once
       const consumed = consumedIndices(sc.cons, ref.s.cons, sc.log2);

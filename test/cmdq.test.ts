@@ -93,6 +93,22 @@ test('queue wrap: many batches around a 4-entry queue, CONS follows PROD with th
   expect(irqs['cmd-sync']).toBe(1 + 2 + 3 + 4 + 1 + 2 + 3 + 4 + 1 + 2);
 });
 
+test('each entry is read at its own index: from any CONS, across the wrap, the error lands on the illegal entry', async () => {
+  for (const start of [0, 1, 5, 6, 7]) {
+    for (const bad of [1, 2, 3]) {
+      const { s, irqs } = await dev();
+      setupQueue(s, 3);
+      s.mmioWrite(R.R_CMDQ_CONS, 4, start);
+      s.mmioWrite(R.R_CMDQ_PROD, 4, start);
+      // start: SYNC (CS=IRQ) ... then an illegal opcode at start + bad, then more SYNCs
+      for (let i = 0; i < 5; i++) put(s, 3, start + i, i === bad ? cmdRaw(0x00) : cmdSync(i === bad ? 0 : 1));
+      s.mmioWrite(R.R_CMDQ_PROD, 4, (start + 5) & 15);
+      expect([start, bad, cons(s)]).toEqual([start, bad, ((start + bad) & 15) | (R.CERROR_ILL << 24)]);
+      expect(irqs['cmd-sync']).toBe(bad);
+    }
+  }
+});
+
 test('a full queue (PROD = CONS with the wrap bit flipped) is consumed entirely', async () => {
   const { s } = await dev();
   setupQueue(s, 3);

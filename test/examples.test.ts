@@ -19,7 +19,7 @@ test('examples/migrate.mjs', () => {
   expect(out.split('\n')).toEqual([
     'host A: translate 0x40900000 iotlb 1',
     'rewind (caches kept): iotlb 1 snapshot bytes RAM + state',
-    'migration snapshot without RAM: 294 bytes',
+    'migration snapshot without RAM: 301 bytes',
     'host B: arrival ste:0x7: | b0: 0 | iotlb 0',
     'host B: translate 0x40901000 holders of ASID 5: b1',
     'host B: TLBI_NH_VA went to b1',

@@ -5,6 +5,7 @@
 
 import fc from 'fast-check';
 import { createSmmu } from '../src/index.js';
+import { engineDebug, engineExports } from '../src/engine-debug.js';
 import { profileFlags } from '../src/smmu.js';
 import { engineIotlb } from '../src/reference/from-engine.js';
 import { refKey } from '../src/reference/iotlb.js';
@@ -183,7 +184,8 @@ async function runBoth(sc: Scenario): Promise<void> {
       devices: [...vdevs].map(([sid, v]) => ({ sid, backend: `p${v.backend}`, psid: v.psid })),
     } : undefined,
   });
-  const e = (smmu as unknown as { e: import('../src/engine.js').EngineExports }).e;
+  const dbg = engineDebug(smmu);
+  const e = engineExports(smmu);
   // guest structures: linear stream table with bypass STEs for the emulated devices
   smmu.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
   smmu.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 8);
@@ -199,7 +201,7 @@ async function runBoth(sc: Scenario): Promise<void> {
       smmu.writeMemory(CDS + (sid & 0xff) * 0x100 + k * 64, wordsToBytes(cd({ asid: sc.pt!.cdAsid[j], ttb0: RAM, t0sz: 16, tg0: 0, valid: sc.pt!.cdValid[j] })));
     }
   });
-  for (const sid of sc.cached) expect(e.debug_config_load(sid)).toBe(1);
+  for (const sid of sc.cached) expect(dbg.loadConfig(sid)).toBe(true);
   for (const t of sc.tlb) {
     const g = BigInt(t.tg * 2 + 10);
     const shift = g + BigInt((3 - t.level) * (t.tg * 2 + 7));
@@ -293,7 +295,7 @@ async function runBoth(sc: Scenario): Promise<void> {
   expect(st1.syncs - st0.syncs).toBe(sc.cmds.slice(0, done).filter((c) => c.op === C.CMD_SYNC).length);
   const tlb = engineIotlb(e).map((x) => refKey(x.asid, x.vmid, x.iova, x.tg, x.level));
   expect(tlb.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
-  expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
+  expect(DEVICES.filter((s) => dbg.configCached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
   for (let b = 0; b < nb; b++) expect(recorders[b].got).toEqual(refSent[b]);
 
   // arrival on a new host (a restore with arrival): STE installs in ascending vSID order, vASIDs re-learned

@@ -4,6 +4,7 @@
 
 import { createSmmu, type Smmu } from '../src/index.js';
 import * as R from '../src/arch/registers.js';
+import * as C from '../src/arch/commands.js';
 
 async function dev(profile: 'qemu-7.2' | 'arch' = 'qemu-7.2'): Promise<Smmu> {
   return createSmmu({ profile, ram: [{ base: 0x40000000, size: 0x100000 }] });
@@ -121,8 +122,19 @@ test('queue base LOG2SIZE is capped at 19 (IDR1.CMDQS/EVENTQS) for the queue, no
   const s = await dev();
   s.mmioWrite(R.R_CMDQ_BASE, 8, 0x4000001fn);
   expect(r64(s, R.R_CMDQ_BASE)).toBe(0x4000001fn);
-  // with a 2^19-entry queue a PROD of 0x80000 wraps exactly once: CONS must follow it
-  s.mmioWrite(R.R_CMDQ_BASE, 8, 0x40000000n | 31n);
+  // the queue itself has 2^19 entries: a ring of CMD_SYNCs, and past its end (entry 2^19,
+  // which a 2^31-entry queue would read) a zero entry, an illegal command
+  const q = await createSmmu({ ram: [{ base: 0x40000000, size: 0x1000000 }] });
+  const ring = new Uint8Array(16 << 19);
+  for (let i = 0; i < ring.length; i += 16) ring[i] = C.CMD_SYNC;
+  q.writeMemory(0x40000000, ring);
+  q.mmioWrite(R.R_CMDQ_BASE, 8, 0x40000000n | 31n);
+  expect(r64(q, R.R_CMDQ_BASE)).toBe(0x4000001fn);
+  q.mmioWrite(R.R_CR0, 4, 8); // CMDQEN
+  q.mmioWrite(R.R_CMDQ_PROD, 4, (1 << 19) | 1); // wrap bit of a 2^19-entry queue, index 1: a full turn and one more
+  expect(r32(q, R.R_CMDQ_CONS)).toBe((1 << 19) | 1);
+  expect(r32(q, R.R_GERROR)).toBe(0);
+  expect(q.stats().syncs).toBe((1 << 19) + 1);
 });
 
 test('STRTAB_BASE_CFG: FMT=1 selects the 2-level table and SPLIT, and QEMU 7.2 never goes back to linear', async () => {

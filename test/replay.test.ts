@@ -1,14 +1,17 @@
 // Every trace kept in test/traces replays with zero mismatches: the QEMU 7.2 and
 // QEMU 10.0 recordings (stage 1, stage 2, nested; qemu-10.0-local: nested faults
 // recorded here on QEMU 10.0.2), the Linux 6.1 driver dumps (on 7.2,
-// and on a stage-2 QEMU 10.0), the vIOMMU contract examples, our per-topology traces
-// and the conformance harness's shrunk regressions.
+// and on a stage-2 QEMU 10.0), the vIOMMU contract examples
+// and the conformance harness's shrunk regressions. test/snapshots holds the model's own
+// output (per-topology vIOMMU traces written by `vsmmu topo-traces`): they replay too, as a
+// regression check, but are counted apart.
 
-import { readdirSync, statSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { replayText } from '../src/replay.js';
 
 const ROOT = new URL('../../test/traces/', import.meta.url).pathname;
+const SNAPSHOTS = new URL('../../test/snapshots/', import.meta.url).pathname;
 
 function files(dir: string): string[] {
   return readdirSync(dir).sort().flatMap((n) => {
@@ -18,10 +21,11 @@ function files(dir: string): string[] {
 }
 
 const all = files(ROOT);
+const snapshots = files(SNAPSHOTS);
 
-test('the trace families are all there', () => {
+test('the trace families are all there, each with a note of where it comes from', () => {
   const dirs = new Set(all.map((f) => f.slice(ROOT.length).split('/')[0]));
-  for (const d of ['qemu-7.2', 'qemu-10.0', 'linux', 'linux-qemu10', 'viommu', 'topologies', 'migrate', 'viommu-migrate']) expect(dirs.has(d)).toBe(true);
+  for (const d of ['qemu-7.2', 'qemu-10.0', 'linux', 'linux-qemu10', 'viommu', 'migrate', 'viommu-migrate']) expect(dirs.has(d)).toBe(true);
   expect(all.filter((f) => f.includes('/qemu-7.2/')).length).toBe(18);
   expect(all.filter((f) => f.includes('/migrate/')).length).toBe(6);
   expect(all.filter((f) => f.includes('/viommu-migrate/')).length).toBe(2);
@@ -30,6 +34,11 @@ test('the trace families are all there', () => {
   // 19 stage-1, 13 stage-2 and 10 nested recordings
   const stages = q10.map((f) => String(JSON.parse(readFileSync(f, 'utf8').split('\n')[0]).stage ?? '1'));
   expect(['1', '2', 'nested'].map((s) => stages.filter((x) => x === s).length)).toEqual([19, 13, 10]);
+  const note = (d: string) => ['README.md', 'ORIGIN.md'].map((n) => join(d, n)).find((f) => existsSync(f));
+  for (const d of ['qemu-7.2', 'linux', 'viommu', 'regress', 'migrate', 'viommu-migrate']) expect(readFileSync(note(join(ROOT, d)) ?? join(ROOT, d, 'README.md'), 'utf8').length).toBeGreaterThan(100);
+  expect(dirs.has('topologies')).toBe(false);
+  expect(readFileSync(join(SNAPSHOTS, 'topologies', 'README.md'), 'utf8')).toMatch(/^# /);
+  expect(snapshots.length).toBeGreaterThan(0);
 });
 
 test('the migration traces depend on the migrate op: without it most of them mismatch', async () => {
@@ -46,6 +55,12 @@ test('the migration traces depend on the migrate op: without it most of them mis
 
 test.each(all.map((f) => [f.slice(ROOT.length)]))('%s replays with zero mismatches', async (rel) => {
   const r = await replayText(readFileSync(join(ROOT, rel), 'utf8'), rel);
+  expect(r.mismatches).toEqual([]);
+  expect(r.expects).toBeGreaterThan(0);
+});
+
+test.each(snapshots.map((f) => [f.slice(SNAPSHOTS.length)]))('snapshot %s replays with zero mismatches', async (rel) => {
+  const r = await replayText(readFileSync(join(SNAPSHOTS, rel), 'utf8'), rel);
   expect(r.mismatches).toEqual([]);
   expect(r.expects).toBeGreaterThan(0);
 });

@@ -6,6 +6,7 @@
 import { machine, RAM_BASE, fillPattern, type Machine } from './helpers.js';
 import { createSmmu } from '../src/index.js';
 import { GuestDriver } from '../src/guest/driver.js';
+import { engineDebug } from '../src/engine-debug.js';
 import {
   cd, ste, wordsToBytes, cmdSync, cmdCfgiSte, cmdCfgiSteRange, cmdCfgiAll, cmdCfgiCd, cmdCfgiCdAll, cmdTlbiNhAll,
   cmdTlbiNsnhAll, cmdTlbiNhAsid, cmdTlbiVa, pteLeaf, type CdFields,
@@ -187,7 +188,7 @@ describe('stage-1 walk: every granule and start level', () => {
       const m = await machine({ profile });
       const d = m.driver.createDomain({ asid: 2, cd: { ips: 0, affd: false } }); // 32-bit IPA; access flag faults not disabled
       m.driver.map(d, 0x1000, PA, 0x1000);
-      const l3 = (m.driver as unknown as { tableFor(d: unknown, i: number, l: number, c: boolean): number }).tableFor(d, 0x1000, 3, false);
+      const l3 = m.driver.tableFor(d, 0x1000, 3, false)!;
       m.driver.write64(l3 + 8, pteLeaf({ addr: PA, af: false }, 3)); // AF = 0
       m.driver.map(d, 0x2000, 0x100000000, 0x1000); // output beyond 32 bits
       m.driver.attach(0x18, d);
@@ -202,6 +203,16 @@ describe('stage-1 walk: every granule and start level', () => {
       }
     }
   });
+});
+
+test.each([[0, 32], [1, 36], [2, 40], [3, 42], [4, 44]])('arch profile: IPS %i limits output addresses to %i bits (IDR5.OAS is 44)', async (ips, bits) => {
+  const m = await machine({ profile: 'arch' });
+  const d = m.driver.createDomain({ asid: 2, cd: { ips } });
+  m.driver.map(d, 0x1000, 2 ** bits - 0x1000, 0x1000, { blocks: false }); // the last page below the limit
+  m.driver.map(d, 0x2000, 2 ** bits, 0x1000, { blocks: false }); // the first page above it
+  m.driver.attach(0x18, d);
+  expect(m.smmu.translate(0x18, 0x1000).addr).toBe(2 ** bits - 0x1000);
+  expect(m.smmu.translate(0x18, 0x2000).event).toBe(E.EVT_F_ADDR_SIZE);
 });
 
 describe('caches stay stale until the right invalidation (QEMU 7.2 behaviour)', () => {
@@ -354,22 +365,40 @@ describe('DMA and batch translation', () => {
     expect(m.smmu.dma(0x18, 0x10002, 'read', buf)).toBe(0x2000);
     expect(m.driver.events()).toHaveLength(0x2000 / 4);
   });
-  test('batch translation gives what single translations give', async () => {
+  test('batch translation: each request gets its own result, as the mapping says and as translate() says', async () => {
     const m = await machine();
     const d = m.driver.createDomain({ asid: 1 });
     m.driver.map(d, 0x10000, PA, 0x4000, { blocks: false });
+    m.driver.map(d, 0x20000, PA + 0x8000, 0x1000, { blocks: false, readOnly: true });
     m.driver.attach(0x18, d);
+    m.driver.setSte(0x20, { config: 4 }); // bypass
+    // [sid, iova, access, expected status, expected address]: hits and misses interleaved, so
+    // that every request has to carry its own answer (a batch that repeated or shifted
+    // results, or translated only the first request, differs)
+    const R_ = A.ACC_READ, W = A.ACC_WRITE;
+    const cases: Array<[number, number, number, number, number]> = [];
+    for (let i = 0; i < 8; i++) cases.push([0x18, 0x10000 + i * 0x900, R_, A.XS_SUCCESS, PA + i * 0x900]);
+    cases.push([0x18, 0x14000, R_, A.XS_ERROR, 0]); // past the mapping
+    cases.push([0x18, 0x20010, R_, A.XS_SUCCESS, PA + 0x8010]);
+    cases.push([0x18, 0x20010, W, A.XS_ERROR, 0]); // read-only
+    cases.push([0x20, 0x123456, W, A.XS_BYPASS, 0x123456]);
+    cases.push([0x18, 0x13ffc, W, A.XS_SUCCESS, PA + 0x3ffc]);
     const b = m.smmu.batch();
-    for (let i = 0; i < 8; i++) {
-      b.sid[i] = 0x18;
-      b.iova[i] = 0x10000 + i * 0x900;
-      b.access[i] = A.ACC_READ;
-    }
-    b.run(8);
-    for (let i = 0; i < 8; i++) {
-      const r = m.smmu.translate(0x18, 0x10000 + i * 0x900);
-      expect([i, b.status[i], b.addr[i]]).toEqual([i, r.status === 'success' ? A.XS_SUCCESS : A.XS_ERROR, r.addr]);
-    }
+    cases.forEach(([sid, iova, acc], i) => {
+      b.sid[i] = sid;
+      b.iova[i] = iova;
+      b.access[i] = acc;
+    });
+    b.run(cases.length);
+    const got = cases.map((_, i) => [b.status[i], b.addr[i]]);
+    expect(got).toEqual(cases.map(([, , , st, addr]) => [st, addr]));
+    // the single-call API agrees, request by request
+    const single = cases.map(([sid, iova, acc]) => {
+      const r = m.smmu.translate(sid, iova, acc === W ? 'write' : 'read');
+      return [r.status, r.addr];
+    });
+    const NAME: Record<number, string> = { [A.XS_SUCCESS]: 'success', [A.XS_ERROR]: 'fault', [A.XS_BYPASS]: 'bypass' };
+    expect(single).toEqual(cases.map(([, , , st, addr]) => [NAME[st], addr]));
   });
   test('translate64 handles IOVAs above 2^53 (TBI: the top byte is ignored for TT selection)', async () => {
     const m = await machine();
@@ -399,4 +428,127 @@ test('callback-only guest memory: the same translations through host callbacks',
   expect(s.translate(0x18, 0x4010)).toMatchObject({ status: 'success', addr: PA + 0x10 });
   expect(s.translate(0x18, 0x8000).event).toBe(E.EVT_F_TRANSLATION);
   expect(drv.events()).toHaveLength(1);
+});
+
+describe('cache structures (IOTLB hash, start levels, configuration list)', () => {
+  test('an IOVA in neither TTB0 nor TTB1 range is F_TRANSLATION, recorded with its address', async () => {
+    const m = await machine({}, { evtqLog2: 4 });
+    const d = m.driver.createDomain({ asid: 2, vaBits: 39 }); // TTB1 walks disabled (EPD1)
+    m.driver.attach(0x18, d);
+    const r = m.smmu.translate(0x18, 2 ** 40 + 0x3000, 'write');
+    expect([r.status, r.event]).toEqual(['fault', E.EVT_F_TRANSLATION]);
+    const ev = m.driver.events();
+    expect(ev.map((e) => [e.type, e.sid, e.words[2]])).toEqual([[E.EVT_F_TRANSLATION, 0x18, BigInt(2 ** 40 + 0x3000)]]); // word 2: the input address
+  });
+
+  test('a StreamID beyond 16 bits is C_BAD_STREAMID, whatever the previous fault was', async () => {
+    const m = await machine({}, { evtqLog2: 4 });
+    const d = m.driver.createDomain({ asid: 2 });
+    m.driver.attach(0x18, d);
+    expect(m.smmu.translate(0x18, 0x5000).event).toBe(E.EVT_F_TRANSLATION);
+    const r = m.smmu.translate(0x10018, 0x1000);
+    expect([r.status, r.event]).toEqual(['fault', E.EVT_C_BAD_STREAMID]);
+  });
+
+  test('an IOTLB entry stays findable after the entries around it in the hash are invalidated', async () => {
+    for (const seed of [1, 2, 3]) {
+      const m = await machine();
+      const d = m.driver.createDomain({ asid: 3 });
+      // 200 pages at pseudo-random places in 1 GiB (so that some share hash probe chains)
+      let x = seed * 0x9e3779b9;
+      const pages = new Set<number>();
+      while (pages.size < 200) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        pages.add((x >>> 8) & 0x3ffff);
+      }
+      const iovas = [...pages].map((p) => 0x40000000 + p * 0x1000);
+      iovas.forEach((iova, i) => m.driver.map(d, iova, PA + (i % 16) * 0x1000, 0x1000, { blocks: false }));
+      m.driver.attach(0x18, d);
+      for (const iova of iovas) expect(m.smmu.translate(0x18, iova).status).toBe('success');
+      expect(m.smmu.stats().iotlbEntries).toBe(200);
+      // every other page invalidated: each removal shifts the rest of its chain back
+      m.driver.submit([...iovas.filter((_, i) => i % 2 === 0).map((addr) => cmdTlbiVa({ asid: 3, addr })), cmdSync()]);
+      expect(m.smmu.stats().iotlbEntries).toBe(100);
+      const s0 = m.smmu.stats();
+      iovas.forEach((iova, i) => { if (i % 2) expect(m.smmu.translate(0x18, iova).addr).toBe(PA + (i % 16) * 0x1000); });
+      const s1 = m.smmu.stats();
+      expect([seed, s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([seed, 100, 0]);
+      expect(s1.iotlbEntries).toBe(100);
+    }
+  });
+
+  test("IOTLB lookups start at the table's start level (QEMU keys entries by ASID, not by table)", async () => {
+    const m = await machine();
+    const GB = 0x40000000;
+    const big = m.driver.createDomain({ asid: 6 }); // 48-bit VA: levels 0-3
+    m.driver.map(big, 0, GB, GB); // one 1 GiB block at level 1
+    m.driver.attach(0x18, big);
+    expect(m.smmu.translate(0x18, 0x1000).addr).toBe(GB + 0x1000);
+    const l1 = m.driver.createDomain({ asid: 6, vaBits: 32 }); // same ASID, 32-bit VA: levels 1-3
+    const l2 = m.driver.createDomain({ asid: 6, vaBits: 30 }); // same ASID, 30-bit VA: levels 2-3
+    m.driver.map(l1, 0x1000, PA + 0x5000, 0x1000, { blocks: false });
+    m.driver.map(l2, 0x1000, PA + 0x6000, 0x1000, { blocks: false });
+    m.driver.attach(0x20, l1);
+    m.driver.attach(0x28, l2);
+    // a table starting at level 1 finds the other table's level-1 block for its ASID
+    expect(m.smmu.translate(0x20, 0x1000).addr).toBe(GB + 0x1000);
+    // a table starting at level 2 never looks at level 1: its own walk
+    expect(m.smmu.translate(0x28, 0x1000).addr).toBe(PA + 0x6000);
+  });
+
+  test.each([
+    [4096, 48], [4096, 39], [4096, 30], [4096, 25], [16384, 47], [16384, 36], [16384, 25], [65536, 48], [65536, 42], [65536, 29],
+  ])('granule %i, %i-bit VA: the second translation of a page is an IOTLB hit', async (granule, vaBits) => {
+    const m = await machine();
+    const d = m.driver.createDomain({ asid: 4, granule, vaBits });
+    m.driver.map(d, granule * 3, PA, granule, { blocks: false });
+    m.driver.attach(0x18, d);
+    expect(m.smmu.translate(0x18, granule * 3 + 8).addr).toBe(PA + 8);
+    const s0 = m.smmu.stats();
+    expect(m.smmu.translate(0x18, granule * 3 + 16).addr).toBe(PA + 16);
+    const s1 = m.smmu.stats();
+    expect([s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([1, 0]);
+  });
+
+  test('lookups try every level that holds entries: a page and a block of one ASID both hit', async () => {
+    const m = await machine();
+    const d = m.driver.createDomain({ asid: 7 });
+    m.driver.map(d, 0x200000, PA & ~0x1fffff, 0x200000); // a 2 MiB block (level 2)
+    m.driver.map(d, 0x400000, PA, 0x1000, { blocks: false }); // a 4 KiB page (level 3)
+    m.driver.attach(0x18, d);
+    for (const iova of [0x200000, 0x400000]) m.smmu.translate(0x18, iova);
+    const s0 = m.smmu.stats();
+    expect(m.smmu.translate(0x18, 0x400010).addr).toBe(PA + 0x10);
+    expect(m.smmu.translate(0x18, 0x300000).addr).toBe((PA & ~0x1fffff) + 0x100000);
+    const s1 = m.smmu.stats();
+    expect([s1.iotlbHits - s0.iotlbHits, s1.iotlbMisses - s0.iotlbMisses]).toEqual([2, 0]);
+  });
+
+  test('a TLBI_NH_VA with TTL for an uncached page removes nothing, though entries of the same size exist', async () => {
+    const m = await machine();
+    const d = m.driver.createDomain({ asid: 8 });
+    m.driver.map(d, 0x10000, PA, 0x4000, { blocks: false });
+    m.driver.attach(0x18, d);
+    for (let p = 0; p < 3; p++) m.smmu.translate(0x18, 0x10000 + p * 0x1000); // 3 level-3 entries (a short per-ASID list)
+    m.driver.submit([cmdTlbiVa({ asid: 8, addr: 0x13000, ttl: 3, tg: 1, leaf: true }), cmdSync()]);
+    expect(m.smmu.stats().iotlbEntries).toBe(3);
+    m.driver.submit([cmdTlbiVa({ asid: 8, addr: 0x11000, ttl: 3, tg: 1, leaf: true }), cmdSync()]);
+    expect(engineDebug(m.smmu).iotlb().map((t) => t.iova).sort()).toEqual([0x10000n, 0x12000n]);
+  });
+
+  test('CFGI_STE_RANGE drops exactly the cached configurations in its range, whatever order they were cached in', async () => {
+    const sids = [0x48, 0x18, 0x40, 0x20, 0x38, 0x28, 0x30, 0x10];
+    const m = await machine({ devices: sids });
+    const d = m.driver.createDomain({ asid: 5 });
+    m.driver.map(d, 0x1000, PA, 0x1000);
+    for (const sid of sids) m.driver.attach(sid, d);
+    for (const sid of sids) expect(m.smmu.translate(sid, 0x1000).status).toBe('success'); // caches all eight, in this order
+    m.driver.submit([cmdCfgiSteRange(0x20, 4), cmdSync()]); // StreamIDs 0x20-0x3f
+    const dbg = engineDebug(m.smmu);
+    expect(sids.filter((s) => dbg.configCached(s)).sort()).toEqual([0x10, 0x18, 0x40, 0x48]);
+    m.driver.submit([cmdCfgiSte(0x48), cmdCfgiSte(0x10), cmdSync()]);
+    expect(sids.filter((s) => dbg.configCached(s)).sort()).toEqual([0x18, 0x40]);
+    m.driver.submit([cmdCfgiAll(), cmdSync()]);
+    expect(sids.filter((s) => dbg.configCached(s))).toEqual([]);
+  });
 });

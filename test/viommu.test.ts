@@ -3,8 +3,10 @@
 // CMD_SYNC fence with asynchronous backends, and the four topologies.
 
 import { buildVm, VM_RAM_BASE, type Vm, type VsmmuNode } from '../src/topo/vm.js';
-import { CommandError, type Domain } from '../src/guest/driver.js';
-import { cmdSync, cmdTlbiNhAsid, cmdTlbiVa, cmdCfgiCd, cmdCfgiSte, cmdAtcInv, ste, cd, wordsToBytes } from '../src/guest/encode.js';
+import { CommandError, GuestDriver, type Domain } from '../src/guest/driver.js';
+import { createSmmu } from '../src/index.js';
+import * as A from '../src/arch/abi.js';
+import { cmdSync, cmdTlbiNhAll, cmdTlbiNhAsid, cmdTlbiVa, cmdCfgiCd, cmdCfgiSte, cmdAtcInv, ste, cd, wordsToBytes } from '../src/guest/encode.js';
 import * as R from '../src/arch/registers.js';
 import * as E from '../src/arch/events.js';
 
@@ -27,11 +29,11 @@ function attachPassthrough(n: VsmmuNode, sid: number, asid: number, iova = 0x100
   return d;
 }
 
-async function oneToOne(): Promise<Vm> {
+async function oneToOne(irq?: Parameters<typeof buildVm>[2]): Promise<Vm> {
   return buildVm({
     psmmus: [{ name: 'p0' }],
     vsmmus: [{ name: 'v0', emulated: [0x18], passthrough: [{ sid: 0x20, psmmu: 'p0', psid: 0x1020 }, { sid: 0x28, psmmu: 'p0', psid: 0x1028 }] }],
-  });
+  }, undefined, irq);
 }
 
 test('an attached passthrough device installs its STE and DMA fills the pSMMU IOTLB under the vSMMU VMID', async () => {
@@ -133,11 +135,11 @@ test('hot-unplug during a batch: entries not yet sent for the unplugged device n
 });
 
 test('CMD_SYNC is a fence: CONS does not pass it and its interrupt waits until every backend finished', async () => {
-  const vm = await oneToOne();
+  let syncIrqs = 0;
+  const vm = await oneToOne((_, l, c) => { if (l === 'cmd-sync') syncIrqs += c; });
   const [n] = vm.vsmmus;
   const p0 = vm.psmmus.get('p0')!;
-  let syncIrqs = 0;
-  (n.smmu as unknown as { irq: (l: string, c: number) => void }).irq = (l, c) => { if (l === 'cmd-sync') syncIrqs += c; };
+  syncIrqs = 0; // the drivers' probe
   attachPassthrough(n, 0x20, 5);
   p0.setDelay(30);
   const start = regs(n).cons;
@@ -270,4 +272,37 @@ test('ASIDs are learned through 2-level CD tables; an STE with more than 4096 CD
   n.smmu.writeMemory(drv.steAddr(0x28), wordsToBytes(ste({ config: 5, s1cdmax: 13, s1ctxptr: l1 })));
   drv.submit([cmdCfgiSte(0x28), cmdSync()]);
   expect(n.smmu.asidHolders(0x4243)).toEqual(['p0']);
+});
+
+test('a 2-level CD table smaller than one leaf (S1CDMax <= split) still has its one L1 descriptor read', async () => {
+  for (const [s1fmt, s1cdmax] of [[1, 4], [1, 6], [2, 10]]) {
+    const vm = await oneToOne();
+    const [n] = vm.vsmmus;
+    const drv = n.driver;
+    const l1 = drv.alloc(64, 64);
+    const leaf = drv.alloc(0x10000, 0x10000);
+    drv.write64(l1, BigInt(leaf) | 1n); // L1 entry 0 valid
+    n.smmu.writeMemory(leaf + 3 * 64, wordsToBytes(cd({ asid: 0x4343, ttb0: VM_RAM_BASE, t0sz: 16, tg0: 0 })));
+    n.smmu.writeMemory(drv.steAddr(0x20), wordsToBytes(ste({ config: 5, s1fmt, s1cdmax, s1ctxptr: l1 })));
+    drv.submit([cmdCfgiSte(0x20), cmdSync()]);
+    expect([s1fmt, s1cdmax, n.smmu.asidHolders(0x4343)]).toEqual([s1fmt, s1cdmax, ['p0']]);
+  }
+});
+
+test('up to MAX_BACKENDS backends: a broadcast reaches each once; one more is refused', async () => {
+  for (const n of [31, 32]) {
+    const got = new Array<number>(n).fill(0);
+    const backends = Array.from({ length: n }, (_, i) => ({
+      name: `b${i}`, vmid: i + 1,
+      backend: { name: `b${i}`, invalidate: (e: Uint8Array) => { got[i] += e.length / 16; return { done: e.length / 16 }; }, installSte: () => ({ done: 1 }) },
+    }));
+    const smmu = await createSmmu({ ram: [{ base: VM_RAM_BASE, size: 0x100000 }], viommu: { backends } });
+    const drv = new GuestDriver(smmu, { heap: { base: VM_RAM_BASE, size: 0x80000 } });
+    drv.init();
+    got.fill(0);
+    drv.submit([cmdTlbiNhAll(), cmdTlbiNhAsid(0x777), cmdSync()]); // every backend; an ASID nobody learned: every backend
+    expect([n, got]).toEqual([n, new Array<number>(n).fill(2)]);
+  }
+  const backends = Array.from({ length: A.MAX_BACKENDS + 1 }, (_, i) => ({ name: `b${i}`, vmid: i + 1, backend: { name: `b${i}`, invalidate: () => ({ done: 0 }), installSte: () => ({ done: 0 }) } }));
+  await expect(createSmmu({ ram: [{ base: VM_RAM_BASE, size: 0x100000 }], viommu: { backends } })).rejects.toThrow(`at most ${A.MAX_BACKENDS} backends`);
 });

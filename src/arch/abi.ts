@@ -66,6 +66,7 @@ export const DMA_BUF_BYTES = 65536;
 // Forwarding log: what the dispatcher sends to physical SMMUs, in guest order.
 export const FW_BACKEND = 0; // u8 backend index
 export const FW_KIND = 1; // u8: FWK_INV or FWK_STE
+export const FW_FLAGS = 2; // u8: FWF_*
 export const FW_SEQ = 4; // u32 sequence number of the guest command in this window
 export const FW_CONS = 8; // u32 CMDQ_CONS value of the guest command
 export const FW_PSID = 12; // u32 physical StreamID (FWK_STE)
@@ -76,6 +77,12 @@ export const FW_CAPACITY = 8192;
 export const FWK_INV = 0;
 export const FWK_STE = 1;
 export const FWK_ERROR = 2; // marker: a command error found while entries were pending (W0 = error, W1 = opcode)
+/** The entry names a physical StreamID (FW_PSID): an STE install, or CFGI_CD / CFGI_CD_ALL / ATC_INV rewritten for the pSMMU. */
+export const FWF_PSID = 1;
+
+// Limits of the vIOMMU dispatcher (assembly/dispatch.ts).
+export const MAX_BACKENDS = 32; // physical SMMUs per vSMMU: a set of them is one u32 mask
+export const MAX_VDEVS = 1024; // passthrough devices per vSMMU
 
 // cmdq_consume / mmio_write result.
 export const CQ_IDLE = 0; // nothing for the host to do

@@ -31,3 +31,8 @@ export const CD_TTB1_QEMU = 132 | (47 * 1024);
 export const CD_TTB_STRIDE = 64;
 /** Distance between the T0SZ/TG0/EPD0 and the T1SZ/TG1/EPD1 fields. */
 export const CD_TT_STRIDE = 16;
+
+// Level-1 context descriptor (5.4.1, two-level CD tables): one 64-bit word.
+export const L1CD_V = 0 | (1 * 1024); // [0]
+export const L1CD_L2PTR = 12 | (40 * 1024); // [51:12], the table address is this << L1CD_L2PTR_SHIFT
+export const L1CD_L2PTR_SHIFT = 12;

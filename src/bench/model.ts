@@ -4,8 +4,8 @@
 
 import { createSmmu, type Smmu } from '../smmu.js';
 import { SimulatedPsmmu } from '../backends/simulated.js';
+import { engineExports } from '../engine-debug.js';
 import type { EngineExports } from '../engine.js';
-import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
 import type { RefTlbEntry } from '../reference/iotlb.js';
 import { engineConfigs, engineIotlb, engineVasids } from '../reference/from-engine.js';
@@ -13,9 +13,10 @@ import type { BatchResult, PsmmuBackend } from '../backends/types.js';
 import { BenchGuest } from './setup.js';
 import { BACKENDS, EMULATED, ENGINE_RAM_SIZE, PASSTHROUGH, RAM_BASE, STREAM_QUEUE, type StreamSpec } from './streams.js';
 
+
 /** The engine behind a model (for the state snapshots the reference starts from). */
 export function engineOf(smmu: Smmu): EngineExports {
-  return (smmu as unknown as { e: EngineExports }).e;
+  return engineExports(smmu);
 }
 
 export function now(): bigint {

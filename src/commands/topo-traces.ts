@@ -7,7 +7,7 @@ import { TOPOLOGY_TRACES, recordTopologyTrace } from '../topo/traces.js';
 
 export const command = defineCommand({
   name: 'topo-traces',
-  summary: 'write the per-topology vIOMMU regression traces (the model\'s own output) into DIR',
+  summary: 'write the per-topology vIOMMU snapshot traces (the model\'s own output; test/snapshots/topologies) into DIR',
   args: { usage: '<dir>', min: 1, max: 1 },
   options: {},
   async run({ positionals: [dir] }) {

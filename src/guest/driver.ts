@@ -196,7 +196,8 @@ export class GuestDriver {
     }
   }
 
-  private tableFor(d: Domain, iova: number, level: number, create: boolean): number | null {
+  /** Address of the level-`level` table that maps `iova` in `d` (created when `create`), or null. */
+  tableFor(d: Domain, iova: number, level: number, create: boolean): number | null {
     const g = log2(d.granule);
     const stride = g - 3;
     let table = d.root;

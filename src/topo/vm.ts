@@ -7,7 +7,7 @@ import { createSmmu, type Smmu } from '../smmu.js';
 import { SimulatedPsmmu, type SimulatedPsmmuOptions, type ViommuHandle } from '../backends/simulated.js';
 import { GuestDriver, type GuestBus } from '../guest/driver.js';
 import * as R from '../arch/registers.js';
-import type { GuestMemoryCallbacks } from '../types.js';
+import type { GuestMemoryCallbacks, IrqLine } from '../types.js';
 
 /** Guest RAM owned by JavaScript, reachable from every vSMMU and pSMMU of the VM. */
 export class GuestRam implements GuestMemoryCallbacks {
@@ -117,8 +117,8 @@ export interface Vm {
 
 export const VM_RAM_BASE = 0x40000000;
 
-/** Builds the VM: RAM, pSMMUs, vSMMUs (registers programmed by their drivers). */
-export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<Vm> {
+/** Builds the VM: RAM, pSMMUs, vSMMUs (registers programmed by their drivers); `irq` receives every vSMMU's interrupts. */
+export async function buildVm(spec: TopologySpec, ramSize = 0x4000000, irq?: (vsmmu: string, line: IrqLine, count: number) => void): Promise<Vm> {
   const ram = new GuestRam(VM_RAM_BASE, ramSize);
   const psmmus = new Map<string, SimulatedPsmmu>();
   for (const p of spec.psmmus) psmmus.set(p.name, new SimulatedPsmmu({ ...p, memory: ram.read }));
@@ -144,6 +144,7 @@ export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<
         devices: v.passthrough.map((d) => ({ sid: d.sid, backend: d.psmmu, psid: d.psid })),
       } : undefined,
       vasidTable: v.vasidTable,
+      irq: irq && ((line, count) => irq(v.name, line, count)),
     });
     const doorbells: DoorbellCounters = { count: 0, entries: 0, max: 0, peak: 0, last: 0 };
     const node = { spec: v, smmu, vmids, handles, doorbells } as VsmmuNode;

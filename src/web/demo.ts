@@ -211,6 +211,7 @@ export class Demo {
       this.busy = false;
       this.renderCharts();
       this.renderTables();
+      this.doc.body.dataset.built = String(gen); // which rebuild the page shows (tests wait on it)
       if (keepRunning) this.start();
       else if (!this.comparing) this.setState('ready');
     } catch (err) {
