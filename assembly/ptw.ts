@@ -87,13 +87,17 @@ export function ptwInfoReset(): void {
 /**
  * Translation table `t` (0 or 1) of configuration `cfg` for an IOVA, as QEMU's
  * select_tt (whose TBI1 macro reads TBI0, kept here). -1 in the gap between ranges.
+ * TTB0 covers IOVAs whose top bits are all zeros; TTB1 those whose top bits are all ones
+ * (IHI 0070 3.4.1, QEMU 8.0 and later), all zeros on QEMU 7.2 (its select_tt tested TTB1
+ * like TTB0).
  */
 export function selectTt(cfg: usize, iova: u64): i32 {
   const tbi = <u64>(load<u8>(cfg, CF_TBI) & 1) * 8;
   const tsz0 = <u64>load<u8>(cfg + CF_TT, TT_TSZ);
   const tsz1 = <u64>load<u8>(cfg + CF_TT + 4, TT_TSZ);
   if (tsz0 != 0 && ((iova >> (64 - tsz0)) & ones64(tsz0 - tbi)) == 0) return 0;
-  if (tsz1 != 0 && ((iova >> (64 - tsz1)) & ones64(tsz1 - tbi)) == 0) return 1;
+  const tt1Top = (S.profile & PF_V10) != 0 ? ones64(tsz1 - tbi) : 0;
+  if (tsz1 != 0 && ((iova >> (64 - tsz1)) & ones64(tsz1 - tbi)) == tt1Top) return 1;
   if (tsz0 == 0) return 0;
   if (tsz1 == 0) return 1;
   return -1;

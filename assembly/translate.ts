@@ -272,8 +272,8 @@ export function translateBatch(n: u32): void {
  * Device DMA through the SMMU as QEMU's memory core performs it for the edu device:
  * from `iova`, for `len` bytes, between guest memory and the DMA buffer. A translated
  * run goes to the end of the translated page or block (RAM in one piece, unassigned
- * memory in aligned pieces of at most 4 bytes); a failed translation, or an IOVA at or
- * above 2^48 (outside the device's IOMMU region, not translated), is one aligned piece
+ * memory in aligned pieces of at most 4 bytes); a failed translation, or on QEMU 7.2 an
+ * IOVA at or above 2^48 (outside the device's IOMMU region, not translated), is one aligned piece
  * of at most 4 bytes, read as zeros or dropped. Stops before the buffer could overflow;
  * returns the bytes handled.
  */
@@ -288,8 +288,8 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
     const left = len - done;
     const buf = dmaBuf + <usize>done;
     let n: u32;
-    if (a >= IOVA_LIMIT) {
-      // beyond the device's IOMMU region (QEMU: SMMU_MAX_VA_BITS): unassigned, never translated
+    if (a >= IOVA_LIMIT && (S.profile & PF_V10) == 0) {
+      // QEMU 7.2: beyond the device's IOMMU region (SMMU_MAX_VA_BITS): unassigned, never translated
       n = pieceSize(a, left);
       if (!write) memory.fill(buf, 0, n);
       dmaFailed += n;
@@ -332,7 +332,11 @@ export function dmaRun(sid: u32, iova: u64, len: u32, write: bool): u32 {
   return done;
 }
 
-/** Device DMA addresses end at 2^48: the size of QEMU's IOMMU memory region (SMMU_MAX_VA_BITS). */
+/**
+ * QEMU 7.2: device DMA addresses end at 2^48, the size of its IOMMU memory region
+ * (SMMU_MAX_VA_BITS). QEMU 8.0 and later create the region with size UINT64_MAX, so every
+ * IOVA is translated (as the architecture's 64-bit input addresses are).
+ */
 const IOVA_LIMIT: u64 = <u64>1 << 48;
 
 /**
