@@ -25,7 +25,7 @@ import {
 import { CD_AFFD } from "../src/arch/cd";
 import { QEMU_OAS } from "../src/arch/registers";
 import { EVT_F_CD_FETCH, EVT_C_BAD_CD, EVT_C_BAD_STE, EVT_CLASS_CD, EVT_CLASS_TT } from "../src/arch/events";
-import { PF_V10, PF_S2P, PF_QEMU_BUGS, ACC_READ, KEY_NONE } from "../src/arch/abi";
+import { PF_V10, PF_S2P, PF_QEMU_BUGS, ACC_READ, KEY_NONE, CF_ENTRY_BYTES } from "../src/arch/abi";
 import {
   T_GET_CD, T_DECODE_CD, T_DECODE_CD_TT, T_CONFIG_CACHE_HIT, T_CONFIG_CACHE_MISS, T_CONFIG_CACHE_INV,
 } from "../src/arch/trace-events";
@@ -60,8 +60,8 @@ export const CF_S2_PS = 60; // u8: effective S2PS in bits
 export const CF_S2_AFFD = 61; // u8: S2AFFD
 export const CF_S2_RECORD = 62; // u8: S2R
 export const CF_VTTB = 64; // u64: S2TTB
-export const CF_BYTES = 128;
-const CF_SHIFT = 7;
+export const CF_BYTES = CF_ENTRY_BYTES;
+const CF_SHIFT = <u32>ctz(CF_ENTRY_BYTES);
 
 export const KIND_S1: u8 = 0;
 export const KIND_ABORT: u8 = 1;
@@ -345,6 +345,54 @@ export function flushConfigRange(start: u32, end: u32): void {
     } else {
       i++;
     }
+  }
+}
+
+/** Number of cached configurations, and the StreamID of the i-th (snapshots). */
+export function cachedCount(): u32 { return ncached; }
+export function cachedSid(i: u32): u32 { return load<u32>(dense + (<usize>i << 2)); }
+
+/** Whether a 64-byte entry at `e` holds values a decode can produce (snapshot restore). */
+export function entryValid(e: usize): bool {
+  const kind = load<u8>(e, CF_KIND);
+  if (kind > KIND_NESTED || load<u8>(e, CF_RECORD) > 1 || load<u8>(e, CF_TBI) > 3) return false;
+  if (load<u32>(e, CF_VMID) > <u32>KEY_NONE) return false;
+  if (kind == KIND_S2 || kind == KIND_NESTED) {
+    // the stage-2 fields as decodeS2 leaves them
+    const g = load<u8>(e, CF_S2_GRANULE);
+    if ((g != 12 && g != 14 && g != 16) || load<u8>(e, CF_S2_LEVEL) > 3 || load<u8>(e, CF_S2_TSZ) > 63 ||
+        load<u8>(e, CF_S2_PS) > 52 || load<u8>(e, CF_S2_AFFD) > 1 || load<u8>(e, CF_S2_RECORD) > 1) return false;
+  }
+  if (kind != KIND_S1 && kind != KIND_NESTED) return true;
+  const oas = <i32>load<u8>(e, CF_OAS);
+  if (oas < 32 || oas > oas2bits(QEMU_OAS)) return false;
+  for (let i = 0; i < 2; i++) {
+    const tt = e + CF_TT + <usize>(i << 2);
+    const dis = load<u8>(tt, TT_DISABLED);
+    if (dis > 1) return false;
+    if (dis != 0) continue;
+    const tsz = load<u8>(tt, TT_TSZ), g = load<u8>(tt, TT_GRANULE);
+    if (tsz < 16 || tsz > 39 || (g != 12 && g != 14 && g != 16) || load<u8>(tt, TT_HAD) > 1) return false;
+    if ((load<u64>(e + CF_TTB + <usize>(i << 3)) & ~qmask(oas)) != 0) return false;
+  }
+  return true;
+}
+
+/** Caches the configuration entry at `src` (validated by entryValid) for `sid`, keeping the device flag. */
+export function restoreEntry(sid: u32, src: usize): void {
+  const e = cfgEntry(sid);
+  const device = load<u8>(e, CF_DEVICE);
+  const cached = load<u8>(e, CF_CACHED) != 0;
+  const pos = load<u32>(e, CF_DENSE);
+  memory.copy(e, src, CF_BYTES);
+  store<u8>(e, device, CF_DEVICE);
+  store<u8>(e, 1, CF_CACHED);
+  if (cached) {
+    store<u32>(e, pos, CF_DENSE);
+  } else {
+    store<u32>(e, ncached, CF_DENSE);
+    store<u32>(dense + (<usize>ncached << 2), sid & (SID_SPACE - 1));
+    ncached++;
   }
 }
 

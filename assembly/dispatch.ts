@@ -155,8 +155,17 @@ export function vasidMask(asid: u32): u32 {
 }
 
 export function wildcardMask(): u32 { return wildcard; }
+export function setWildcard(m: u32): void { wildcard = m & allMask; }
+export function vasidOnNow(): bool { return vasidOn; }
+export function vmidOf(b: u32): u32 { return load<u32>(vmids + (<usize>b << 2)); }
+export function vdevCount(): u32 { return nVdev; }
+export function vdevSidAt(i: u32): u32 { return sidAt(i); }
+export function vdevBackendAt(i: u32): u32 { return load<u32>(vdevBackend + (<usize>i << 2)); }
+export function vdevPsidAt(i: u32): u32 { return load<u32>(vdevPsid + (<usize>i << 2)); }
+export function learnedCount(): u32 { return nLearned; }
+export function learnedAsid(i: u32): u32 { return <u32>load<u16>(learned + (<usize>i << 1)); }
 
-function learn(asid: u32, b: u32): void {
+export function learn(asid: u32, b: u32): void {
   const p = vasid + (<usize>asid << 2);
   const m = load<u32>(p);
   if (m == 0) {
@@ -169,7 +178,7 @@ function learn(asid: u32, b: u32): void {
   }
 }
 
-function forgetAll(): void {
+export function forgetAll(): void {
   for (let i: u32 = 0; i < nLearned; i++) {
     store<u32>(vasid + (<usize>load<u16>(learned + (<usize>i << 1)) << 2), 0);
   }
@@ -353,16 +362,45 @@ function installSte(i: u32, cons: u32): u32 {
     s0 = load<u64>(steBuf);
     s1 = load<u64>(steBuf, 8);
   }
-  if (ex(s0, STE_V) != 0) {
-    const allowed0 = (<u64>STE0_NESTING_ALLOWED_HI << 32) | <u64>STE0_NESTING_ALLOWED_LO;
-    const allowed1 = (<u64>STE1_NESTING_ALLOWED_HI << 32) | <u64>STE1_NESTING_ALLOWED_LO;
-    if ((s0 & ~allowed0) != 0 || (s1 & ~allowed1) != 0) return CERROR_ILL;
-    const cfg = <u32>ex(s0, STE_CONFIG);
-    if (cfg != STE_CFG_ABORT && cfg != STE_CFG_BYPASS && cfg != STE_CFG_S1_TRANS) return CERROR_ILL;
-  }
+  if (!nestable(s0, s1)) return CERROR_ILL;
   emit(b, FWK_STE, cons, psid, s0, s1);
   learnFrom(vsid, b);
   return CERROR_NONE;
+}
+
+/** Whether STE words 0-1 may be installed as a nested stage-1 STE (iommufd's check); an invalid STE always may. */
+function nestable(s0: u64, s1: u64): bool {
+  if (ex(s0, STE_V) == 0) return true;
+  const allowed0 = (<u64>STE0_NESTING_ALLOWED_HI << 32) | <u64>STE0_NESTING_ALLOWED_LO;
+  const allowed1 = (<u64>STE1_NESTING_ALLOWED_HI << 32) | <u64>STE1_NESTING_ALLOWED_LO;
+  if ((s0 & ~allowed0) != 0 || (s1 & ~allowed1) != 0) return false;
+  const cfg = <u32>ex(s0, STE_CONFIG);
+  return cfg == STE_CFG_ABORT || cfg == STE_CFG_BYPASS || cfg == STE_CFG_S1_TRANS;
+}
+
+/**
+ * Arrival on a new host (trace spec, "Migrating to another host topology"): the vASID
+ * table starts empty; with SMMUEN = 1 every passthrough device, in ascending vSID
+ * order, gets its guest STE installed (the CFGI_STE check; an STE that fails it is
+ * skipped, no command caused it) and its CDs' ASIDs learned as for CFGI_STE. Returns
+ * CQ_FORWARD when the log holds installs for the host to send, else 0.
+ */
+export function arrive(smmuEnabled: bool): u32 {
+  forgetAll();
+  if (!smmuEnabled) return 0;
+  for (let i: u32 = 0; i < nVdev; i++) {
+    const vsid = sidAt(i);
+    let s0: u64 = 0, s1: u64 = 0;
+    if (findSte(vsid)) {
+      s0 = load<u64>(steBuf);
+      s1 = load<u64>(steBuf, 8);
+    }
+    if (!nestable(s0, s1)) continue;
+    const b = load<u32>(vdevBackend + (<usize>i << 2));
+    emit(b, FWK_STE, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
+    learnFrom(vsid, b);
+  }
+  return fwdCount > 0 ? CQ_FORWARD : 0;
 }
 
 /**

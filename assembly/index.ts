@@ -17,6 +17,8 @@ import { FW_BYTES, FW_KIND, FW_CONS, FW_W0, FW_W1, FWK_STE, FWK_ERROR, BEV_BYTES
 import { CERROR_ILL } from "../src/arch/registers";
 import { CMD_CFGI_STE } from "../src/arch/commands";
 
+import * as N from "./snapshot";
+
 let ready = false;
 
 /** Allocates the tables and powers the device on with `profile` (PF_* flags). */
@@ -26,6 +28,7 @@ export function init(profile: u32): void {
     iotlbInit();
     translateInit();
     D.dispatchInit();
+    N.snapInit();
     ready = true;
   }
   powerOn(profile);
@@ -110,6 +113,20 @@ export function fwd_done(failIndex: i32): void {
   }
   D.endWindow();
 }
+
+// snapshots (layouts in src/arch/snapshot.ts)
+export function snap_ptr(): usize { return N.snapPtr(); }
+export function snap_chunk_ptr(): usize { return N.snapChunkPtr(); }
+export function snap_chunk_records(section: u32): u32 { return N.snapChunkRecords(section); }
+export function snap_save(withCaches: bool): u32 { return N.snapSave(withCaches); }
+export function snap_export(section: u32, first: u32): u32 { return N.snapExport(section, first); }
+export function snap_check(): u32 { return N.snapCheck(); }
+export function snap_check_records(section: u32, n: u32): u32 { return N.snapCheckRecords(section, n); }
+export function snap_apply(): void { N.snapApply(); }
+export function snap_import(section: u32, n: u32): void { N.snapImport(section, n); }
+export function snap_import_wildcard(): void { N.snapImportWildcard(); }
+export function snap_arrive(): u32 { return N.snapArrive(); }
+export function drop_caches(): void { N.snapDropCaches(); }
 
 const bev = memory.data(BEV_BYTES);
 export function bev_ptr(): usize { return bev; }

@@ -1,6 +1,6 @@
 // The README's first example: a vSMMU with RAM inside the model, a guest driver that
 // programs it like Linux, a translation, a DMA, an unmap with TLBI + CMD_SYNC, a fault.
-// Run with `node examples/quickstart.mjs` after `npm ci`.
+// Run with `node examples/quickstart.mjs` after `npm ci && npm run build`.
 
 import { createSmmu, GuestDriver, encode } from 'vsmmu';
 

@@ -1,39 +1,75 @@
 #!/usr/bin/env node
-// vsmmu command line. Each subcommand is a module in ./commands exporting
-// `usage` (one line) and `run(args): Promise<number>` (the exit status).
+// vsmmu command line. Each subcommand is a module in ./commands exporting `command`, a
+// declarative table made with `defineCommand` (./cli-args.ts), which parses every command's
+// arguments the same way. Exit status: 0 done, 1 a failed check (mismatches), 2 unusable input.
 
-import { readdirSync } from 'node:fs';
-
-interface Command {
-  usage: string;
-  run(args: string[]): Promise<number>;
-}
+import { readdirSync, readFileSync } from 'node:fs';
+import { commandHelp, describeError, parseCommandArgs, UsageError, type Command } from './cli-args.js';
 
 function commandNames(): string[] {
   const dir = new URL('./commands/', import.meta.url);
   return readdirSync(dir).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3)).sort();
 }
 
-async function usage(): Promise<string> {
-  const lines: string[] = [];
-  for (const n of commandNames()) lines.push('  ' + ((await import(`./commands/${n}.js`)) as Command).usage);
-  return `usage:\n${lines.join('\n')}\n`;
+async function loadCommand(name: string): Promise<Command> {
+  if (!/^[a-z][a-z0-9-]*$/.test(name) || !commandNames().includes(name)) {
+    throw new UsageError(`unknown command ${JSON.stringify(name)} (commands: ${commandNames().join(', ')})`);
+  }
+  const mod = (await import(`./commands/${name}.js`)) as { command?: Command };
+  if (!mod.command) throw new Error(`commands/${name}.js exports no command`);
+  return mod.command;
 }
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function mainHelp(): Promise<string> {
+  const cmds = await Promise.all(commandNames().map(loadCommand));
+  const w = Math.max(...cmds.map((c) => c.name.length));
+  return [
+    'usage: vsmmu <command> [options]',
+    '',
+    'Arm SMMUv3 device model (QEMU arm-smmuv3): replay traces, check against QEMU, explore vIOMMU topologies.',
+    '',
+    'commands:',
+    ...cmds.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    '',
+    'vsmmu <command> --help (or vsmmu help <command>) describes a command\'s options.',
+    'vsmmu --version prints the version. Exit status: 0 done, 1 a check failed, 2 unusable input.',
+    '',
+  ].join('\n');
+}
+
+const out = (s: string) => process.stdout.write(s);
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  if (!cmd || !/^[a-z][a-z0-9-]*$/.test(cmd) || !commandNames().includes(cmd)) {
-    process.stderr.write(await usage());
+  let debug = argv.includes('--debug');
+  let name = '';
+  try {
+    const [first, ...rest] = argv[0] === '--debug' ? argv.slice(1) : argv;
+    if (first === undefined) throw new UsageError('no command given');
+    if (first === '--help' || first === '-h') return out(await mainHelp()), 0;
+    if (first === '--version' || first === '-V') return out(version() + '\n'), 0;
+    if (first === 'help') {
+      if (rest.length === 0) return out(await mainHelp()), 0;
+      if (rest.length > 1) throw new UsageError(`help takes one command name, got ${rest.length}`);
+      return out(await commandHelp(await loadCommand(rest[0]))), 0;
+    }
+    if (first.startsWith('-')) throw new UsageError(`unknown option ${first}`);
+    const cmd = await loadCommand(first);
+    name = cmd.name;
+    const parsed = parseCommandArgs(cmd, rest);
+    debug ||= parsed.debug;
+    if (parsed.help) return out(await commandHelp(cmd)), 0;
+    return await cmd.run(parsed);
+  } catch (err) {
+    const who = name ? `vsmmu ${name}` : 'vsmmu';
+    if (debug && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`${who}: ${describeError(err)} (see ${who} --help)\n`);
     return 2;
   }
-  const mod = (await import(`./commands/${cmd}.js`)) as Command;
-  return mod.run(rest);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err) => {
-    process.stderr.write(`vsmmu: ${(err as Error).stack ?? String(err)}\n`);
-    process.exit(2);
-  },
-);
+main(process.argv.slice(2)).then((code) => process.exit(code));

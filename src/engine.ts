@@ -1,5 +1,8 @@
-// Loads the WebAssembly engine (build/vsmmu.wasm) in Node or in a browser, once per
-// process, and instantiates it per device with the host's imports.
+// Loads the WebAssembly engine (vsmmu.wasm beside this module, or the embedder's
+// `createSmmu({ wasm })`, see ./wasm-source.ts) once per process, and instantiates it per
+// device with the host's imports.
+
+import { compileWasm, defaultWasmUrl, type WasmSource } from './wasm-source.js';
 
 export interface EngineExports {
   memory: WebAssembly.Memory;
@@ -40,6 +43,18 @@ export interface EngineExports {
   fwd_done(failIndex: number): void;
   bev_ptr(): number;
   backend_event(backend: number): number;
+  snap_ptr(): number;
+  snap_chunk_ptr(): number;
+  snap_chunk_records(section: number): number;
+  snap_save(withCaches: number): number;
+  snap_export(section: number, first: number): number;
+  snap_check(): number;
+  snap_check_records(section: number, n: number): number;
+  snap_apply(): void;
+  snap_import(section: number, n: number): void;
+  snap_import_wildcard(): void;
+  snap_arrive(): number;
+  drop_caches(): void;
   debug_iotlb_insert(asid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
   debug_iotlb_insert_key(asid: number, vmid: number, iova: bigint, tg: number, level: number, ta: bigint, mask: bigint, perm: number): void;
   debug_iotlb_entry(i: number): number;
@@ -67,37 +82,31 @@ export interface EngineImports {
 const UNSIGNED_RESULTS = [
   'add_ram', 'xo_ptr', 'batch_ptr', 'dma_buf_ptr', 'irq_ptr', 'stats_ptr', 'trace_ptr', 'fwd_log_ptr', 'bev_ptr',
   'heap_top', 'debug_iotlb_entry', 'dma_run', 'dma_failed', 'fwd_count', 'iotlb_count', 'trace_take',
-  'vasid_mask', 'wildcard_mask',
+  'vasid_mask', 'wildcard_mask', 'snap_ptr', 'snap_chunk_ptr', 'snap_chunk_records', 'snap_save', 'snap_export',
+  'snap_check', 'snap_check_records', 'snap_arrive',
 ] as const;
 
 let compiled: Promise<WebAssembly.Module> | undefined;
 let wasmOverride: Uint8Array | undefined;
 
-/** Uses these bytes instead of build/vsmmu.wasm (e.g. the debug build in tests). */
+/** Uses these bytes instead of the packaged vsmmu.wasm (e.g. the debug build in tests). */
 export function setEngineBytes(bytes: Uint8Array): void {
   wasmOverride = bytes;
   compiled = undefined;
 }
 
-async function loadBytes(): Promise<Uint8Array> {
-  if (wasmOverride) return wasmOverride;
-  const url = new URL('../../build/vsmmu.wasm', import.meta.url);
-  if (url.protocol === 'file:') {
-    const fs = await import('node:fs/promises');
-    return new Uint8Array(await fs.readFile(url));
+/** The engine module: from `source` when given, else the packaged one (compiled once). */
+export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> {
+  if (source !== undefined) return compileWasm(source);
+  if (!compiled) {
+    compiled = compileWasm(wasmOverride ?? defaultWasmUrl());
+    compiled.catch(() => { compiled = undefined; }); // a failed load is retried on the next call
   }
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`vsmmu: cannot load the engine from ${url}: HTTP ${res.status}`);
-  return new Uint8Array(await res.arrayBuffer());
-}
-
-export function compileEngine(): Promise<WebAssembly.Module> {
-  if (!compiled) compiled = loadBytes().then((b) => WebAssembly.compile(b as BufferSource));
   return compiled;
 }
 
-export async function instantiateEngine(imports: EngineImports): Promise<EngineExports> {
-  const module = await compileEngine();
+export async function instantiateEngine(imports: EngineImports, source?: WasmSource): Promise<EngineExports> {
+  const module = await compileEngine(source);
   const env = {
     host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
     host_write: (addr: bigint, len: number, src: number) => imports.host_write(BigInt.asUintN(64, addr), len >>> 0, src >>> 0),

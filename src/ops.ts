@@ -15,7 +15,8 @@ export type Op =
   | { op: 'mem_fill'; addr: number; hex: string }
   | { op: 'mem_read'; addr: number; size: number; expect?: bigint }
   | { op: 'mem_digest'; addr: number; len: number; expect?: string }
-  | { op: 'dma'; sid: number; src: bigint; dst: bigint; len: number };
+  | { op: 'dma'; sid: number; src: bigint; dst: bigint; len: number }
+  | { op: 'migrate' };
 
 const hx = hex;
 
@@ -29,6 +30,7 @@ export function opToJson(o: Op): Record<string, unknown> {
     case 'mem_read': return o.expect === undefined ? { op: o.op, addr: hx(o.addr), size: o.size } : { op: o.op, addr: hx(o.addr), size: o.size, expect: hx(o.expect) };
     case 'mem_digest': return o.expect === undefined ? { op: o.op, addr: hx(o.addr), len: o.len } : { op: o.op, addr: hx(o.addr), len: o.len, expect: o.expect };
     case 'dma': return { op: o.op, sid: hx(o.sid), src: hx(o.src), dst: hx(o.dst), len: o.len };
+    case 'migrate': return { op: o.op };
   }
 }
 
@@ -98,6 +100,9 @@ export function opFromJson(j: Record<string, unknown>): Op {
       if (src >> 64n || dst >> 64n) throw new Error('src/dst: IOVAs are 64-bit');
       return { op: 'dma', sid, src, dst, len };
     }
+    case 'migrate':
+      if (j.viommu !== undefined) break; // the vIOMMU form exists on the model only
+      return { op: 'migrate' };
   }
   throw new Error(`unsupported op ${JSON.stringify(j.op)} (QEMU recording knows the plain profile's ops only)`);
 }
@@ -155,6 +160,9 @@ export function applyOp(t: OpTarget, o: Op): bigint | string | undefined {
     case 'dma':
       t.dmaCopy(o.sid, o.src, o.dst, o.len);
       return undefined;
+    case 'migrate':
+      // moving a machine is asynchronous: the caller does it (replay.ts, conformance/record.ts)
+      throw new Error('migrate: applied by the caller, not by applyOp');
   }
 }
 

@@ -7,6 +7,7 @@ import { createSmmu, type Smmu } from './smmu.js';
 import { SimulatedPsmmu, toHex } from './backends/simulated.js';
 import { applyOp, opFromJson, smmuTarget, hexToBytes, num, type OpTarget } from './ops.js';
 import { hex } from './bits.js';
+import { virtMachineMemory } from './virt.js';
 import type { Profile, SmmuOptions, Stage } from './types.js';
 
 export interface Mismatch {
@@ -38,23 +39,6 @@ export interface ReplayOptions {
 
 type Op = Record<string, unknown> & { op: string };
 
-/**
- * The recording machine's other memory (QEMU `virt`): its two 64 MiB flash banks at 0,
- * empty (zeros) as the recordings leave them, readable by DMA (a table walk there reads
- * zeros rather than aborting); writes are taken and dropped. Anything else is unassigned.
- */
-const VIRT_FLASH_END = 0x8000000;
-const VIRT_FLASH = {
-  read(addr: number, dst: Uint8Array): boolean {
-    if (addr + dst.length > VIRT_FLASH_END) return false;
-    dst.fill(0);
-    return true;
-  },
-  write(addr: number, src: Uint8Array): boolean {
-    return addr + src.length <= VIRT_FLASH_END;
-  },
-};
-
 /** Replays one trace given as text. */
 export async function replayText(text: string, file: string, options: ReplayOptions = {}): Promise<FileResult> {
   const result: FileResult = { file, expects: 0, mismatches: [] };
@@ -75,36 +59,23 @@ export async function replayText(text: string, file: string, options: ReplayOpti
     result.error = { line: 1, message: `header: expected format "vsmmu-trace" version 1, got ${JSON.stringify(header.format)} ${JSON.stringify(header.version)}` };
     return result;
   }
-  let smmu: Smmu;
-  const sims = new Map<string, SimulatedPsmmu>();
+  const m: Machine = { smmu: undefined as unknown as Smmu, target: undefined as unknown as OpTarget, sims: new Map(), seen: new Map(), opts: {} };
   try {
-    const opts: SmmuOptions = {
+    m.opts = {
       profile: (header.profile ?? 'qemu-7.2') as Profile,
       stage: String(header.stage ?? '1') as Stage, // the trace spec: absent means stage 1 only
       ram: ((header.ram ?? []) as Array<{ base: unknown; size: unknown }>).map((r) => ({ base: num(r.base, 'ram.base'), size: num(r.size, 'ram.size') })),
       devices: ((header.devices ?? []) as Array<{ sid: unknown }>).map((d) => num(d.sid, 'devices.sid')),
       trace: options.trace,
-      memory: VIRT_FLASH,
+      memory: virtMachineMemory(),
     };
-    const v = header.viommu as undefined | { backends: Array<{ name: string; vmid: unknown }>; devices: Array<{ sid: unknown; kind: string; backend?: string; psid?: unknown }> };
-    if (v) {
-      opts.viommu = {
-        backends: v.backends.map((b) => {
-          const sim = new SimulatedPsmmu({ name: b.name });
-          sims.set(b.name, sim);
-          return { name: b.name, vmid: num(b.vmid, 'viommu.backends.vmid'), backend: sim };
-        }),
-        devices: v.devices.filter((d) => d.kind === 'passthrough').map((d) => ({ sid: num(d.sid, 'sid'), backend: String(d.backend), psid: num(d.psid, 'psid') })),
-      };
-      opts.devices = [...(opts.devices ?? []), ...v.devices.filter((d) => d.kind === 'emulated').map((d) => num(d.sid, 'sid'))];
-    }
-    smmu = await createSmmu(opts);
+    topology(m, header.viommu as TraceViommu | undefined);
+    m.smmu = await createSmmu(m.opts);
+    m.target = smmuTarget(m.smmu);
   } catch (err) {
     result.error = { line: 1, message: `header: not a machine the model can build: ${messageOf(err)}` };
     return result;
   }
-  const seen = new Map<string, number>();
-  const target = smmuTarget(smmu);
   for (let i = 1; i < lines.length; i++) {
     const lineNo = i + 1;
     const text = lines[i].trim();
@@ -123,21 +94,78 @@ export async function replayText(text: string, file: string, options: ReplayOpti
     const op = j as Op;
     if ('expect' in op) result.expects++;
     try {
-      const m = applyLine(smmu, target, sims, seen, op);
-      if (m) result.mismatches.push({ line: lineNo, op: op.op, ...m });
+      if (op.op === 'migrate') {
+        await migrate(m, op.viommu as TraceViommu | undefined);
+        continue;
+      }
+      const r = applyLine(m, op);
+      if (r) result.mismatches.push({ line: lineNo, op: op.op, ...r });
     } catch (err) {
       // a malformed operation (or one the model refuses as host misuse): the file is unusable from here
       result.error = { line: lineNo, message: `${op.op}: ${messageOf(err)}` };
       break;
     }
   }
-  smmu.dispose();
+  m.smmu.dispose();
   return result;
+}
+
+type TraceViommu = { backends: Array<{ name: string; vmid: unknown }>; devices: Array<{ sid: unknown; kind: string; backend?: string; psid?: unknown }> };
+
+/** The model being replayed, its simulated backends (by name) and what each backend_expect has seen. */
+interface Machine {
+  smmu: Smmu;
+  target: OpTarget;
+  sims: Map<string, SimulatedPsmmu>;
+  seen: Map<string, number>;
+  opts: SmmuOptions;
+}
+
+/** Sets the machine's vIOMMU topology (fresh simulated backends) from a trace's `viommu` object. */
+function topology(m: Machine, v: TraceViommu | undefined): void {
+  if (!v) return;
+  m.sims = new Map();
+  m.seen = new Map();
+  if (!Array.isArray(v.backends) || !Array.isArray(v.devices)) throw new Error('viommu: backends and devices must be lists');
+  m.opts.viommu = {
+    backends: v.backends.map((b) => {
+      const sim = new SimulatedPsmmu({ name: b.name });
+      m.sims.set(b.name, sim);
+      return { name: b.name, vmid: num(b.vmid, 'viommu.backends.vmid'), backend: sim };
+    }),
+    devices: v.devices.filter((d) => d.kind === 'passthrough').map((d) => ({ sid: num(d.sid, 'sid'), backend: String(d.backend), psid: num(d.psid, 'psid') })),
+  };
+  const emulated = v.devices.filter((d) => d.kind === 'emulated').map((d) => num(d.sid, 'sid'));
+  m.opts.devices = [...new Set([...(m.opts.devices ?? []), ...emulated])];
+}
+
+/**
+ * The migrate op: save, a fresh model from the header (and, for the vIOMMU form, the new
+ * host's topology), guest RAM carried over as the emulator's, restore, go on. The plain
+ * form stays on the same backends; the vIOMMU form arrives on new ones.
+ */
+async function migrate(m: Machine, v: TraceViommu | undefined): Promise<void> {
+  const old = m.smmu;
+  await old.whenIdle();
+  const snap = old.save();
+  const rams = (m.opts.ram ?? []).map((_, i) => old.ram(i));
+  old.dispose();
+  if (v) {
+    m.opts.devices = ((m.opts.devices ?? []) as number[]).filter((sid) => !m.opts.viommu?.devices?.some((d) => d.sid === sid));
+    topology(m, v);
+  }
+  const smmu = await createSmmu(m.opts);
+  rams.forEach((r, i) => smmu.ram(i).set(r));
+  smmu.restore(snap, { arrival: v !== undefined });
+  await smmu.whenIdle();
+  m.smmu = smmu;
+  m.target = smmuTarget(smmu);
 }
 
 const TRACE_OPS = new Set(['mmio_write', 'mmio_read', 'mem_write', 'mem_fill', 'mem_read', 'mem_digest', 'dma']);
 
-function applyLine(smmu: Smmu, target: OpTarget, sims: Map<string, SimulatedPsmmu>, seen: Map<string, number>, op: Op): { expect: unknown; got: unknown } | undefined {
+function applyLine(m: Machine, op: Op): { expect: unknown; got: unknown } | undefined {
+  const { smmu, target, sims, seen } = m;
   if (TRACE_OPS.has(op.op)) {
     const o = opFromJson(op);
     const got = applyOp(target, o);

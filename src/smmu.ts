@@ -5,13 +5,16 @@
 import { instantiateEngine, type EngineExports } from './engine.js';
 import { Forwarder, type BoundBackend } from './viommu.js';
 import { HostError, type HostErrorSource } from './host-error.js';
-import { SimulatedPsmmu } from './backends/simulated.js';
 import { formatMmio, formatTrace, type RegionName } from './trace.js';
 import * as A from './arch/abi.js';
 import * as R from './arch/registers.js';
+import * as N from './arch/snapshot.js';
+import {
+  SnapshotError, encodeSnapshot, decodeSnapshot, engineError, recordBytes, COUNT_OFFSET, FLAG_CACHES, FLAG_RAM, type SnapshotParts,
+} from './snapshot.js';
 import type {
-  Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, SmmuOptions, SmmuStats, Stage,
-  TranslateResult, TranslateStatus, ViommuBackendConfig,
+  Access, GuestMemoryCallbacks, IrqLine, PassthroughDevice, Profile, RestoreOptions, SaveOptions, SmmuOptions,
+  SmmuStats, Stage, TranslateResult, TranslateStatus, ViommuBackendConfig,
 } from './types.js';
 import type { PsmmuBackend } from './backends/types.js';
 
@@ -66,6 +69,18 @@ export function profileFlags(profile: Profile, stage: Stage): number {
 export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
   const smmu = new Smmu(options);
   await smmu.start();
+  const r = options.restore;
+  if (r !== undefined) {
+    try {
+      if (r instanceof Uint8Array) smmu.restore(r);
+      else if (r && typeof r === 'object') smmu.restore(r.snapshot, r);
+      else throw new TypeError('vsmmu: restore must be a Uint8Array or { snapshot, caches?, arrival? }');
+      await smmu.whenIdle();
+    } catch (err) {
+      smmu.dispose(); // no half-built model stays subscribed to the backends
+      throw err;
+    }
+  }
   return smmu;
 }
 
@@ -133,7 +148,7 @@ export class Smmu {
       host_read: (addr, len, dst) => this.hostAccess(addr, len, dst, false),
       host_write: (addr, len, src) => this.hostAccess(addr, len, src, true),
       trace_flush: (n) => this.drainTrace(n),
-    });
+    }, this.options.wasm);
     const e = this.e;
     e.init(profileFlags(this.profile, this.stage));
     let total = 0;
@@ -394,27 +409,34 @@ export class Smmu {
     while (status === A.CQ_FORWARD && this.forwarder) {
       const r = this.forwarder.flush();
       if (r) {
-        const generation = ++this.generation;
-        // the forwarder turns every backend outcome into a result; what goes wrong after it
-        // (a throwing callback without onHostError) is kept for whenIdle(), never left as an
-        // unhandled rejection
-        this.pending = r.then(() => {
-          if (generation !== this.generation) return; // abandoned (reset)
-          this.pending = null;
-          this.afterCommands(this.e.cmdq_consume());
-        }).catch((err: unknown) => {
-          if (generation === this.generation) this.pending = null;
-          this.deferred.push(err instanceof HostError ? err : new HostError('internal', `vsmmu: ${errorText(err)}`, err));
-        }).then(() => {
-          const errs = this.deferred.splice(0);
-          if (errs.length && !this.asyncError) this.asyncError = errs[0];
-        });
+        this.track(r, () => this.afterCommands(this.e.cmdq_consume()));
         this.afterCall();
         return;
       }
       status = this.e.cmdq_consume();
     }
     this.afterCall();
+  }
+
+  /**
+   * Holds an asynchronous backend call as `pending` until it settles, then runs `next`.
+   * The forwarder turns every backend outcome into a result; what goes wrong after it (a
+   * throwing callback without onHostError) is kept for whenIdle(), never left as an
+   * unhandled rejection. A reset in between abandons it (generation).
+   */
+  private track(r: Promise<void>, next: () => void): void {
+    const generation = ++this.generation;
+    this.pending = r.then(() => {
+      if (generation !== this.generation) return; // abandoned (reset)
+      this.pending = null;
+      next();
+    }).catch((err: unknown) => {
+      if (generation === this.generation) this.pending = null;
+      this.deferred.push(err instanceof HostError ? err : new HostError('internal', `vsmmu: ${errorText(err)}`, err));
+    }).then(() => {
+      const errs = this.deferred.splice(0);
+      if (errs.length && !this.asyncError) this.asyncError = errs[0];
+    });
   }
 
   private generation = 0;
@@ -703,8 +725,8 @@ export class Smmu {
     checkInt(cfg.vmid, `vmid of backend "${cfg.name}"`, 0xffff);
     const index = this.bound.length;
     if (index >= 32) throw new RangeError('vsmmu: at most 32 backends per vSMMU');
-    const backend = cfg.backend ?? new SimulatedPsmmu({ name: cfg.name });
-    if (typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
+    const backend = cfg.backend;
+    if (!backend || typeof backend.invalidate !== 'function' || typeof backend.installSte !== 'function') {
       throw new TypeError(`vsmmu: backend "${cfg.name}" must implement invalidate(entries) and installSte(psid, ste)`);
     }
     this.e.set_backend(index, cfg.vmid);
@@ -774,10 +796,174 @@ export class Smmu {
     return ok;
   }
 
+  // ---- snapshots (docs/snapshot-format.md) ----------------------------------------
+
+  /** Profile options that must match between a snapshot and the model restoring it: the stages the SMMU implements. */
+  get profileOptions(): string {
+    return `stage=${this.stage}`;
+  }
+
+  /**
+   * Saves the device state: registers, raw queue pointers (wrap and ERR included), the
+   * vIOMMU dispatcher's vASID table and topology, and on request the caches and the RAM
+   * regions inside the model. Throws SnapshotError('busy') while an asynchronous backend
+   * holds a CMD_SYNC: await whenIdle() first.
+   */
+  save(options: SaveOptions = {}): Uint8Array {
+    this.enter('save');
+    if (options === null || typeof options !== 'object') throw new TypeError('vsmmu: save options must be an object { caches?, ram? }');
+    if (this.pending) throw new SnapshotError('busy', 'cannot save while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
+    const e = this.e;
+    const err = engineError(e.snap_save(options.caches ? 1 : 0), 'save');
+    if (err) throw err;
+    const state = new Uint8Array(this.view(), e.snap_ptr(), N.SN_BYTES).slice();
+    const sv = new DataView(state.buffer);
+    const records: Uint8Array[] = [];
+    for (let sec = 0; sec < N.SEC_COUNT; sec++) records.push(this.exportRecords(sec, sv.getUint32(COUNT_OFFSET[sec], true)));
+    return encodeSnapshot({
+      flags: (options.caches ? FLAG_CACHES : 0) | (options.ram ? FLAG_RAM : 0),
+      profile: this.profile,
+      variant: this.profileOptions,
+      state,
+      records,
+      names: this.bound.map((b) => b.name),
+      ram: options.ram ? this.rams.map((r, i) => ({ base: r.base, bytes: this.ram(i) })) : [],
+    });
+  }
+
+  /** The engine's records of `section` (n of them), chunk by chunk. */
+  private exportRecords(section: number, n: number): Uint8Array {
+    const size = recordBytes(section);
+    const out = new Uint8Array(n * size);
+    for (let first = 0; first < n;) {
+      const k = this.e.snap_export(section, first);
+      if (k === 0) break;
+      out.set(new Uint8Array(this.view(), this.e.snap_chunk_ptr(), k * size), first * size);
+      first += k;
+    }
+    return out;
+  }
+
+  /** Runs `fn` on each chunk of `records` copied into the engine's chunk area. */
+  private eachChunk(section: number, records: Uint8Array, fn: (n: number) => void): void {
+    const size = recordBytes(section);
+    const per = this.e.snap_chunk_records(section);
+    for (let o = 0; o < records.length; o += per * size) {
+      const part = records.subarray(o, Math.min(records.length, o + per * size));
+      new Uint8Array(this.view(), this.e.snap_chunk_ptr(), part.length).set(part);
+      fn(part.length / size);
+    }
+  }
+
+  /**
+   * Restores a snapshot into this model (its profile, emulated devices and passthrough
+   * vSIDs must be those of the saved one; its backends and bindings may differ: the new
+   * host's). Everything is checked before anything changes; a SnapshotError leaves the
+   * model as it was. With asynchronous backends, arrival installs may still be in flight
+   * when this returns: await whenIdle().
+   */
+  restore(snapshot: Uint8Array, options: RestoreOptions = {}): void {
+    this.enter('restore');
+    if (options === null || typeof options !== 'object') throw new TypeError('vsmmu: restore options must be an object { caches?, arrival? }');
+    if (this.pending) throw new SnapshotError('busy', 'cannot restore while an asynchronous backend holds a CMD_SYNC; await smmu.whenIdle() first');
+    const caches = options.caches ?? 'drop';
+    if (caches !== 'drop' && caches !== 'keep') throw new TypeError(`vsmmu: restore caches must be 'drop' or 'keep', got ${String(caches)}`);
+    if (options.arrival !== undefined && typeof options.arrival !== 'boolean') throw new TypeError(`vsmmu: restore arrival must be a boolean, got ${String(options.arrival)}`);
+    const p = decodeSnapshot(snapshot);
+    const arrival = this.checkSnapshot(p, options, caches);
+    // everything checked: apply
+    const e = this.e;
+    e.snap_apply();
+    if (!arrival) {
+      this.eachChunk(N.SEC_VASIDS, p.records[N.SEC_VASIDS], (n) => e.snap_import(N.SEC_VASIDS, n));
+      e.snap_import_wildcard();
+    }
+    if (caches === 'keep') {
+      this.eachChunk(N.SEC_CONFIGS, p.records[N.SEC_CONFIGS], (n) => e.snap_import(N.SEC_CONFIGS, n));
+      this.eachChunk(N.SEC_IOTLB, p.records[N.SEC_IOTLB], (n) => e.snap_import(N.SEC_IOTLB, n));
+    }
+    p.ram.forEach((r, i) => this.ram(i).set(r.bytes));
+    if (arrival && e.snap_arrive() === A.CQ_FORWARD && this.forwarder) {
+      const r = this.forwarder.flush(true);
+      if (r) this.track(r, () => {}); // arrival is no guest command: nothing to consume after it
+    }
+    this.afterCall();
+    this.leave();
+  }
+
+  /**
+   * Empties the IOTLB and the configuration cache, as a QEMU migration does (restore's
+   * default). For comparisons with a migrated run, and for emulators that migrate without
+   * snapshots.
+   */
+  dropCaches(): void {
+    this.enter('dropCaches');
+    this.e.drop_caches();
+  }
+
+  /** Every check of a restore; returns whether the VM arrives on a new host. Changes nothing in the model. */
+  private checkSnapshot(p: SnapshotParts, options: RestoreOptions, caches: 'drop' | 'keep'): boolean {
+    if (p.profile !== this.profile || p.variant !== this.profileOptions) {
+      const show = (a: string, b: string) => (b ? `${a} (${b})` : a);
+      throw new SnapshotError('profile', `saved with profile ${show(p.profile, p.variant)}, this model is ${show(this.profile, this.profileOptions)}`);
+    }
+    if (caches === 'keep' && !(p.flags & FLAG_CACHES)) throw new SnapshotError('caches', "caches: 'keep' needs a snapshot saved with { caches: true }");
+    const e = this.e;
+    new Uint8Array(this.view(), e.snap_ptr(), N.SN_BYTES).set(p.state);
+    const err = engineError(e.snap_check(), 'state');
+    if (err) throw err;
+    for (let sec = 0; sec < N.SEC_COUNT; sec++) {
+      this.eachChunk(sec, p.records[sec], (n) => {
+        const r = engineError(e.snap_check_records(sec, n), `record section ${sec}`);
+        if (r) throw r;
+      });
+    }
+    if (p.ram.length > 0) {
+      const same = p.ram.length === this.rams.length && p.ram.every((r, i) => r.base === this.rams[i].base && r.bytes.length === this.rams[i].size);
+      if (!same) throw new SnapshotError('ram', `RAM regions ${p.ram.map((r) => `0x${r.base.toString(16)}+0x${r.bytes.length.toString(16)}`).join(', ')} differ from this model's`);
+    }
+    // the guest-visible topology: the same emulated devices and passthrough vSIDs
+    const u32s = (b: Uint8Array, size: number, off: number): number[] => {
+      const dv = new DataView(b.buffer, b.byteOffset, b.length);
+      const out: number[] = [];
+      for (let o = 0; o < b.length; o += size) out.push(dv.getUint32(o + off, true));
+      return out;
+    };
+    const savedEmu = u32s(p.records[N.SEC_DEVICES], N.REC_DEVICE_BYTES, 0).sort((a, b) => a - b);
+    const savedPt = u32s(p.records[N.SEC_VDEVS], N.REC_VDEV_BYTES, N.REC_VDEV_SID).sort((a, b) => a - b);
+    e.snap_save(0); // counts of this model's own sections (no state is changed)
+    const own = new DataView(this.view(), e.snap_ptr(), N.SN_BYTES);
+    const nOwn = (sec: number) => own.getUint32(COUNT_OFFSET[sec], true);
+    const ownVdevs = this.exportRecords(N.SEC_VDEVS, nOwn(N.SEC_VDEVS));
+    const ownBackends = this.exportRecords(N.SEC_BACKENDS, nOwn(N.SEC_BACKENDS));
+    const ownEmu = u32s(this.exportRecords(N.SEC_DEVICES, nOwn(N.SEC_DEVICES)), N.REC_DEVICE_BYTES, 0);
+    const ownPt = u32s(ownVdevs, N.REC_VDEV_BYTES, N.REC_VDEV_SID);
+    new Uint8Array(this.view(), e.snap_ptr(), N.SN_BYTES).set(p.state); // the saved block again, for snap_apply
+    const hx = (l: number[]) => (l.length ? l.map((v) => '0x' + v.toString(16)).join(', ') : 'none');
+    const diff = (a: number[], b: number[]) => a.filter((v) => !b.includes(v));
+    const kindChanged = [...savedEmu.filter((v) => ownPt.includes(v)), ...savedPt.filter((v) => ownEmu.includes(v))];
+    if (kindChanged.length) throw new SnapshotError('topology', `StreamIDs ${hx(kindChanged)} change kind (emulated / passthrough); a guest cannot see its devices change`);
+    const missing = [...diff(savedEmu, ownEmu), ...diff(savedPt, ownPt)];
+    const extra = [...diff(ownEmu, savedEmu), ...diff(ownPt, savedPt)];
+    if (missing.length || extra.length) {
+      throw new SnapshotError('topology', `the guest's StreamIDs differ: saved but absent here ${hx(missing)}; here but not saved ${hx(extra)}`);
+    }
+    const sameHost = p.names.length === this.bound.length && p.names.every((n, i) => n === this.bound[i].name) &&
+      equalBytes(p.records[N.SEC_BACKENDS], ownBackends) && equalBytes(p.records[N.SEC_VDEVS], ownVdevs);
+    if (options.arrival === false && !sameHost) {
+      throw new SnapshotError('topology', 'arrival: false, but this model\'s backends or bindings differ from the saved ones (a VM on another host arrives)');
+    }
+    return options.arrival ?? !sameHost;
+  }
+
   /** Detaches from backends' event streams. */
   dispose(): void {
     for (const u of this.unsubscribe.splice(0)) u();
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 export interface TranslateBatch {

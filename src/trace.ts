@@ -4,6 +4,7 @@
 import * as T from './arch/trace-events.js';
 import * as C from './arch/commands.js';
 import * as E from './arch/events.js';
+import * as R from './arch/registers.js';
 
 const CMD_NAMES: Record<number, string> = {
   [C.CMD_PREFETCH_CONFIG]: 'SMMU_CMD_PREFETCH_CONFIG',
@@ -65,6 +66,15 @@ const EVT_NAMES: Record<number, string> = {
 export function eventName(type: number): string {
   if (type <= E.EVT_E_PAGE_REQUEST) return EVT_NAMES[type] ?? 'UNKNOWN';
   return 'INVALID';
+}
+
+const CERROR_NAMES: Record<number, string> = {
+  [R.CERROR_NONE]: 'CERROR_NONE', [R.CERROR_ILL]: 'CERROR_ILL', [R.CERROR_ABT]: 'CERROR_ABT', [R.CERROR_ATC_INV_SYNC]: 'CERROR_ATC_INV_SYNC',
+};
+
+/** The name of a CMDQ_CONS.ERR code (IHI 0070 7.1), e.g. CERROR_ILL; unknown codes as a number. */
+export function cerrorName(code: number): string {
+  return CERROR_NAMES[code] ?? `CERROR_${code}`;
 }
 
 const x = (v: bigint) => '0x' + v.toString(16);

@@ -44,8 +44,8 @@ export interface ViommuBackendConfig {
   name: string;
   /** The VMID this VM has on that pSMMU. */
   vmid: number;
-  /** The pSMMU. Defaults to a new SimulatedPsmmu. */
-  backend?: PsmmuBackend;
+  /** The pSMMU (an iommufd-backed one, or a `SimulatedPsmmu`): the embedder's choice, no default. */
+  backend: PsmmuBackend;
 }
 
 export interface PassthroughDevice {
@@ -72,6 +72,12 @@ export interface SmmuOptions {
   devices?: number[];
   /** Diagnostic trace sink: one line per decision, in QEMU's trace-event format. */
   trace?: (line: string) => void;
+  /**
+   * The engine's WebAssembly when the packaged `vsmmu.wasm` (beside the module, found through
+   * `import.meta.url`) is not reachable: a URL, the bytes, a `Response` or a compiled
+   * `WebAssembly.Module` (compile once, share it between devices). Default: the packaged file.
+   */
+  wasm?: import('./wasm-source.js').WasmSource;
   /** vIOMMU: physical SMMUs and passthrough devices behind this vSMMU. */
   viommu?: { backends: ViommuBackendConfig[]; devices?: PassthroughDevice[] };
   /** Keep no emulated caches (a dedicated passthrough vSMMU: commands are only forwarded). */
@@ -92,6 +98,32 @@ export interface SmmuOptions {
    * its late result is ignored. Default: none (use smmu.cancelBackend() to give up).
    */
   backendTimeoutMs?: number;
+  /** Starts from a snapshot (`smmu.save()`): the bytes, or the bytes with restore options. */
+  restore?: Uint8Array | ({ snapshot: Uint8Array } & RestoreOptions);
+}
+
+/** What `smmu.save()` writes besides registers, queues and the vIOMMU dispatcher's state. */
+export interface SaveOptions {
+  /** Also the IOTLB and the configuration cache (for a restore with `caches: 'keep'`). Default false. */
+  caches?: boolean;
+  /** Also the bytes of the RAM regions inside the model (`ram` option). Default false. */
+  ram?: boolean;
+}
+
+export interface RestoreOptions {
+  /**
+   * `'drop'` (default): as QEMU after a migration, the IOTLB and the configuration cache
+   * start empty (stale translations are walked afresh). `'keep'`: exact continuation
+   * (rewind, save states); the snapshot must have been saved with `caches: true`.
+   */
+  caches?: 'drop' | 'keep';
+  /**
+   * vIOMMU: the backends are those of a new host (empty pSMMUs): the vASID table starts
+   * empty and every passthrough device's STE is installed (trace spec, "Migrating to
+   * another host topology"). Default: true when this model's backends or bindings differ
+   * from the saved ones, false when they are the same (same host: nothing is sent).
+   */
+  arrival?: boolean;
 }
 
 export type Access = 'read' | 'write';

@@ -23,6 +23,8 @@ interface Window {
   n: number;
   limit: number; // records with seq >= limit are not sent (a failure, or the error marker)
   failIndex: number;
+  /** Arrival installs: a refused entry is skipped and reported to nobody (no command caused it). */
+  arrival: boolean;
   b: number; // backend being served
   m: number; // its records, in recs[0..m)
   j: number; // next of them to send
@@ -116,7 +118,7 @@ export class Forwarder {
    * refused entry lowers the limit for the backends after it. Synchronous unless a
    * backend returns a Promise; from then on the rest follows it.
    */
-  flush(): void | Promise<void> {
+  flush(arrival = false): void | Promise<void> {
     const e = this.e;
     const n = e.fwd_count();
     if (n > this.cap) this.grow(n);
@@ -132,7 +134,7 @@ export class Forwarder {
       const op = log[o + A.FW_W0];
       this.sid[i] = k === A.FWK_STE || (k === A.FWK_INV && (op === C.CMD_CFGI_CD || op === C.CMD_CFGI_CD_ALL || op === C.CMD_ATC_INV)) ? 1 : 0;
     }
-    const w: Window = { n, limit: Infinity, failIndex: -1, b: 0, m: 0, j: 0 };
+    const w: Window = { n, limit: Infinity, failIndex: -1, arrival, b: 0, m: 0, j: 0 };
     if (n > 0 && this.kind[n - 1] === A.FWK_ERROR) {
       w.limit = this.seq[n - 1];
       w.failIndex = n - 1;
@@ -247,8 +249,10 @@ export class Forwarder {
     const count = end - first;
     const o = res instanceof Outcome ? res : checkResult(res, count);
     const done = o.done;
-    if (done < count) {
-      this.hooks?.report(this.backends[w.b].name, o.error ?? 'failed', o.malformed === true);
+    if (done < count) this.hooks?.report(this.backends[w.b].name, o.error ?? 'failed', o.malformed === true);
+    if (done < count && w.arrival) {
+      w.j = first + done + 1; // arrival: skip the refused entry, go on with the next (no command caused it)
+    } else if (done < count) {
       const i = this.recs[first + done];
       if (this.seq[i] < w.limit) {
         w.limit = this.seq[i];

@@ -94,7 +94,7 @@ test('runBench on tiny sizes: every field, counts that add up', async () => {
   for (const f of ['hit_batch_m_s', 'hit_single_m_s', 'miss_m_s', 'dma_4k_m_s']) expect(j.translate[f]).toBeGreaterThan(0);
   expect(j.translate.counts).toEqual({ hit_batch: 2 * A.XB_CAPACITY, hit_single: 2000, miss: 2 * A.XB_CAPACITY, dma_pages: 200 });
   expect(typeof j.growth_bytes).toBe('number');
-  expect(j.growth.wasmBytes).toBe(0);
+  expect(j.growth.wasm_bytes).toBe(0);
   expect(j.growth.commands).toBeGreaterThanOrEqual(4000);
   expect(j.growth.translations).toBe(4000);
   expect(j.wasm_bytes).toBeGreaterThan(1000);

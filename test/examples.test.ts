@@ -14,6 +14,20 @@ test('examples/quickstart.mjs', () => {
   ]);
 });
 
+test('examples/migrate.mjs', () => {
+  const out = execFileSync(process.execPath, [new URL('../../examples/migrate.mjs', import.meta.url).pathname], { encoding: 'utf8' });
+  expect(out.split('\n')).toEqual([
+    'host A: translate 0x40900000 iotlb 1',
+    'rewind (caches kept): iotlb 1 snapshot bytes RAM + state',
+    'migration snapshot without RAM: 294 bytes',
+    'host B: arrival ste:0x7: | b0: 0 | iotlb 0',
+    'host B: translate 0x40901000 holders of ASID 5: b1',
+    'host B: TLBI_NH_VA went to b1',
+    "refused (topology): vsmmu snapshot: the guest's StreamIDs differ: saved but absent here 0x40; here but not saved 0x20",
+    '',
+  ]);
+});
+
 test('examples/nested.mjs', () => {
   const out = execFileSync(process.execPath, [new URL('../../examples/nested.mjs', import.meta.url).pathname], { encoding: 'utf8' });
   expect(out.split('\n')).toEqual([

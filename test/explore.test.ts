@@ -4,10 +4,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import {
-  TopologyRun, DEFAULT_WORKLOAD, TOPOLOGIES, rangeTlbi, checkWorkload, LiveSeries, cmdqView, eventqView, vdevTable, vasidTable,
-  encode, topologySvg, commandName, type TopologyName, type Workload, type TopologyMetrics,
-} from '../src/index.js';
+import { encode, commandName } from '../src/index.js';
+import { TopologyRun, DEFAULT_WORKLOAD, TOPOLOGIES, rangeTlbi, checkWorkload, type TopologyName, type Workload, type TopologyMetrics } from '../src/explorer.js';
+import { LiveSeries, cmdqView, eventqView, vdevTable, vasidTable, topologySvg } from '../src/views.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const OP_TLBI = new Set([0x10, 0x11, 0x12, 0x13]);

@@ -3,6 +3,7 @@
 import { createSmmu, type Smmu } from '../src/index.js';
 import { GuestDriver, type DriverOptions } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
+import { existsSync } from 'node:fs';
 import { qemuAvailability } from '../src/qtest/env.js';
 import type { QemuTarget } from '../src/qtest/target.js';
 
@@ -50,3 +51,26 @@ export function qemuTest(suite: string, target?: QemuTarget): typeof test | type
   }
   return q.version ? test : test.skip;
 }
+
+/** Debian's Chromium for the browser tests (VSMMU_CHROMIUM overrides the path). */
+export const CHROMIUM = process.env.VSMMU_CHROMIUM ?? '/usr/bin/chromium';
+
+/**
+ * `describe` when Chromium is installed, else `describe.skip` with a warning; with
+ * VSMMU_REQUIRE_CHROMIUM=1 a missing Chromium is a failing test instead.
+ */
+export function chromiumDescribe(suite: string): typeof describe | typeof describe.skip {
+  const have = existsSync(CHROMIUM);
+  const required = process.env.VSMMU_REQUIRE_CHROMIUM === '1';
+  if (!have && !required) console.warn(`${suite}: skipping the browser tests: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set VSMMU_CHROMIUM)`);
+  if (!have && required) {
+    test('Chromium is available (VSMMU_REQUIRE_CHROMIUM=1)', () => {
+      throw new Error(`VSMMU_REQUIRE_CHROMIUM=1 but there is no Chromium at ${CHROMIUM}`);
+    });
+  }
+  return have ? describe : describe.skip;
+}
+
+/** Chromium's launch options for headless tests in a container. */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];

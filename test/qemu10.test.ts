@@ -14,7 +14,18 @@ import { parseTrace, traceText, type Op } from '../src/conformance/scenario.js';
 import { startLevels, sl0Of } from '../src/conformance/stage2.js';
 import { QemuMachine, machineArgs } from '../src/qtest/machine.js';
 import { SPEC_IDR0, parseTarget, type QemuStage, type QemuTarget } from '../src/qtest/target.js';
-import { run as record } from '../src/commands/record.js';
+import { command as recordCommand } from '../src/commands/record.js';
+import { parseCommandArgs, UsageError } from '../src/cli-args.js';
+
+/** `vsmmu record ARGS` as the CLI runs it: its exit status (2 for unusable input). */
+async function record(args: string[]): Promise<number> {
+  try {
+    return await recordCommand.run(parseCommandArgs(recordCommand, args));
+  } catch (err) {
+    if (err instanceof UsageError) return 2;
+    throw err;
+  }
+}
 import { qemuTest } from './helpers.js';
 import * as STE from '../src/arch/ste.js';
 import * as CD from '../src/arch/cd.js';

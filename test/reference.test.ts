@@ -295,6 +295,25 @@ async function runBoth(sc: Scenario): Promise<void> {
   expect(tlb.sort()).toEqual([...ref.iotlb.entries.keys()].sort());
   expect(DEVICES.filter((s) => e.debug_config_cached(s))).toEqual(DEVICES.filter((s) => ref.configs.has(s)));
   for (let b = 0; b < nb; b++) expect(recorders[b].got).toEqual(refSent[b]);
+
+  // arrival on a new host (a restore with arrival): STE installs in ascending vSID order, vASIDs re-learned
+  if (nb) {
+    const enabled = (sc.cons & 1) === 1;
+    smmu.mmioWrite(R.R_CR0, 4, enabled ? 9 : 8);
+    ref.s.cr0 = enabled ? 9 : 8;
+    const snap = smmu.save();
+    smmu.restore(snap, { arrival: true });
+    const before = ref.forwarded.length;
+    ref.arrive(enabled);
+    for (const f of ref.forwarded.slice(before)) refSent[f.backend].push(`ste ${f.psid.toString(16)} ${f.w0.toString(16)} ${f.w1.toString(16)}`);
+    ref.forwarded.length = before;
+    for (let b = 0; b < nb; b++) expect(recorders[b].got).toEqual(refSent[b]);
+    const names = recorders.slice(0, nb).map((r) => r.name);
+    for (const a of new Set([...sc.pt!.cdAsid, ...ref.vasid.keys()])) {
+      const m = (ref.vasid.get(a) ?? 0) | ref.wildcard;
+      expect(smmu.asidHolders(a)).toEqual(names.filter((_, i) => (m >>> i) & 1));
+    }
+  }
 }
 
 test('engine and TypeScript reference agree on random command streams', async () => {

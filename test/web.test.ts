@@ -116,6 +116,54 @@ suite('browser demo (playwright-core + Debian chromium)', () => {
     expect(problems).toEqual([]);
   });
 
+  test('migrates the running VM to hosts with 3 and 1 pSMMUs; one vSMMU per pSMMU cannot move; saves a screenshot', async () => {
+    await page.selectOption('#topology', 'per-psmmu');
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.selectOption('#migrate-to', '3');
+    await page.click('#migrate');
+    await page.waitForSelector('body[data-migrated="no"]');
+    expect(await page.textContent('#migrate-result')).toMatch(/Cannot migrate.*guest has 2 vSMMUs.*appear/);
+    expect(await page.$$eval('#vdev tbody tr', (rs) => rs.map((r) => r.textContent ?? '').join(' '))).not.toMatch(/p2/);
+
+    await page.selectOption('#topology', 'join-vasid');
+    await page.waitForSelector('body[data-state="ready"]');
+    await page.click('#run');
+    await page.waitForSelector('body[data-state="running"]');
+    await page.waitForTimeout(RUN_MS);
+    await page.click('#migrate'); // while running: the VM moves and goes on
+    await page.waitForSelector('body[data-migrated="yes"][data-migrations="1"]');
+    const text = await page.textContent('#migrate-result');
+    expect(text).toMatch(/from 2 to 3 pSMMUs/);
+    expect(text).toMatch(/noticed nothing/);
+    expect(text).toMatch(/4 STE installs/);
+    expect(await page.$$eval('#vdev tbody tr', (rs) => rs.map((r) => r.textContent ?? '').join(' '))).toMatch(/p2/);
+    await page.waitForSelector('body[data-state="running"]');
+    await page.waitForTimeout(RUN_MS);
+    await page.click('#pause');
+    await page.waitForSelector('body[data-state="paused"]');
+    expect(await metric('forwarded')).toMatch(/p2: [1-9]/); // the new host's third pSMMU works
+    expect((await chartPoints('psmmu-rate')).length).toBe(1 + 3);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'migrate.png'), fullPage: true });
+    expect(existsSync(path.join(ARTIFACTS, 'migrate.png'))).toBe(true);
+
+    await page.selectOption('#migrate-to', '1');
+    await page.click('#migrate');
+    await page.waitForSelector('body[data-migrations="2"]');
+    expect(await page.textContent('#migrate-result')).toMatch(/from 3 to 1 pSMMU \(2 so far\).*noticed nothing/);
+
+    // the whole matrix: only one vSMMU per pSMMU cannot change its pSMMU count
+    await page.click('#migrate-all');
+    await page.waitForSelector(`body[data-matrix="${TOPOLOGIES.length}"]`, { timeout: 60000 });
+    const cells = await page.$$eval('#migrate-table tbody tr', (rs) => rs.map((r) => Array.from(r.querySelectorAll('td'), (c) => c.textContent ?? '')));
+    expect(cells.length).toBe(TOPOLOGIES.length);
+    const cannot = cells.flatMap((r, i) => r.slice(1).map((c, k) => (c.startsWith('cannot') ? `${TOPOLOGIES[i].name}->${k + 1}` : ''))).filter(Boolean);
+    expect(cannot).toEqual(['per-psmmu->1', 'per-psmmu->3']);
+    expect(cells.flatMap((r) => r.slice(1)).filter((c) => c.startsWith('unnoticed')).length).toBe(3 * TOPOLOGIES.length - 2);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'migrate-matrix.png'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
+
   test('compares every topology and saves a screenshot', async () => {
     await page.fill('#compare-steps', '60');
     await page.click('#compare');

@@ -1,5 +1,5 @@
 // Entry point of the demo page: the explorer is imported straight from the compiled
-// TypeScript in /dist (no bundler); it loads the engine from /build/vsmmu.wasm.
+// TypeScript in /dist (no bundler); it loads the engine from /dist/src/vsmmu.wasm (beside the loader).
 import { startDemo } from '/dist/src/web/demo.js';
 
 startDemo(document).then(

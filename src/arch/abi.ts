@@ -47,6 +47,11 @@ export const IE_ASIDKEY = 32; // u32 key: ASID, or KEY_NONE for stage-2 entries 
 export const IE_VMID = 36; // u32 key: VMID, or KEY_NONE on an SMMU without stage 2 (QEMU vmid -1)
 export const IE_PPERM = 40; // u8 stage-2 permissions of the entry (QEMU parent_perm)
 export const IE_BYTES = 48;
+/** Bytes of one configuration-cache entry (CF_* of assembly/config.ts; a power of two). */
+export const CF_ENTRY_BYTES = 128;
+/** Snapshot records of the caches (src/arch/snapshot.ts): an IOTLB entry as is; a configuration entry after a u32 StreamID and 12 zero bytes. */
+export const REC_IOTLB_BYTES = IE_BYTES;
+export const REC_CONFIG_BYTES = 16 + CF_ENTRY_BYTES;
 /** The IOTLB key value QEMU writes as -1 (no ASID: a stage-2 entry; no VMID: no stage 2). */
 export const KEY_NONE = 0x10000;
 

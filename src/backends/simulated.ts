@@ -65,7 +65,8 @@ export interface PsmmuCounters {
   walkNs: number;
 }
 
-interface SteSlot {
+/** The nested STE a SimulatedPsmmu holds for a pSID: the guest's STE words 0-1 and the installing VMID. */
+export interface SteSlot {
   w0: bigint;
   w1: bigint;
   vmid: number;

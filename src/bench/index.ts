@@ -2,6 +2,7 @@
 // TypeScript reference, QEMU 7.2 and memcpy; translation throughput; memory growth; the
 // release .wasm size. Medians of several runs; every ratio is taken within one run.
 
+import { defaultWasmUrl } from '../wasm-source.js';
 import { statSync } from 'node:fs';
 import * as os from 'node:os';
 import { ModelStreamBench, now, seconds } from './model.js';
@@ -78,7 +79,7 @@ export function median(xs: number[]): number {
 }
 
 export function wasmFileBytes(): number {
-  return statSync(new URL('../../../build/vsmmu.wasm', import.meta.url)).size;
+  return statSync(defaultWasmUrl()).size; // the release engine as shipped (dist/src/vsmmu.wasm)
 }
 
 export function machineInfo(qemu: string | undefined): MachineInfo {

@@ -35,7 +35,7 @@ export function toJson(r: BenchResult): Record<string, unknown> {
     growth_bytes: r.growth_bytes,
     wasm_bytes: r.wasm_bytes,
     machine: r.machine,
-    growth: r.growth,
+    growth: { commands: r.growth.commands, translations: r.growth.translations, heap_bytes: r.growth.heapBytes, wasm_bytes: r.growth.wasmBytes, growth_bytes: r.growth.growthBytes, attempts: r.growth.attempts },
     state: r.state,
     memcpy: r.memcpy,
     targets: r.targets,

@@ -1,50 +1,36 @@
 // vsmmu bench [--json] [--runs N] [--commands N] [--no-qemu] [--stream NAME]... [--quiet]
 
+import { defineCommand, UsageError } from '../cli-args.js';
 import { runBench } from '../bench/index.js';
 import { toJson, toText } from '../bench/report.js';
+import { STREAMS } from '../bench/streams.js';
 
-export const usage = 'vsmmu bench [--json] [--runs N] [--commands N] [--no-qemu] [--stream NAME]   time the engine against the TS reference, QEMU 7.2 and memcpy';
-
-export async function run(args: string[]): Promise<number> {
-  let json = false;
-  let quiet = false;
-  let runs: number | undefined;
-  let commands: number | undefined;
-  let qemu: boolean | undefined;
-  const streams: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const value = () => {
-      const v = args[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = () => {
-      const v = Number(value());
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
-      return v;
-    };
-    try {
-      if (a === '--json') json = true;
-      else if (a === '--quiet') quiet = true;
-      else if (a === '--runs') runs = int();
-      else if (a === '--commands') commands = int();
-      else if (a === '--no-qemu') qemu = false;
-      else if (a === '--qemu') qemu = true;
-      else if (a === '--stream') streams.push(value());
-      else throw new Error(`unknown argument ${a}`);
-    } catch (err) {
-      process.stderr.write(`vsmmu bench: ${(err as Error).message}\nusage: ${usage}\n`);
-      return 2;
+export const command = defineCommand({
+  name: 'bench',
+  summary: 'time the command-queue engine against the TypeScript reference, QEMU 7.2 and memcpy',
+  options: {
+    json: { type: 'boolean', help: 'print one JSON object (docs/cli-json.md) instead of the tables' },
+    runs: { type: 'int', min: 1, max: 1000, help: 'runs per stream of the reference and QEMU (the engine gets 2N+1)' },
+    commands: { type: 'int', min: 1, max: (1 << 19) - 1, help: 'commands per stream (default: a full 2^19-entry queue)' },
+    'no-qemu': { type: 'boolean', help: 'leave QEMU out even when it is installed' },
+    stream: { type: 'string', value: 'NAME', multiple: true, help: 'only the streams whose name contains NAME (case-insensitive)' },
+    quiet: { type: 'boolean', help: 'no progress on stderr' },
+  },
+  notes: () => ['streams: ' + STREAMS.map((s) => s.name).join(', ')],
+  async run({ values }) {
+    for (const f of values.stream) {
+      if (!STREAMS.some((s) => s.name.toLowerCase().includes(f.toLowerCase()))) {
+        throw new UsageError(`--stream: no stream matches ${JSON.stringify(f)} (streams: ${STREAMS.map((s) => s.name).join(', ')})`);
+      }
     }
-  }
-  const result = await runBench({
-    runs,
-    commands,
-    qemu,
-    streams: streams.length ? streams : undefined,
-    log: quiet ? undefined : (l) => process.stderr.write(l + '\n'),
-  });
-  process.stdout.write(json ? JSON.stringify(toJson(result)) + '\n' : toText(result));
-  return 0;
-}
+    const result = await runBench({
+      runs: values.runs,
+      commands: values.commands,
+      qemu: values['no-qemu'] ? false : undefined,
+      streams: values.stream.length ? values.stream : undefined,
+      log: values.quiet ? undefined : (l) => process.stderr.write(l + '\n'),
+    });
+    process.stdout.write(values.json ? JSON.stringify(toJson(result)) + '\n' : toText(result));
+    return 0;
+  },
+});

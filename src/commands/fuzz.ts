@@ -4,14 +4,13 @@
 // a round that sends no heartbeat for the watchdog period is a hang (the worker is
 // stopped and the failure reported). Progress goes to stderr; --json prints exactly one
 // object on stdout. Exit 0 when there is no failure, 1 when there is one, 2 on bad arguments.
-// (Argument parsing is local and small on purpose: the shared CLI parser can replace it.)
+// Arguments: the shared CLI parser (../cli-args.ts), from the option table below.
 
 import { Worker } from 'node:worker_threads';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { defineCommand } from '../cli-args.js';
 import { FUZZ_MODES, type FuzzMode, type FuzzReport } from '../fuzz/campaign.js';
 import type { WorkerMessage } from '../fuzz/worker.js';
-
-export const usage = 'vsmmu fuzz --seed S --commands N [--mode ram|callbacks|viommu] [--json] [--deadline MS] [--regress DIR]   random commands, DMA and reference checks; failures go to test/traces/regress/';
 
 export const DEFAULT_COMMANDS = 10_000_000;
 
@@ -24,66 +23,34 @@ interface FuzzArgs {
   regressDir: string;
 }
 
-class UsageError extends Error {}
-
-export function parseFuzzArgs(args: string[]): FuzzArgs {
-  const out: FuzzArgs = { seed: 1, commands: DEFAULT_COMMANDS, mode: 'ram', json: false, deadlineMs: 5000, regressDir: 'test/traces/regress' };
-  const int = (name: string, v: string | undefined, max: number): number => {
-    if (v === undefined || !/^[0-9]+$/.test(v) || Number(v) > max) throw new UsageError(`${name} needs an integer in [0, ${max}], got ${v === undefined ? 'nothing' : JSON.stringify(v)}`);
-    return Number(v);
-  };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    switch (a) {
-      case '--seed': out.seed = int('--seed', args[++i], 2 ** 32 - 1); break;
-      case '--commands': out.commands = int('--commands', args[++i], Number.MAX_SAFE_INTEGER); break;
-      case '--deadline': out.deadlineMs = Math.max(1, int('--deadline', args[++i], 3_600_000)); break;
-      case '--mode': {
-        const m = args[++i];
-        if (!FUZZ_MODES.includes(m as FuzzMode)) throw new UsageError(`--mode must be one of ${FUZZ_MODES.join(', ')}, got ${m === undefined ? 'nothing' : JSON.stringify(m)}`);
-        out.mode = m as FuzzMode;
-        break;
-      }
-      case '--regress': {
-        const d = args[++i];
-        if (!d) throw new UsageError('--regress needs a directory');
-        out.regressDir = d;
-        break;
-      }
-      case '--json': out.json = true; break;
-      default: throw new UsageError(`unknown argument ${JSON.stringify(a)}`);
+export const command = defineCommand({
+  name: 'fuzz',
+  summary: 'random commands, DMA and reference checks against hostile hosts; failures go to test/traces/regress/; exit 1 on a failure',
+  options: {
+    seed: { type: 'int', value: 'S', min: 0, max: 2 ** 32 - 1, default: 1, help: 'campaign seed' },
+    commands: { type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_COMMANDS, help: 'commands to run' },
+    mode: { type: 'choice', choices: FUZZ_MODES, default: 'ram', help: 'guest memory in the model, behind callbacks, or vIOMMU backends' },
+    json: { type: 'boolean', help: 'print one JSON object (docs/cli-json.md) instead of text' },
+    deadline: { type: 'int', value: 'MS', min: 1, max: 3_600_000, default: 5000, help: 'per-round deadline; a worker silent for 4 deadlines (>= 30 s) is a hang' },
+    regress: { type: 'string', value: 'DIR', default: 'test/traces/regress', help: 'where failing rounds are written' },
+  },
+  async run({ values: v }) {
+    const a: FuzzArgs = { seed: v.seed, commands: v.commands, mode: v.mode as FuzzMode, json: v.json, deadlineMs: v.deadline, regressDir: v.regress };
+    const report = await runWatched(a);
+    if (a.json) process.stdout.write(JSON.stringify({
+      seed: report.seed, mode: report.mode, commands: report.commands, translations: report.translations,
+      exceptions: report.exceptions, traps: report.traps, hangs: report.hangs, mismatches: report.mismatches,
+      growth_bytes: report.growth_bytes, failures: report.failures.map((f) => ({ kind: f.kind, repro: f.repro })),
+    }) + '\n');
+    else {
+      for (const f of report.failures) process.stdout.write(`${f.kind}: ${f.message}${f.repro ? ` (repro: ${f.repro})` : ''}\n`);
+      process.stdout.write(`fuzz ${report.mode} seed ${report.seed}: ${report.commands} commands, ${report.translations} translations, ` +
+        `${report.exceptions} exceptions, ${report.traps} traps, ${report.hangs} hangs, ${report.mismatches} mismatches, ` +
+        `growth ${report.growth_bytes} bytes: ${report.failures.length ? 'FAILED' : 'ok'}\n`);
     }
-  }
-  return out;
-}
-
-export async function run(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`usage: ${usage}\n`);
-    return 0;
-  }
-  let a: FuzzArgs;
-  try {
-    a = parseFuzzArgs(args);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`vsmmu fuzz: ${err.message}\nusage: ${usage}\n`);
-    return 2;
-  }
-  const report = await runWatched(a);
-  if (a.json) process.stdout.write(JSON.stringify({
-    seed: report.seed, mode: report.mode, commands: report.commands, translations: report.translations,
-    exceptions: report.exceptions, traps: report.traps, hangs: report.hangs, mismatches: report.mismatches,
-    growth_bytes: report.growth_bytes, failures: report.failures.map((f) => ({ kind: f.kind, repro: f.repro })),
-  }) + '\n');
-  else {
-    for (const f of report.failures) process.stdout.write(`${f.kind}: ${f.message}${f.repro ? ` (repro: ${f.repro})` : ''}\n`);
-    process.stdout.write(`fuzz ${report.mode} seed ${report.seed}: ${report.commands} commands, ${report.translations} translations, ` +
-      `${report.exceptions} exceptions, ${report.traps} traps, ${report.hangs} hangs, ${report.mismatches} mismatches, ` +
-      `growth ${report.growth_bytes} bytes: ${report.failures.length ? 'FAILED' : 'ok'}\n`);
-  }
-  return report.failures.length ? 1 : 0;
-}
+    return report.failures.length ? 1 : 0;
+  },
+});
 
 /** The campaign in a worker; a worker silent for 4 deadlines (at least 30 s) is a hang. */
 function runWatched(a: FuzzArgs): Promise<FuzzReport> {

@@ -2,6 +2,7 @@
 // the ones they miss) and builds a small scenario a guest SMMU driver could produce,
 // careful, careless or hostile. Same seed, same scenario.
 
+import { withMigrationPoints } from './migration-points.js';
 import { Builder } from './builder.js';
 import { Rng } from './rng.js';
 import { World, type Device, type Domain, type Mapping } from './world.js';
@@ -640,7 +641,9 @@ export async function generate(seed: number, forced?: string, target: QemuTarget
     const w = new World(b, { lowIova: r.chance(f.lowIova ?? 0), chaos: r.pick([0.05, 0.1, 0.2]), target });
     if (w.hasS2) installS2Fallback(w);
     f.run(w);
-    return { name: `${family}-${seed}`, family, seed, target, devices: [...DEVICES], ops: b.ops, opcodes: [...b.opcodes].sort((x, y) => x - y) };
+    // live migration points on QEMU 7.2 (the migration harness drives that QEMU's command line)
+    const ops = target.profile === 'qemu-7.2' ? withMigrationPoints(seed, b.ops) : b.ops;
+    return { name: `${family}-${seed}`, family, seed, target, devices: [...DEVICES], ops, opcodes: [...b.opcodes].sort((x, y) => x - y) };
   } finally {
     b.dispose();
   }

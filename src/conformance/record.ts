@@ -4,6 +4,8 @@
 import { QemuMachine, RAM_RESERVED, SMMU_SIZE } from '../qtest/machine.js';
 import { applyOp, type Op, type OpTarget } from '../ops.js';
 import { QEMU72, machineOptions, targetBinary, type QemuTarget } from '../qtest/target.js';
+import { migrateMachine, qmpSocketPath, removeQmpSocket } from '../qtest/migration.js';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 
 export interface RecordOptions {
   /** Which QEMU and SMMU stages (default QEMU 7.2). */
@@ -80,11 +82,20 @@ export function applyQemu(m: QemuMachine, o: Op): bigint | string | undefined {
 export async function recordOnQemu(devices: number[], ops: readonly Op[], opts: RecordOptions = {}): Promise<Recording> {
   for (const o of ops) checkOp(o);
   const t0 = Date.now();
-  const m = await QemuMachine.start({ devices, target: opts.target, binary: opts.binary, traceFile: opts.traceFile });
+  const migrates = ops.some((o) => o.op === 'migrate');
+  let m = await QemuMachine.start({ devices, target: opts.target, binary: opts.binary, traceFile: opts.traceFile, qmpSocket: migrates ? qmpSocketPath() : undefined });
   opts.onStart?.(m.pid);
   const out: Op[] = [];
+  let requests = 0;
   try {
     for (const o of ops) {
+      if (o.op === 'migrate') {
+        requests += m.q.requests;
+        m = await migrateMachine(m);
+        opts.onStart?.(m.pid);
+        out.push(o);
+        continue;
+      }
       const v = applyQemu(m, o);
       if (o.op === 'mmio_read' || o.op === 'mem_read') out.push({ ...o, expect: v as bigint });
       else if (o.op === 'mem_digest') out.push({ ...o, expect: v as string });
@@ -92,6 +103,9 @@ export async function recordOnQemu(devices: number[], ops: readonly Op[], opts: 
     }
   } finally {
     await m.close();
+    if (m.options?.qmpSocket) removeQmpSocket(m.options.qmpSocket);
+    // one log for the whole run: the processes a migration replaced wrote theirs first
+    if (opts.traceFile && m.traceBefore) writeFileSync(opts.traceFile, m.traceBefore + (existsSync(opts.traceFile) ? readFileSync(opts.traceFile, 'utf8') : ''));
   }
-  return { ops: out, origin: recordingOrigin(opts.binary, opts.target), ms: Date.now() - t0, qtestRequests: m.q.requests };
+  return { ops: out, origin: recordingOrigin(opts.binary, opts.target) + (migrates ? '; migrate = QMP stop, migrate to exec:cat > FILE, a new QEMU with -incoming defer, migrate-incoming, cont at paused, edu BARs re-programmed' : ''), ms: Date.now() - t0, qtestRequests: requests + m.q.requests };
 }

@@ -43,6 +43,8 @@ export interface RunSummary {
   qemuSeconds: number;
   ops: number;
   expects: number;
+  /** Live migrations performed (QEMU and model) across all scenarios. */
+  migrations: number;
   families: Record<string, number>;
   opcodes: number[];
   commands: Record<string, number>;
@@ -79,7 +81,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   const outcomes: ScenarioOutcome[] = [];
   const summary: RunSummary = {
-    seed: opts.seed, target: opts.target ?? QEMU72, scenarios: total, passed: 0, mismatched: 0, errors: 0, minutes: 0, perMinute: 0, qemuSeconds: 0, ops: 0, expects: 0,
+    seed: opts.seed, target: opts.target ?? QEMU72, scenarios: total, passed: 0, mismatched: 0, errors: 0, minutes: 0, perMinute: 0, qemuSeconds: 0, ops: 0, expects: 0, migrations: 0,
     families: {}, opcodes: [], commands: {}, events: {}, cerrors: {}, traceDifferences: 0, regressFiles: [], failures: [],
   };
   const opcodes = new Set<number>();
@@ -126,6 +128,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
         outcomes.push(o);
         done++;
         summary.ops += o.ops ?? 0;
+        summary.migrations += o.migrations ?? 0;
         summary.expects += o.expects ?? 0;
         summary.qemuSeconds += (o.qemuMs ?? 0) / 1000;
         if (o.family) summary.families[o.family] = (summary.families[o.family] ?? 0) + 1;
@@ -191,7 +194,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
 export function describeSummary(s: RunSummary): string[] {
   const lines: string[] = [];
   const pct = (n: number) => (s.scenarios ? ((100 * n) / s.scenarios).toFixed(1) : '0');
-  lines.push(`conformance: ${describeTarget(s.target)}, seed ${s.seed}: ${s.scenarios} scenarios in ${s.minutes.toFixed(1)} min (${s.perMinute.toFixed(1)}/min; QEMU ${s.qemuSeconds.toFixed(0)} s), ${s.ops} ops, ${s.expects} expectations`);
+  lines.push(`conformance: ${describeTarget(s.target)}, seed ${s.seed}: ${s.scenarios} scenarios in ${s.minutes.toFixed(1)} min (${s.perMinute.toFixed(1)}/min; QEMU ${s.qemuSeconds.toFixed(0)} s), ${s.ops} ops, ${s.expects} expectations, ${s.migrations} live migrations`);
   lines.push(`  passed ${s.passed} (${pct(s.passed)}%), mismatching ${s.mismatched}, errors ${s.errors}` + (s.traceDifferences ? `, trace-log differences ${s.traceDifferences}` : ''));
   lines.push(`  families: ${Object.entries(s.families).sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
   const missing: string[] = [];

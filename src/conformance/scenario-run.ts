@@ -35,6 +35,8 @@ export interface ScenarioOutcome {
   family: string;
   ops: number;
   expects: number;
+  /** Live migrations in the scenario. */
+  migrations: number;
   mismatches: Mismatch[];
   mismatchCount: number;
   qemuMs: number;
@@ -77,7 +79,7 @@ export async function runScenario(task: ScenarioTask, hooks: { onStart?: (pid: n
   const target = task.target ?? QEMU72;
   const sc = await generate(task.seed, task.family, target);
   const out: ScenarioOutcome = {
-    index: task.index, seed: task.seed, name: sc.name, family: sc.family, ops: sc.ops.length, expects: 0, mismatches: [], mismatchCount: 0,
+    index: task.index, seed: task.seed, name: sc.name, family: sc.family, ops: sc.ops.length, expects: 0, migrations: sc.ops.filter((o) => o.op === 'migrate').length, mismatches: [], mismatchCount: 0,
     qemuMs: 0, totalMs: 0, qtestRequests: 0, opcodes: sc.opcodes, commands: {}, events: {}, cerrors: {},
   };
   let dir: string | undefined;

@@ -27,10 +27,21 @@ export function normalizeQemuLog(text: string): string[] {
 export async function modelTrace(devices: number[], ops: readonly Op[], qemu: QemuTarget = QEMU72): Promise<string[]> {
   const out: string[] = [];
   let cur: string[] = [];
-  const smmu = await modelFor(qemu, { devices, trace: (l) => cur.push(l) });
-  const target = smmuTarget(smmu, { digest: false });
+  const opts = { devices, trace: (l: string) => cur.push(l) };
+  let smmu = await modelFor(qemu, opts);
+  let target = smmuTarget(smmu, { digest: false });
   for (const o of ops) {
     cur = [];
+    if (o.op === 'migrate') {
+      // as the replayer does: save, a fresh model, RAM carried over, restore (no trace lines)
+      const next = await modelFor(qemu, opts);
+      next.ram(0).set(smmu.ram(0));
+      next.restore(smmu.save());
+      smmu.dispose();
+      smmu = next;
+      target = smmuTarget(smmu, { digest: false });
+      continue;
+    }
     if (o.op !== 'mem_read' && o.op !== 'mem_digest') applyOp(target, o); // memory observations trace nothing
     if (o.op === 'mmio_write') {
       // QEMU traces smmuv3_write_mmio when the write has taken effect

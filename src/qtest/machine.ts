@@ -44,6 +44,10 @@ export interface QemuMachineOptions {
   traceFile?: string;
   /** Extra QEMU arguments. */
   extraArgs?: string[];
+  /** A QMP socket beside qtest at this path (for stop / migrate / cont: qtest/migration.ts). */
+  qmpSocket?: string;
+  /** Start with `-incoming defer`, waiting for a migration stream; devices are set up after it (setupDevices). */
+  incoming?: boolean;
 }
 
 /** Regions of RAM QEMU itself writes at boot (boot stub, kernel, DTB): scenarios keep away from them. */
@@ -76,7 +80,10 @@ export class QemuMachine implements GuestBus {
   dmaPolls = 0;
   dmas = 0;
 
-  private constructor(readonly q: QtestProcess, readonly devices: number[], readonly target: QemuTarget, readonly traceFile?: string) {}
+  /** QEMU's trace log of the processes this machine replaced (migrations), oldest first. */
+  traceBefore = '';
+
+  private constructor(readonly q: QtestProcess, readonly devices: number[], readonly target: QemuTarget, readonly traceFile?: string, readonly options?: QemuMachineOptions) {}
 
   static async start(opts: QemuMachineOptions): Promise<QemuMachine> {
     for (const sid of opts.devices) {
@@ -90,8 +97,11 @@ export class QemuMachine implements GuestBus {
     const args = machineArgs(opts.devices, wfiKernel(), target, binary);
     if (opts.traceFile) args.push('-trace', 'smmu*', '-D', opts.traceFile);
     if (opts.extraArgs) args.push(...opts.extraArgs);
+    if (opts.qmpSocket) args.push('-qmp', `unix:${opts.qmpSocket},server=on,wait=off`);
+    if (opts.incoming) args.push('-incoming', 'defer');
     const q = await QtestProcess.spawn({ binary, args });
-    const m = new QemuMachine(q, [...opts.devices], target, opts.traceFile);
+    const m = new QemuMachine(q, [...opts.devices], target, opts.traceFile, { ...opts, devices: [...opts.devices] });
+    if (opts.incoming) return m;
     try {
       m.checkIdr0();
       m.setupPci();
@@ -109,6 +119,11 @@ export class QemuMachine implements GuestBus {
     if (want !== undefined && got !== want) {
       throw new QtestError(`qemu machine: ${this.q.binary} gives SMMU_IDR0 ${h(got)}, but ${describeTarget(this.target)} has ${h(want)} (wrong QEMU version, machine or stage)`);
     }
+  }
+
+  /** (Re-)programs the edu devices' BAR0 and command register: after an incoming migration (edu is not migrated). */
+  setupDevices(): void {
+    this.setupPci();
   }
 
   /** BAR0 of each edu device inside the 32-bit PCI window; memory decoding and bus mastering on. */

@@ -71,6 +71,14 @@ function cf(w: Uint32Array, f: number): number {
   return width >= 32 ? v >>> 0 : (v & ((1 << width) - 1)) >>> 0;
 }
 
+/** iommufd's check of a nested stage-1 STE (words 0-1); an invalid STE always passes. */
+function nestable(s0: bigint, s1: bigint): boolean {
+  if ((s0 & 1n) === 0n) return true;
+  if ((s0 & ~STE0_ALLOWED) !== 0n || (s1 & ~STE1_ALLOWED) !== 0n) return false;
+  const cfg = Number((s0 >> 1n) & 7n);
+  return cfg === STE.STE_CFG_ABORT || cfg === STE.STE_CFG_BYPASS || cfg === STE.STE_CFG_S1_TRANS;
+}
+
 export class ReferenceCmdq {
   readonly iotlb = new RefIotlb();
   /** StreamIDs with a cached configuration. */
@@ -369,14 +377,29 @@ export class ReferenceCmdq {
     const d = this.dispatch!;
     const v = d.vdevs.get(vsid)!;
     const [s0, s1] = d.readSte(vsid) ?? [0n, 0n];
-    if (s0 & 1n) {
-      if ((s0 & ~STE0_ALLOWED) !== 0n || (s1 & ~STE1_ALLOWED) !== 0n) return R.CERROR_ILL;
-      const cfg = Number((s0 >> 1n) & 7n);
-      if (cfg !== STE.STE_CFG_ABORT && cfg !== STE.STE_CFG_BYPASS && cfg !== STE.STE_CFG_S1_TRANS) return R.CERROR_ILL;
-    }
+    if (!nestable(s0, s1)) return R.CERROR_ILL;
     this.emit(v.backend, A.FWK_STE, cons, v.psid, s0, s1);
     this.learn(vsid, v.backend);
     return R.CERROR_NONE;
+  }
+
+  /**
+   * Arrival on a new host (trace spec, "Migrating to another host topology"): the vASID
+   * table is emptied; with SMMUEN = 1 each passthrough vSID in ascending order gets its
+   * STE installed when iommufd's check accepts it (else it is skipped) and its CDs learned.
+   */
+  arrive(smmuEnabled: boolean): void {
+    const d = this.dispatch!;
+    this.vasid.clear();
+    this.wildcard = 0;
+    if (!smmuEnabled) return;
+    for (const vsid of [...d.vdevs.keys()].sort((a, b) => a - b)) {
+      const v = d.vdevs.get(vsid)!;
+      const [s0, s1] = d.readSte(vsid) ?? [0n, 0n];
+      if (!nestable(s0, s1)) continue;
+      this.emit(v.backend, A.FWK_STE, this.s.cons, v.psid, s0, s1);
+      this.learn(vsid, v.backend);
+    }
   }
 
   private learn(vsid: number, b: number): void {

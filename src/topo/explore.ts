@@ -9,6 +9,7 @@ import { cmdSync, cmdTlbiNhAsid, cmdTlbiVa, type Words } from '../guest/encode.j
 import * as R from '../arch/registers.js';
 import type { SmmuStats } from '../types.js';
 import type { PsmmuCounters } from '../backends/simulated.js';
+import { planMigration, migrateVm, type MigrationReport } from './migrate.js';
 
 export type TopologyName = 'one-to-one' | 'split' | 'dedicated' | 'per-psmmu' | 'join-broadcast' | 'join-vasid' | 'dedicated-join';
 
@@ -62,6 +63,9 @@ export const DEFAULT_WORKLOAD: Workload = {
   devices: 8, passthroughShare: 0.5, asidsPerDevice: 2, mapsPerStep: 4, dmaPerStep: 32, window: 2,
   mode: 'strict', lazyBatch: 32, joinPsmmus: 2, sharedFrames: 40, iotlbEntries: 256, s2CacheEntries: 64, seed: 1,
 };
+
+/** Steps (batches) of the default comparison: `vsmmu topo`, the README's table and the demo's Compare. */
+export const DEFAULT_STEPS = 200;
 
 export interface TopologyMetrics {
   name: TopologyName;
@@ -232,6 +236,8 @@ export class TopologyRun {
   readonly eventLog: ObservedEvent[] = [];
   /** Most records kept in eventLog. */
   eventLogSize = 256;
+  /** Migrations so far (each to a new host). */
+  migrations = 0;
   private devs: Dev[] = [];
   /** Lazy flush queues: unmaps queued per ASID, per vSMMU. */
   private pendingLazy: Array<Map<number, number>> = [];
@@ -376,6 +382,26 @@ export class TopologyRun {
     }
   }
 
+  /**
+   * Moves the running VM to a host with `to` pSMMUs (topo/migrate.ts) and goes on there.
+   * A topology with one vSMMU per pSMMU cannot change its pSMMU count: reported, not done.
+   */
+  async migrate(to: number): Promise<MigrationReport> {
+    if (!Number.isInteger(to) || to < 1 || to > 8) throw new RangeError(`migrate: pSMMUs must be an integer in [1, 8], got ${String(to)}`);
+    const plan = planMigration(this.name === 'per-psmmu' ? 'one-per-psmmu' : 'any', this.vm.vsmmus.length, this.vm.psmmus.size, to);
+    const r = await migrateVm(this.vm, plan, to, { iotlbEntries: this.w.iotlbEntries, s2CacheEntries: this.w.s2CacheEntries }, this.migrations + 1);
+    if (!r.migrated) return r;
+    this.migrations++;
+    for (const dev of this.devs) {
+      const d = this.vm.vsmmus[dev.node].spec.passthrough.find((x) => x.sid === dev.sid);
+      if (d) {
+        dev.psmmu = d.psmmu;
+        dev.psid = d.psid;
+      }
+    }
+    return r;
+  }
+
   metrics(): TopologyMetrics {
     const stats = this.vm.vsmmus.map((n) => n.smmu.stats());
     const sum = (f: (s: SmmuStats) => number) => stats.reduce((a, s) => a + f(s), 0);
@@ -420,6 +446,48 @@ export function rangeTlbi(asid: number, iova: number, pages: number): Words[] {
     const covered = num * 2 ** scale;
     left -= covered;
     addr += covered * 0x1000;
+  }
+  return out;
+}
+
+/** One topology's migration to a host with `to` pSMMUs, with broadcast TLBIs per step before and after. */
+export interface MigrationOutcome extends MigrationReport {
+  /** Broadcast TLBIs in the last step before the move and in the first one after (while the vASID table is re-learned). */
+  broadcast_tlbi_last_step_before: number;
+  broadcast_tlbi_first_step_after: number;
+  /** Passthrough DMA that faulted after the move (a missed STE or stale table would show here). */
+  faults_after: number;
+}
+
+const broadcasts = (run: TopologyRun) => run.vm.vsmmus.reduce((a, n) => a + n.smmu.stats().broadcastTlbi, 0);
+
+/**
+ * For each topology and each pSMMU count in `targets`: `steps` steps on the original host,
+ * a migration, `steps` steps on the new one.
+ */
+export async function exploreMigrations(w: Workload = DEFAULT_WORKLOAD, steps = 5, targets = [1, 2, 3], names: TopologyName[] = TOPOLOGIES.map((t) => t.name)): Promise<Array<{ name: TopologyName; label: string; from: number; migrations: MigrationOutcome[] }>> {
+  const out = [];
+  for (const name of names) {
+    const migrations: MigrationOutcome[] = [];
+    let from = 0;
+    for (const to of targets) {
+      const run = await TopologyRun.create(name, w);
+      from = run.vm.psmmus.size;
+      for (let i = 1; i < steps; i++) run.step();
+      const b0 = broadcasts(run);
+      run.step();
+      const before = broadcasts(run) - b0;
+      const faults0 = run.faultCount;
+      const r = await run.migrate(to);
+      let after = 0;
+      if (r.migrated) {
+        run.step(); // the new dispatchers' counters start at 0
+        after = broadcasts(run);
+        for (let i = 1; i < steps; i++) run.step();
+      }
+      migrations.push({ ...r, broadcast_tlbi_last_step_before: before, broadcast_tlbi_first_step_after: after, faults_after: run.faultCount - faults0 });
+    }
+    out.push({ name, label: TOPOLOGIES.find((t) => t.name === name)!.label, from, migrations });
   }
   return out;
 }

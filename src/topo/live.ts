@@ -77,6 +77,8 @@ export interface LiveChart {
   unit: string;
   series: Series[];
   yMax?: number;
+  /** `ratio`: the y axis starts below the smallest value, not at 0 (rates compared). */
+  yMin?: 'ratio';
 }
 
 const ratio = (a: number, b: number) => (b === 0 ? NaN : a / b);
@@ -145,7 +147,7 @@ export class LiveSeries {
         series: [{ name: 'over-invalidated', values: this.rate((s) => s.overInvalidation) }],
       },
       {
-        id: 'hit', title: 'Hit rates (per interval)', unit: '', yMax: 1,
+        id: 'hit', title: 'Hit rates (per interval)', unit: '', yMax: 1, yMin: 'ratio',
         series: [
           { name: 'model IOTLB (emulated)', values: hitRate('mIotlbHits', 'mIotlbMisses') },
           { name: 'pSMMU IOTLB', values: hitRate('pIotlbHits', 'pIotlbMisses') },
@@ -174,5 +176,5 @@ export class LiveSeries {
 
 /** The SVG of one live chart. */
 export function liveChartSvg(c: LiveChart, slots: number, seconds: number, width = 440, height = 190): string {
-  return lineChart(c.title, c.series, width, height, c.unit, { yMax: c.yMax, slots, xLabel: `last ${Math.round(seconds)} s` });
+  return lineChart(c.title, c.series, width, height, c.unit, { yMax: c.yMax, yMin: c.yMin, slots, xLabel: `last ${Math.round(seconds)} s` });
 }

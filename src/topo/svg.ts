@@ -25,16 +25,38 @@ export function fmt(v: number): string {
   return Math.round(v).toLocaleString('en-US');
 }
 
-/** A horizontal bar chart as an SVG <g> at (x, y) of the given width. */
-export function barPanel(title: string, bars: Bar[], x: number, y: number, width: number, unit = ''): string {
+/**
+ * Where a value axis starts when ratios are compared: 0 unless the values are close together,
+ * else a round value below the smallest, so that the spread fills at least a third of the axis
+ * (a walk-cache hit rate of 0.947 against 0.975 must not look equal).
+ */
+export function ratioAxisStart(values: number[], top?: number): number {
+  const vs = values.filter(Number.isFinite);
+  if (vs.length === 0) return 0;
+  const lo = Math.min(...vs);
+  const hi = Math.max(top ?? -Infinity, ...vs);
+  const spread = hi - lo;
+  if (lo <= 0 || spread === 0 || spread > hi / 3) return 0;
+  const want = lo - spread * 1.5;
+  const step = niceCeil((hi - want) / 5);
+  return Math.max(0, Math.floor(want / step) * step);
+}
+
+/** A horizontal bar chart as an SVG <g> at (x, y) of the given width; bars start at `from` (default 0). */
+export function barPanel(title: string, bars: Bar[], x: number, y: number, width: number, unit = '', from = 0): string {
   const rowH = 22;
   const labelW = Math.min(165, width * 0.4);
-  const max = Math.max(1e-9, ...bars.map((b) => b.value));
+  const max = Math.max(from + 1e-9, ...bars.map((b) => b.value));
   const barW = width - labelW - 70;
   let out = `<g transform="translate(${x},${y})"><text x="0" y="14" font-weight="bold" font-size="13">${esc(title)}</text>`;
+  if (from !== 0) {
+    // a broken-axis mark at the bars' start
+    const yb = 24 + bars.length * rowH;
+    out += `<path d="M${labelW - 4} ${yb + 2} l4 -5 l4 5" fill="none" stroke="#888"/><text class="axis-start" x="${labelW}" y="${yb + 12}" font-size="10" fill="#555">axis starts at ${fmt(from)}, not 0</text>`;
+  }
   bars.forEach((b, i) => {
     const yy = 24 + i * rowH;
-    const w = Math.max(1, (b.value / max) * barW);
+    const w = Math.max(1, ((b.value - from) / (max - from)) * barW);
     out += `<text x="${labelW - 6}" y="${yy + 14}" text-anchor="end" font-size="11">${esc(b.label)}</text>`;
     out += `<rect class="bar" x="${labelW}" y="${yy + 3}" width="${w.toFixed(1)}" height="${rowH - 6}" fill="${PALETTE[i % PALETTE.length]}"><title>${esc(b.label)}: ${fmt(b.value)}${esc(unit)}</title></rect>`;
     out += `<text x="${(labelW + w + 4).toFixed(1)}" y="${yy + 14}" font-size="11">${fmt(b.value)}${esc(unit)}</text>`;
@@ -42,13 +64,13 @@ export function barPanel(title: string, bars: Bar[], x: number, y: number, width
   return out + '</g>';
 }
 
-/** Height of a panel with `n` bars. */
+/** Height of a panel with `n` bars (and room for the axis-start label). */
 export function panelHeight(n: number): number {
-  return 30 + n * 22;
+  return 44 + n * 22;
 }
 
 /** A grid of bar panels as one SVG document. */
-export function panelsSvg(title: string, panels: Array<{ title: string; bars: Bar[]; unit?: string }>, columns = 2, panelWidth = 460, subtitle: string | string[] = ''): string {
+export function panelsSvg(title: string, panels: Array<{ title: string; bars: Bar[]; unit?: string; from?: number }>, columns = 2, panelWidth = 460, subtitle: string | string[] = ''): string {
   const rows = Math.ceil(panels.length / columns);
   const ph = Math.max(...panels.map((p) => panelHeight(p.bars.length))) + 16;
   const width = columns * panelWidth + 20;
@@ -57,12 +79,15 @@ export function panelsSvg(title: string, panels: Array<{ title: string; bars: Ba
   const height = rows * ph + top + 4;
   let body = '';
   panels.forEach((p, i) => {
-    body += barPanel(p.title, p.bars, 10 + (i % columns) * panelWidth, top + Math.floor(i / columns) * ph, panelWidth - 20, p.unit);
+    body += barPanel(p.title, p.bars, 10 + (i % columns) * panelWidth, top + Math.floor(i / columns) * ph, panelWidth - 20, p.unit, p.from);
   });
   const sub = subs.map((t, i) => `<text x="10" y="${40 + i * 15}" font-size="11" fill="#444">${esc(t)}</text>`).join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">` +
     `<rect width="100%" height="100%" fill="white"/><text x="10" y="22" font-size="15" font-weight="bold">${esc(title)}</text>${sub}${body}</svg>`;
 }
+
+/** Dash patterns per series (the first solid). */
+const DASHES = ['', '8 4', '3 3', '12 3 3 3'];
 
 export interface Series {
   name: string;
@@ -72,6 +97,8 @@ export interface Series {
 export interface LineChartOptions {
   /** Fixed top of the y axis (e.g. 1 for rates); default: the largest value, rounded up. */
   yMax?: number;
+  /** Bottom of the y axis: 0 (default), or `ratio` for `ratioAxisStart` of the values (rates compared). */
+  yMin?: 'ratio';
   /** Caption under the x axis (e.g. "last 30 s"). */
   xLabel?: string;
   /** Slots on the x axis (a rolling window keeps its scale while it fills). */
@@ -110,19 +137,22 @@ export function lineChart(title: string, series: Series[], width = 460, height =
   const n = Math.max(2, opts.slots ?? 0, ...series.map((s) => s.values.length));
   const dataMax = Math.max(0, ...series.flatMap((s) => s.values.filter(Number.isFinite)));
   const max = opts.yMax ?? niceCeil(dataMax);
+  const min = opts.yMin === 'ratio' ? ratioAxisStart(series.flatMap((s) => s.values), max) : 0;
   const X = (i: number) => pad.l + (i / (n - 1)) * (width - pad.l - pad.r);
-  const Y = (v: number) => height - pad.b - (Math.min(v, max) / max) * (height - pad.t - pad.b);
+  const Y = (v: number) => height - pad.b - ((Math.max(min, Math.min(v, max)) - min) / (max - min)) * (height - pad.t - pad.b);
   let body = `<text x="8" y="15" font-size="12" font-weight="bold">${esc(title)}</text>`;
   for (const e of entries) {
     const c = PALETTE[e.k % PALETTE.length];
     const y = 24 + e.row * 14;
-    body += `<rect x="${e.x.toFixed(1)}" y="${y - 8}" width="10" height="10" fill="${c}"/>`;
+    const dash = DASHES[e.k % DASHES.length];
+    body += `<line x1="${e.x.toFixed(1)}" y1="${y - 3}" x2="${(e.x + 11).toFixed(1)}" y2="${y - 3}" stroke="${c}" stroke-width="3"${dash ? ` stroke-dasharray="${dash.split(' ').map((d) => Math.max(1, Number(d) / 2)).join(' ')}"` : ''}/>`;
     body += `<text x="${(e.x + 14).toFixed(1)}" y="${y + 1}" font-size="10.5">${esc(e.text)}</text>`;
   }
   for (const f of [0, 0.5, 1]) {
-    const y = Y(max * f);
+    const v = min + (max - min) * f;
+    const y = Y(v);
     body += `<line x1="${pad.l}" y1="${y.toFixed(1)}" x2="${width - pad.r}" y2="${y.toFixed(1)}" stroke="${f === 0 ? '#888' : '#e3e3e3'}"/>`;
-    body += `<text x="${pad.l - 4}" y="${(y + 3.5).toFixed(1)}" text-anchor="end" font-size="10" fill="#555">${fmt(max * f)}</text>`;
+    body += `<text x="${pad.l - 4}" y="${(y + 3.5).toFixed(1)}" text-anchor="end" font-size="10" fill="#555">${fmt(v)}</text>`;
   }
   if (opts.xLabel) body += `<text x="${(pad.l + width - pad.r) / 2}" y="${height - 8}" text-anchor="middle" font-size="10" fill="#555">${esc(opts.xLabel)}</text>`;
   series.forEach((s, k) => {
@@ -134,7 +164,9 @@ export function lineChart(title: string, series: Series[], width = 460, height =
     });
     if (pts.length === 0) return;
     if (pts.length === 1) pts.push(pts[0]);
-    body += `<polyline class="series" fill="none" stroke="${PALETTE[k % PALETTE.length]}" stroke-width="${k === 0 ? 3 : k === 1 ? 1.9 : 1.4}" points="${pts.join(' ')}"><title>${esc(s.name)}</title></polyline>`;
+    // widest first and dashed above it: equal series stay visible on top of each other
+    const dash = DASHES[k % DASHES.length];
+    body += `<polyline class="series" fill="none" stroke="${PALETTE[k % PALETTE.length]}" stroke-width="${k === 0 ? 3.5 : k === 1 ? 2 : 1.6}"${dash ? ` stroke-dasharray="${dash}"` : ''} points="${pts.join(' ')}"><title>${esc(s.name)}</title></polyline>`;
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">` +
     `<rect width="100%" height="100%" fill="white"/>${body}</svg>`;
@@ -179,10 +211,10 @@ export function topologySvg(m: TopologyMetrics[], w: Workload, steps: number): s
     { title: 'Host calls to pSMMUs (ioctls)', bars: bars((x) => x.backend_calls) },
     { title: 'TLBIs broadcast to every pSMMU', bars: bars((x) => x.broadcast_tlbi) },
     { title: 'Mean modelled wait per guest CMD_SYNC', bars: bars((x) => x.sync_latency_us), unit: ' µs' },
-    { title: 'pSMMU stage-2 walk-cache hit rate (higher is better)', bars: bars((x) => x.s2_hit_rate) },
+    { title: 'pSMMU S2 walk-cache hit rate (higher is better)', bars: bars((x) => x.s2_hit_rate), from: ratioAxisStart(m.map((x) => x.s2_hit_rate)) },
     { title: 'pSMMU table-walk reads (DMA misses)', bars: bars((x) => x.walk_reads) },
     { title: 'pSMMU IOTLB entries dropped while still mapped', bars: bars((x) => x.over_invalidation) },
-    { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate) },
+    { title: 'pSMMU IOTLB hit rate', bars: bars((x) => x.iotlb_hit_rate), from: ratioAxisStart(m.map((x) => x.iotlb_hit_rate)) },
   ], 2, 480, workloadLines(w));
 }
 

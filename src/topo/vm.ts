@@ -59,6 +59,7 @@ export interface TopologySpec {
 
 export interface VsmmuNode {
   spec: VsmmuSpec;
+  /** The vSMMU (replaced when the VM migrates: topo/migrate.ts). */
   smmu: Smmu;
   driver: GuestDriver;
   /** VMID of this vSMMU on each pSMMU it uses. */
@@ -86,11 +87,12 @@ export interface DoorbellCounters {
  * The driver's view of the vSMMU, counting queue occupancy at every CMDQ_PROD write
  * (entries published and not yet consumed, read from CONS just before the doorbell).
  */
-function countingBus(smmu: Smmu, c: DoorbellCounters, log2: number): GuestBus {
+function countingBus(node: { smmu: Smmu }, c: DoorbellCounters, log2: number): GuestBus {
   const wrap = (2 << log2) - 1;
   return {
-    mmioRead: (off, size) => smmu.mmioRead(off, size),
+    mmioRead: (off, size) => node.smmu.mmioRead(off, size),
     mmioWrite: (off, size, value) => {
+      const smmu = node.smmu; // the vSMMU the VM runs on now (a migration replaces it)
       if ((off & ~R.SMMU_PAGE1) === R.R_CMDQ_PROD && size === 4) {
         const cons = Number(smmu.mmioRead(R.R_CMDQ_CONS, 4));
         const occ = (Number(value) - cons) & wrap;
@@ -102,8 +104,8 @@ function countingBus(smmu: Smmu, c: DoorbellCounters, log2: number): GuestBus {
       }
       smmu.mmioWrite(off, size, value);
     },
-    readMemory: (addr, len) => smmu.readMemory(addr, len),
-    writeMemory: (addr, data) => smmu.writeMemory(addr, data),
+    readMemory: (addr, len) => node.smmu.readMemory(addr, len),
+    writeMemory: (addr, data) => node.smmu.writeMemory(addr, data),
   };
 }
 
@@ -144,14 +146,15 @@ export async function buildVm(spec: TopologySpec, ramSize = 0x4000000): Promise<
       vasidTable: v.vasidTable,
     });
     const doorbells: DoorbellCounters = { count: 0, entries: 0, max: 0, peak: 0, last: 0 };
-    const driver = new GuestDriver(countingBus(smmu, doorbells, 10), {
+    const node = { spec: v, smmu, vmids, handles, doorbells } as VsmmuNode;
+    node.driver = new GuestDriver(countingBus(node, doorbells, 10), {
       heap: { base: VM_RAM_BASE + i * heap, size: heap },
       cmdqLog2: 10,
       evtqLog2: 8,
       strtab: { log2size: 16, split: 8 },
     });
-    driver.init();
-    vsmmus.push({ spec: v, smmu, driver, vmids, handles, doorbells });
+    node.driver.init();
+    vsmmus.push(node);
   }
   return { ram, psmmus, vsmmus };
 }

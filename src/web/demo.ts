@@ -1,15 +1,20 @@
 // The browser demo: the topology explorer with controls, live SVG charts, the CMDQ ring,
 // the event queue, the vdev and vASID tables, and a comparison of every topology.
-// Runs the same modules (and the same build/vsmmu.wasm) as `vsmmu topo` in Node; loaded
+// Runs the same modules (and the same vsmmu.wasm) as `vsmmu topo` in Node; loaded
 // by web/main.js as an ES module straight from /dist/src/web/demo.js.
 
 import {
-  TOPOLOGIES, DEFAULT_WORKLOAD, TopologyRun, checkWorkload, topologySpec,
+  TOPOLOGIES, DEFAULT_WORKLOAD, DEFAULT_STEPS, TopologyRun, checkWorkload, topologySpec, exploreMigrations,
   type TopologyMetrics, type TopologyName, type Workload,
 } from '../topo/explore.js';
+import { topologyAnswer } from '../topo/answer.js';
+import { compareTopologies } from '../topo/compare.js';
+import { answerHtml } from './answer-panel.js';
+
 import { LiveSeries, liveChartSvg } from '../topo/live.js';
 import { cmdqView, eventqView, vdevTable, vasidTable } from '../topo/views.js';
 import { esc, fmt, topologySvg, topologyDiagramSvg, describeWorkload } from '../topo/svg.js';
+import type { MigrationReport } from '../topo/migrate.js';
 
 /** What each topology stands for (shown under the selector). */
 export const TOPOLOGY_NOTES: Record<TopologyName, string> = {
@@ -72,6 +77,8 @@ export class Demo {
   private rebuildTimer = 0;
   private generation = 0;
   private raf = 0;
+  /** The comparison running now (its button cancels it). */
+  private comparing?: AbortController;
 
   constructor(readonly doc: Document) {}
 
@@ -116,6 +123,8 @@ export class Demo {
     (this.el('pause') as HTMLButtonElement).disabled = s !== 'running';
     (this.el('step') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
     (this.el('compare') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
+    (this.el('migrate') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
+    (this.el('migrate-all') as HTMLButtonElement).disabled = s === 'comparing' || s === 'loading';
   }
 
   showError(err: unknown): void {
@@ -136,7 +145,8 @@ export class Demo {
     const w = DEFAULT_WORKLOAD;
     const set = (id: string, v: number | string) => { this.input(id).value = String(v); };
     set('devices', w.devices); set('pt-share', w.passthroughShare); set('asids', w.asidsPerDevice); set('maps', w.mapsPerStep);
-    set('dma', w.dmaPerStep); set('lazy-batch', w.lazyBatch); set('join-psmmus', w.joinPsmmus); set('fault-rate', 0.002); set('seed', w.seed);
+    set('dma', w.dmaPerStep); set('lazy-batch', w.lazyBatch); set('join-psmmus', w.joinPsmmus); set('fault-rate', w.faultRate ?? 0); set('seed', w.seed);
+    set('compare-steps', DEFAULT_STEPS); // the README's and `vsmmu topo`'s defaults: the page states the same answer
     (this.el('mode') as HTMLSelectElement).value = w.mode;
     const charts = this.el('charts');
     charts.innerHTML = '';
@@ -153,6 +163,8 @@ export class Demo {
     this.el('step').addEventListener('click', () => this.stepOnce());
     this.el('reset').addEventListener('click', () => void this.rebuild(false));
     this.el('compare').addEventListener('click', () => void this.compare());
+    this.el('migrate').addEventListener('click', () => void this.migrate());
+    this.el('migrate-all').addEventListener('click', () => void this.migrationMatrix());
     this.el('topology').addEventListener('change', () => void this.rebuild(this.running));
     for (const id of ['devices', 'pt-share', 'asids', 'maps', 'dma', 'mode', 'lazy-batch', 'join-psmmus', 'fault-rate', 'seed']) {
       this.el(id).addEventListener('change', () => this.scheduleRebuild());
@@ -164,6 +176,7 @@ export class Demo {
     await this.rebuild(false);
     this.lastFrame = performance.now();
     this.raf = requestAnimationFrame(this.frame);
+    void this.compare(); // the answer, measured in this page, from the start
   }
 
   private showShare(): void {
@@ -199,7 +212,7 @@ export class Demo {
       this.renderCharts();
       this.renderTables();
       if (keepRunning) this.start();
-      else this.setState('ready');
+      else if (!this.comparing) this.setState('ready');
     } catch (err) {
       if (gen !== this.generation) return;
       this.busy = false;
@@ -209,7 +222,7 @@ export class Demo {
   }
 
   start(): void {
-    if (!this.run || this.busy) return;
+    if (!this.run || this.busy || this.comparing) return;
     this.running = true;
     this.owed = 0;
     this.series?.rebase(performance.now());
@@ -324,42 +337,146 @@ export class Demo {
     ]));
   }
 
-  /** Runs every topology on the current workload and draws the comparison. */
-  async compare(): Promise<TopologyMetrics[] | undefined> {
+  /**
+   * Moves the running VM to a host with the chosen number of pSMMUs (topo/migrate.ts) and
+   * says what the guest saw and what arriving cost; a layout that cannot move says why.
+   */
+  async migrate(): Promise<MigrationReport | undefined> {
+    const run = this.run;
+    if (!run || this.busy) return undefined;
+    const wasRunning = this.running;
+    this.running = false;
+    this.busy = true;
+    const to = Number((this.el('migrate-to') as HTMLSelectElement).value);
+    try {
+      const r = await run.migrate(to);
+      const out = this.el('migrate-result');
+      if (!r.migrated) {
+        out.textContent = `Cannot migrate this VM to a host with ${to} pSMMU${to === 1 ? '' : 's'}: ${r.reason}. It stays where it is.`;
+        out.className = 'note warn';
+      } else {
+        out.textContent = `Migrated from ${r.from} to ${r.to} pSMMU${r.to === 1 ? '' : 's'} (${run.migrations} so far): ` +
+          `${r.guest_noticed ? 'the guest saw its registers change' : 'the guest noticed nothing (every vSMMU register identical, same devices)'}; ` +
+          `snapshots ${r.snapshot_bytes} bytes; arrival: ${r.ste_installs} STE installs, ${r.arrival_calls} host calls, ` +
+          `${r.arrival_entries} entries (no invalidation), ${r.arrival_us.toFixed(1)} µs on the pSMMUs; ${r.vasids_relearned} vASIDs re-learned from the guest's CDs at once, ` +
+          'so TLBIs stay targeted; the caches start empty as after a QEMU migration (the counters restart with the new vSMMUs and pSMMUs).';
+        out.className = 'note';
+        this.doc.body.dataset.migrations = String(run.migrations);
+        // the new host's layout, and live counters from the new vSMMUs and pSMMUs on
+        this.el('diagram').innerHTML = topologyDiagramSvg({ psmmus: [...run.vm.psmmus.keys()].map((name) => ({ name })), vsmmus: run.vm.vsmmus.map((n) => n.spec) });
+        this.series = new LiveSeries(run, WINDOW);
+        this.series.rebase(performance.now());
+      }
+      this.doc.body.dataset.migrated = r.migrated ? 'yes' : 'no';
+      this.busy = false;
+      this.renderCharts();
+      this.renderTables();
+      if (wasRunning) this.start();
+      else this.setState('paused');
+      return r;
+    } catch (err) {
+      this.busy = false;
+      this.fail(err);
+      return undefined;
+    }
+  }
+
+  /** Every topology moved to hosts with 1, 2 and 3 pSMMUs (exploreMigrations), as a table. */
+  async migrationMatrix(): Promise<void> {
     const wasRunning = this.running;
     this.running = false;
     this.setState('comparing');
     this.clearError();
-    const steps = Number(this.input('compare-steps').value) || 100;
-    const out: TopologyMetrics[] = [];
     try {
       const w = this.workload();
+      const rows: string[][] = [];
       for (const t of TOPOLOGIES) {
-        this.el('compare-status').textContent = `running ${t.label} (${out.length + 1}/${TOPOLOGIES.length})\u2026`;
-        const run = await TopologyRun.create(t.name, w);
-        for (let i = 0; i < steps; i += 10) {
-          for (let k = i; k < Math.min(steps, i + 10); k++) run.step();
-          await new Promise((r) => setTimeout(r, 0));
-        }
-        out.push(run.metrics());
+        this.el('migrate-all-status').textContent = `migrating ${t.label} (${rows.length + 1}/${TOPOLOGIES.length})\u2026`;
+        await new Promise((r) => setTimeout(r, 0));
+        const [m] = await exploreMigrations(w, 3, [1, 2, 3], [t.name]);
+        rows.push([td(`${m.label} [${m.from} pSMMU${m.from === 1 ? '' : 's'}]`), ...m.migrations.map((r) => (r.migrated
+          ? td(`${r.guest_noticed ? 'NOTICED' : 'unnoticed'}: ${r.ste_installs} STE, ${r.arrival_calls} calls, bcast ${r.broadcast_tlbi_last_step_before}\u2192${r.broadcast_tlbi_first_step_after}`, 'ok')
+          : `<td class="warn" title="${esc(r.reason ?? '')}">cannot: vSMMUs would ${r.to > r.from ? 'appear' : 'vanish'}</td>`))]);
       }
-      this.el('compare-svg').innerHTML = topologySvg(out, w, steps);
-      this.el('compare-table').innerHTML = table(
-        ['topology', 'commands', 'forwarded', 'host calls', 'broadcast / targeted', 'over-inval.', 'IOTLB hit', 'S2 hit', 'CMD_SYNC \u00b5s'],
-        out.map((x) => [
-          td(x.label), td(fmt(x.commands), 'num'), td(Object.entries(x.forwarded).map(([k, v]) => `${k}:${v}`).join(' ')),
-          td(fmt(x.backend_calls), 'num'), td(`${x.broadcast_tlbi} / ${x.targeted_tlbi}`, 'num'), td(fmt(x.over_invalidation), 'num'),
-          td(x.iotlb_hit_rate.toFixed(3), 'num'), td(x.s2_hit_rate.toFixed(3), 'num'), td(x.sync_latency_us.toFixed(2), 'num'),
-        ]));
-      this.el('compare-status').textContent = `${steps} steps of: ${describeWorkload(w)}`;
-      this.doc.body.dataset.compared = String(out.length);
+      this.el('migrate-table').innerHTML = table(['topology', 'to 1 pSMMU', 'to 2 pSMMUs', 'to 3 pSMMUs'], rows);
+      this.el('migrate-all-status').textContent = `3 batches before and after each move (STE installs and host calls at arrival; broadcast TLBIs in the batch before \u2192 the batch after), on: ${describeWorkload(w)}`;
+      this.doc.body.dataset.matrix = String(rows.length);
     } catch (err) {
       this.showError(err);
-      this.el('compare-status').textContent = 'failed';
+      this.el('migrate-all-status').textContent = 'failed';
     }
     if (wasRunning) this.start();
     else this.setState(this.run ? 'paused' : 'ready');
+  }
+
+  /** Runs every topology on the current workload and draws the comparison. */
+  async compare(): Promise<TopologyMetrics[] | undefined> {
+    // ... and states the answer (the summary panel); called again while it runs, it cancels it
+    if (this.comparing) {
+      this.comparing.abort();
+      return undefined;
+    }
+    const wasRunning = this.running;
+    const before = this.doc.body.dataset.state;
+    this.running = false;
+    const ac = new AbortController();
+    this.comparing = ac;
+    this.doc.body.dataset.compared = 'running';
+    this.setState('comparing');
+    this.compareButton(true);
+    this.clearError();
+    const status = this.el('compare-status');
+    const progress = this.el('compare-progress') as HTMLProgressElement;
+    let out: TopologyMetrics[] | undefined;
+    try {
+      const steps = Number(this.input('compare-steps').value);
+      if (!Number.isInteger(steps) || steps < 1 || steps > 100000) throw new RangeError(`batches per topology must be an integer in [1, 100000], got ${this.input('compare-steps').value}`);
+      const w = this.workload();
+      out = await compareTopologies(w, steps, {
+        signal: ac.signal,
+        onProgress: (p) => {
+          progress.value = p.done / p.total;
+          status.textContent = `${TOPOLOGIES[p.index].label} (${p.index + 1}/${TOPOLOGIES.length}): ${Math.round((100 * p.done) / p.total)}%`;
+        },
+      });
+      this.renderComparison(out, w, steps);
+      status.textContent = `${fmt(steps)} batches per topology`;
+      this.doc.body.dataset.compared = String(out.length);
+    } catch (err) {
+      if (ac.signal.aborted) {
+        status.textContent = 'cancelled';
+        this.doc.body.dataset.compared = 'cancelled';
+      } else {
+        this.showError(err);
+        status.textContent = 'failed';
+      }
+    } finally {
+      this.comparing = undefined;
+      this.compareButton(false);
+    }
+    if (wasRunning) this.start();
+    else this.setState(before === 'paused' ? 'paused' : this.run ? 'ready' : 'loading');
     return out;
+  }
+
+  /** The Compare button turns into Cancel while a comparison runs. */
+  private compareButton(cancel: boolean): void {
+    const b = this.el('compare') as HTMLButtonElement;
+    b.textContent = cancel ? 'Cancel' : 'Compare';
+    if (cancel) b.disabled = false;
+  }
+
+  /** The summary panel, the charts and the table of a finished comparison. */
+  private renderComparison(out: TopologyMetrics[], w: Workload, steps: number): void {
+    this.el('answer-body').innerHTML = answerHtml(topologyAnswer(out, w), steps, describeWorkload(w));
+    this.el('compare-svg').innerHTML = topologySvg(out, w, steps);
+    this.el('compare-table').innerHTML = table(
+      ['topology', 'commands', 'forwarded', 'host calls', 'broadcast / targeted', 'over-inval.', 'IOTLB hit', 'S2 hit', 'CMD_SYNC \u00b5s'],
+      out.map((x) => [
+        td(x.label), td(fmt(x.commands), 'num'), td(Object.entries(x.forwarded).map(([k, v]) => `${k}:${v}`).join(' ')),
+        td(fmt(x.backend_calls), 'num'), td(`${x.broadcast_tlbi} / ${x.targeted_tlbi}`, 'num'), td(fmt(x.over_invalidation), 'num'),
+        td(x.iotlb_hit_rate.toFixed(3), 'num'), td(x.s2_hit_rate.toFixed(3), 'num'), td(x.sync_latency_us.toFixed(2), 'num'),
+      ]));
   }
 
   stop(): void {
