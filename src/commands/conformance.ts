@@ -64,7 +64,7 @@ export const command = defineCommand({
       throw new UsageError((e as Error).message);
     }
     const fams = familiesOf(target).map(([f]) => f);
-    if (v.family !== undefined && !fams.includes(v.family)) throw new UsageError(`--family: no family ${JSON.stringify(v.family)} on ${describeTarget(target)} (one of ${fams.join(', ')})`);
+    if (v.family !== undefined && !fams.includes(v.family)) throw new UsageError(`--family: "${v.family}" is not one of ${fams.join(', ')} for ${describeTarget(target)}`);
     const version = qemuVersion(targetBinary(target));
     if (!version) throw new UsageError(`cannot run ${targetBinary(target)} (${target.profile === 'qemu-10.0' ? 'run scripts/install-qemu10.sh, or set VSMMU_QEMU10_DIR' : "install Debian's qemu-system-arm, or set VSMMU_QEMU"})`);
     const seed = v.seed ?? Math.floor(Date.now() / 1000) % 1000000;
