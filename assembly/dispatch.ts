@@ -27,13 +27,11 @@ import { CD_BYTES, CD_V, CD_ASID, L1CD_V, L1CD_L2PTR, L1CD_L2PTR_SHIFT } from ".
 import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
-  FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, MAX_BACKENDS, MAX_VDEVS, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
+  FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, LEARN_CD_LIMIT, MAX_BACKENDS, MAX_VDEVS, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
   CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
 } from "../src/arch/abi";
 import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
 
-/** Most CDs read to learn the ASIDs of one STE; past it the backend is assumed to hold every ASID. */
-export const LEARN_CD_LIMIT: u32 = 4096;
 
 export let dispatchOn = false;
 export let fwdCount: u32 = 0;

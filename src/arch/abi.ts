@@ -81,6 +81,8 @@ export const FWK_ERROR = 2; // marker: a command error found while entries were 
 export const FWF_PSID = 1;
 
 // Limits of the vIOMMU dispatcher (assembly/dispatch.ts).
+/** Most CDs read to learn the ASIDs of one STE (vIOMMU contract); past it the backend is assumed to hold every ASID. */
+export const LEARN_CD_LIMIT = 4096;
 export const MAX_BACKENDS = 32; // physical SMMUs per vSMMU: a set of them is one u32 mask
 export const MAX_VDEVS = 1024; // passthrough devices per vSMMU
 

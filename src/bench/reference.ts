@@ -7,6 +7,7 @@
 
 import { ReferenceCmdq, type RefDispatchConfig, type RefForward } from '../reference/cmdq.js';
 import type { SimulatedPsmmu } from '../backends/simulated.js';
+import { refDispatchConfig } from '../reference/dispatch-config.js';
 import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
 import { deposit32 } from '../bits.js';
@@ -43,29 +44,7 @@ export class ReferenceStreamBench {
   private dispatch(): RefDispatchConfig | undefined {
     if (!this.model.spec.viommu) return undefined;
     const drv = this.model.guest.driver;
-    const readSte = (vsid: number): [bigint, bigint] | null => {
-      const a = BigInt(drv.steAddr(vsid));
-      const w0 = this.u64(a), w1 = this.u64(a + 8n);
-      return w0 === null || w1 === null ? null : [w0, w1];
-    };
-    return {
-      vmids: BACKENDS.map((b) => b.vmid),
-      vdevs: new Map(PASSTHROUGH.map((p) => [p.sid, { backend: BACKENDS.findIndex((b) => b.name === p.backend), psid: p.psid }])),
-      readSte,
-      cdAsids: (vsid) => {
-        const s = readSte(vsid);
-        if (!s || (s[0] & 1n) === 0n || Number((s[0] >> 1n) & 7n) !== 5) return [];
-        const ctx = s[0] & 0x000fffffffffffc0n;
-        const n = 1 << Number((s[0] >> 59n) & 31n);
-        if (n > 4096) return null;
-        const out: number[] = [];
-        for (let k = 0; k < n; k++) {
-          const c = this.u64(ctx + BigInt(k * 64));
-          if (c !== null && (c >> 31n) & 1n) out.push(Number(c >> 48n));
-        }
-        return out;
-      },
-    };
+    return refDispatchConfig({ backends: BACKENDS, passthrough: PASSTHROUGH }, (vsid) => drv.steAddr(vsid), (a) => this.u64(a));
   }
 
   /** A reference in the state the engine is in now (call after model.prepare()). */

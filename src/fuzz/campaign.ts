@@ -18,6 +18,7 @@ import { Rng } from '../conformance/rng.js';
 import { ReferenceCmdq, type RefDispatchConfig, type RefForward } from '../reference/cmdq.js';
 import { engineConfigs, engineIotlb, engineVasids } from '../reference/from-engine.js';
 import { refKey } from '../reference/iotlb.js';
+import { refDispatchConfig } from '../reference/dispatch-config.js';
 import { engineOf } from '../bench/model.js';
 import { HostError } from '../host-error.js';
 import * as A from '../arch/abi.js';
@@ -304,29 +305,7 @@ function referenceFrom(m: Machine, prodBefore: number): Snapshot {
   };
   let dispatch: RefDispatchConfig | undefined;
   if (m.mode === 'viommu') {
-    const readSte = (vsid: number): [bigint, bigint] | null => {
-      const a = BigInt(m.driver.steAddr(vsid));
-      const w0 = u64(a), w1 = u64(a + 8n);
-      return w0 === null || w1 === null ? null : [w0, w1];
-    };
-    dispatch = {
-      vmids: BACKENDS.map((b) => b.vmid),
-      vdevs: new Map(PASSTHROUGH.map((p) => [p.sid, { backend: BACKENDS.findIndex((b) => b.name === p.backend), psid: p.psid }])),
-      readSte,
-      cdAsids: (vsid) => {
-        const s = readSte(vsid);
-        if (!s || (s[0] & 1n) === 0n || Number((s[0] >> 1n) & 7n) !== 5) return [];
-        const ctx = s[0] & 0x000fffffffffffc0n;
-        const n = 1 << Number((s[0] >> 59n) & 31n);
-        if (n > 4096) return null;
-        const out: number[] = [];
-        for (let k = 0; k < n; k++) {
-          const c = u64(ctx + BigInt(k * 64));
-          if (c !== null && (c >> 31n) & 1n) out.push(Number(c >> 48n));
-        }
-        return out;
-      },
-    };
+    dispatch = refDispatchConfig({ backends: BACKENDS, passthrough: PASSTHROUGH }, (vsid) => m.driver.steAddr(vsid), u64);
   }
   const q = BigInt(smmu.mmioRead(R.R_CMDQ_BASE, 8));
   const ref = new ReferenceCmdq(
