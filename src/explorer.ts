@@ -5,5 +5,6 @@
 export { buildVm, GuestRam, VM_RAM_BASE, type Vm, type TopologySpec, type VsmmuSpec, type PsmmuSpec, type VsmmuNode, type DoorbellCounters } from './topo/vm.js';
 export {
   TopologyRun, exploreAll, topologySpec, checkWorkload, rangeTlbi, TOPOLOGIES, DEFAULT_WORKLOAD, DEFAULT_STEPS, WORKLOAD_LIMITS,
-  type TopologyName, type Workload, type TopologyMetrics, type ObservedEvent,
+  exploreMigrations, type TopologyName, type Workload, type TopologyMetrics, type ObservedEvent, type MigrationOutcome,
 } from './topo/explore.js';
+export { type MigrationReport } from './topo/migrate.js';
