@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 // Nested-cache scenarios for QEMU 10.0 (the model writes the operations as a trace; `vsmmu record`
 // on QEMU 10.0.2 gives the expectations; see test/traces/qemu-10.0-local/ORIGIN.md):
 //   F  TLBI_NH_ALL with the VMID leaves a stage-1 table's stage-2 entry; TLBI_S2_IPA (TG, TTL) of it drops it
@@ -6,18 +5,8 @@ import { writeFileSync } from 'node:fs';
 //   H  a stage-1-only STE carries its S2VMID: TLBI_NH_VA with VMID 0 misses it, with its VMID hits; TLBI_NH_VAA
 //   I  a stage-2-only STE of the same VMID shares the stage-2 entries; TLBI_S12_VMALL
 // Usage: npm run build && node scripts/nested-cache-scenarios.mjs out.jsonl
-const V = new URL('../dist/src/', import.meta.url).href;
-const { createSmmu } = await import(V + 'smmu.js');
-const { GuestDriver } = await import(V + 'guest/driver.js');
-const { Stage2Tables } = await import(V + 'guest/stage2.js');
-const { TraceRecorder } = await import(V + 'guest/recorder.js');
-const enc = await import(V + 'guest/encode.js');
-const RAM = 0x40000000;
-const flash = { read: (a, d) => { if (a + d.length > 0x8000000) return false; d.fill(0); return true; }, write: (a, s) => a + s.length <= 0x8000000 };
-const smmu = await createSmmu({ profile: 'qemu-10.0', stage: 'nested', ram: [{ base: RAM, size: 0x10000000 }], devices: [0x18, 0x20, 0x28, 0x30], memory: flash });
-const rec = new TraceRecorder(smmu);
-const drv = new GuestDriver(rec, { heap: { base: RAM + 0x100000, size: 0x200000 } });
-drv.init();
+import { qemu10Machine, writeTrace, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
+const { smmu, rec, drv } = await qemu10Machine('nested', 0x200000);
 const DATA = RAM + 0x4000000; // 16 pages of data, each page's first word = its index + 1
 for (let i = 0; i < 32; i++) rec.writeMemory(DATA + i * 0x1000, enc.wordsToBytes([BigInt(0x1000 + i)]));
 const OUT = RAM + 0x5000000;
@@ -85,5 +74,5 @@ drv.submit([enc.cmdTlbiS12Vmall(7), enc.cmdSync()]);
 probe(0x28, 0x80001000); probe(0x18, 0x1000);
 for (const e of drv.events()) console.log(e.type.toString(16), 'sid', e.sid.toString(16), 'w1', e.words[1].toString(16), 'addr', e.words[2].toString(16), 'addr2', e.words[3].toString(16));
 const lines = [{ format: 'vsmmu-trace', version: 1, profile: 'qemu-10.0', stage: 'nested', name: 'nested-cache-vmid', smmu_base: '0x9050000', ram: [{ base: '0x40000000', size: '0x10000000' }], devices: [0x18, 0x20, 0x28, 0x30].map((s) => ({ sid: '0x' + s.toString(16) })) }, ...rec.lines];
-writeFileSync(process.argv[2] ?? 'nested-cache-vmid.jsonl', lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+writeTrace(lines, 'nested-cache-vmid.jsonl');
 console.log('ops', rec.lines.length);

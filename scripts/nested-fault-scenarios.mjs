@@ -5,20 +5,8 @@
 //   D  a TTB0 IPA whose stage-2 walk aborts
 //   E  a stage-1 table page whose stage-2 leaf has AF = 0 (S2AFFD = 0)
 // Usage: npm run build && node scripts/nested-fault-scenarios.mjs out.jsonl
-import { writeFileSync } from 'node:fs';
-const V = new URL('../dist/src/', import.meta.url).href;
-const { createSmmu } = await import(V + 'smmu.js');
-const { GuestDriver } = await import(V + 'guest/driver.js');
-const { Stage2Tables } = await import(V + 'guest/stage2.js');
-const { TraceRecorder } = await import(V + 'guest/recorder.js');
-const enc = await import(V + 'guest/encode.js');
-
-const RAM = 0x40000000;
-const flash = { read: (a, d) => { if (a + d.length > 0x8000000) return false; d.fill(0); return true; }, write: (a, s) => a + s.length <= 0x8000000 };
-const smmu = await createSmmu({ profile: 'qemu-10.0', stage: 'nested', ram: [{ base: RAM, size: 0x10000000 }], devices: [0x18, 0x20, 0x28, 0x30], memory: flash });
-const rec = new TraceRecorder(smmu);
-const drv = new GuestDriver(rec, { heap: { base: RAM + 0x100000, size: 0x200000 } });
-drv.init();
+import { qemu10Machine, writeTrace, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
+const { smmu, rec, drv } = await qemu10Machine('nested', 0x200000);
 const PA = RAM + 0x4000000;
 function s1Table(d, iova, level) {
   let t = d.root;
@@ -74,5 +62,5 @@ function events() { return drv.events(); }
 }
 for (const e of events()) console.log(e.type.toString(16), "sid", e.sid.toString(16), "w1", e.words[1].toString(16), "addr", e.words[2].toString(16), "addr2", e.words[3].toString(16));
 const lines = [{ format: 'vsmmu-trace', version: 1, profile: 'qemu-10.0', stage: 'nested', name: 'nested-s2-aborts-af', smmu_base: '0x9050000', ram: [{ base: '0x40000000', size: '0x10000000' }], devices: [0x18, 0x20, 0x28, 0x30].map((s) => ({ sid: '0x' + s.toString(16) })) }, ...rec.lines];
-writeFileSync(process.argv[2] ?? 'nested-s2-aborts-af.jsonl', lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+writeTrace(lines, 'nested-s2-aborts-af.jsonl');
 console.log('ops', rec.lines.length);

@@ -1,4 +1,3 @@
-import { writeFileSync } from 'node:fs';
 // Stage-2-only scenarios for QEMU 10.0 (the model writes the operations as a trace; `vsmmu record`
 // on QEMU 10.0.2 with -machine virt-9.1 -global arm-smmuv3.stage=2 gives the expectations; see
 // test/traces/qemu-10.0-local/ORIGIN.md):
@@ -6,20 +5,8 @@ import { writeFileSync } from 'node:fs';
 //   L  S2PS = 0: an output at or above 4 GiB is F_ADDR_SIZE at stage 2
 //   M  TLBI_S2_IPA with a TTL naming another level (containment) and the block's level
 // Usage: npm run build && node scripts/s2-block-scenarios.mjs out.jsonl
-const V = new URL('../dist/src/', import.meta.url).href;
-const { createSmmu } = await import(V + 'smmu.js');
-const { GuestDriver } = await import(V + 'guest/driver.js');
-const { Stage2Tables } = await import(V + 'guest/stage2.js');
-const { TraceRecorder } = await import(V + 'guest/recorder.js');
-const enc = await import(V + 'guest/encode.js');
-const R = await import(V + 'arch/registers.js');
-const RAM = 0x40000000;
-const flash = { read: (a, d) => { if (a + d.length > 0x8000000) return false; d.fill(0); return true; }, write: (a, s) => a + s.length <= 0x8000000 };
-const smmu = await createSmmu({ profile: 'qemu-10.0', stage: '2', ram: [{ base: RAM, size: 0x10000000 }], devices: [0x18, 0x20, 0x28, 0x30], memory: flash });
-const rec = new TraceRecorder(smmu);
-rec.mmioRead(R.R_IDR0, 4);
-const drv = new GuestDriver(rec, { heap: { base: RAM + 0x100000, size: 0x400000 } });
-drv.init();
+import { qemu10Machine, writeTrace, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
+const { smmu, rec, drv } = await qemu10Machine('2', 0x400000, (rec) => rec.mmioRead(R.R_IDR0, 4));
 const DATA = RAM + 0x4000000;
 for (let i = 0; i < 32; i++) rec.writeMemory(DATA + i * 0x1000, enc.wordsToBytes([BigInt(0x1000 + i)]));
 const OUT = RAM + 0x5000000;
@@ -62,5 +49,5 @@ drv.submit([enc.cmdTlbiS2Ipa({ vmid: 1, addr: 0x40000000, tg: 1, ttl: 1 }), enc.
 probe(0x18, DATA + 0x3000, 0x100000);
 for (const e of drv.events()) console.log(e.type.toString(16), 'sid', e.sid.toString(16), 'w1', e.words[1].toString(16), 'addr', e.words[2].toString(16), 'addr2', e.words[3].toString(16));
 const lines = [{ format: 'vsmmu-trace', version: 1, profile: 'qemu-10.0', stage: '2', name: 's2-blocks-ps', smmu_base: '0x9050000', ram: [{ base: '0x40000000', size: '0x10000000' }], devices: [0x18, 0x20, 0x28, 0x30].map((s) => ({ sid: '0x' + s.toString(16) })) }, ...rec.lines];
-writeFileSync(process.argv[2] ?? 's2-blocks-ps.jsonl', lines.map((x) => JSON.stringify(x)).join('\n') + '\n');
+writeTrace(lines, 's2-blocks-ps.jsonl');
 console.log('ops', rec.lines.length);

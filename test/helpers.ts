@@ -1,7 +1,7 @@
 // Shared test fixtures: a model with RAM at 0x40000000 and a guest driver on it.
 
 import { createSmmu, type Smmu } from '../src/index.js';
-import { GuestDriver, type DriverOptions } from '../src/guest/driver.js';
+import { GuestDriver, type DriverOptions, type GuestBus } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
 import { existsSync } from 'node:fs';
 import { qemuAvailability } from '../src/qtest/env.js';
@@ -74,3 +74,12 @@ export function chromiumDescribe(suite: string): typeof describe | typeof descri
 /** Chromium's launch options for headless tests in a container. */
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
+
+/** The guest's view of "the SMMU": follows the VM when it moves to another model. */
+export class MovableBus implements GuestBus {
+  constructor(public cur: Smmu) {}
+  mmioRead(off: number, size: number): number | bigint { return this.cur.mmioRead(off, size); }
+  mmioWrite(off: number, size: number, v: number | bigint): void { this.cur.mmioWrite(off, size, v); }
+  readMemory(a: number, n: number): Uint8Array { return this.cur.readMemory(a, n); }
+  writeMemory(a: number, d: Uint8Array): void { this.cur.writeMemory(a, d); }
+}

@@ -10,11 +10,12 @@
 
 import fc from 'fast-check';
 import { createSmmu, SimulatedPsmmu, type Smmu } from '../src/index.js';
-import { GuestDriver, CommandError, type GuestBus, type Domain } from '../src/guest/driver.js';
+import { GuestDriver, CommandError, type Domain } from '../src/guest/driver.js';
 import { cmdSync, cmdTlbiNhAsid, cmdTlbiNhAll, cmdTlbiNsnhAll, cmdTlbiVa, cmdCfgiCd, cmdCfgiAll, cmdAtcInv, cmdCfgiSte } from '../src/guest/encode.js';
 import type { ViommuHandle } from '../src/backends/simulated.js';
 import * as R from '../src/arch/registers.js';
 import * as C from '../src/arch/commands.js';
+import { MovableBus } from './helpers.js';
 
 const RAM_BASE = 0x40000000;
 const DATA = RAM_BASE + 0x900000;
@@ -50,14 +51,6 @@ const arbStep: fc.Arbitrary<Step> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ t: 'events' as const }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('migrate' as const), host: fc.option(arbHost, { nil: null }) }) },
 );
-
-class MovableBus implements GuestBus {
-  constructor(public cur: Smmu) {}
-  mmioRead(off: number, size: number): number | bigint { return this.cur.mmioRead(off, size); }
-  mmioWrite(off: number, size: number, v: number | bigint): void { this.cur.mmioWrite(off, size, v); }
-  readMemory(a: number, n: number): Uint8Array { return this.cur.readMemory(a, n); }
-  writeMemory(a: number, d: Uint8Array): void { this.cur.writeMemory(a, d); }
-}
 
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 

@@ -6,12 +6,12 @@
 
 import fc from 'fast-check';
 import { createSmmu, SnapshotError, SimulatedPsmmu, type Smmu } from '../src/index.js';
-import { GuestDriver, type GuestBus } from '../src/guest/driver.js';
+import { GuestDriver } from '../src/guest/driver.js';
 import { cmdSync, cmdTlbiNhAsid, cmdRaw, cmdCfgiSte } from '../src/guest/encode.js';
 import { crc32, SNAPSHOT_MAGIC } from '../src/snapshot.js';
 import * as R from '../src/arch/registers.js';
 import * as N from '../src/arch/snapshot.js';
-import { machine, RAM_BASE, RAM_SIZE } from './helpers.js';
+import { machine, MovableBus, RAM_BASE, RAM_SIZE } from './helpers.js';
 
 const DATA = RAM_BASE + 0x900000;
 
@@ -21,15 +21,6 @@ function registers(smmu: Smmu): string[] {
   for (let off = 0; off < 0x100; off += 4) out.push(`${off.toString(16)}=${smmu.mmioRead(off, 4).toString(16)}`);
   for (const off of [R.R_STRTAB_BASE, R.R_CMDQ_BASE, R.R_EVENTQ_BASE, R.R_GERROR_IRQ_CFG0]) out.push(`${off.toString(16)}q=${smmu.mmioRead(off, 8).toString(16)}`);
   return out;
-}
-
-/** The guest's view of "the SMMU": follows the VM when it moves to another model. */
-class MovableBus implements GuestBus {
-  constructor(public cur: Smmu) {}
-  mmioRead(off: number, size: number): number | bigint { return this.cur.mmioRead(off, size); }
-  mmioWrite(off: number, size: number, v: number | bigint): void { this.cur.mmioWrite(off, size, v); }
-  readMemory(a: number, n: number): Uint8Array { return this.cur.readMemory(a, n); }
-  writeMemory(a: number, d: Uint8Array): void { this.cur.writeMemory(a, d); }
 }
 
 /** A configured guest: one domain mapped and attached, translations cached. */
