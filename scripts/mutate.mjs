@@ -1,12 +1,14 @@
 #!/usr/bin/env node
-// npm run mutate -- [--budget SECONDS] [--files a.ts,b.ts] [--json] [--seed N] [--list]
+// npm run mutate -- [--budget SECONDS] [--files a.ts,b.ts] [--json] [--seed N] [--jobs N] [--list]
 //
 // Mutation check of the engine: applies single-token mutations to assembly/ files
 // (comparison and arithmetic operators, masks and constants, removed statements,
 // swapped branches), rebuilds the release module for each (in memory, through the
 // AssemblyScript compiler's API; the working tree is never modified), and runs a fast
 // subset of the jest suites against it (VSMMU_ENGINE_WASM points the model at the
-// mutant). A mutant is
+// mutant): one jest process per mutant, its suites in the listed order (fastest first,
+// scripts/mutate-sequencer.cjs), stopping at the first failing suite, property tests
+// seeded from --seed and not shrinking (scripts/mutate-setup.mjs). A mutant is
 //   killed      when a test fails (or the run exceeds its time limit: a hang),
 //   survived    when every test passes,
 //   equivalent  when its release .wasm is byte-for-byte the original's (the optimiser
@@ -28,21 +30,23 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_FILES = ['assembly/cmdq.ts', 'assembly/iotlb.ts', 'assembly/dispatch.ts', 'assembly/translate.ts', 'assembly/ptw.ts', 'assembly/config.ts'];
 
 /**
- * Jest suites per mutated file, fastest first (run in band with --bail: the first failure
- * ends the run). Every one runs in a few seconds with VSMMU_PROPERTY_RUNS below.
+ * Jest suites per mutated file, in the order they run (fast and most killing first; one
+ * jest process, --bail: the first failing suite ends the run, so a killed mutant costs its
+ * build and usually one short suite). Every one runs in a few seconds with VSMMU_PROPERTY_RUNS
+ * below; the engine-vs-reference suite, the slowest, comes last.
  */
 const SUITES = {
-  'assembly/cmdq.ts': ['cmdq', 'registers', 'reference'],
-  'assembly/iotlb.ts': ['translate', 'reference'],
-  'assembly/dispatch.ts': ['viommu', 'viommu-property', 'reference'],
-  'assembly/translate.ts': ['translate', 'registers'],
-  'assembly/ptw.ts': ['translate'],
-  'assembly/config.ts': ['translate', 'cmdq', 'reference'],
+  'assembly/cmdq.ts': ['cmdq', 'registers', 'stage2', 'reference'],
+  'assembly/iotlb.ts': ['translate', 'iotlb', 'stage2', 'reference'],
+  'assembly/dispatch.ts': ['viommu', 'vdev-table', 'viommu-property', 'reference'],
+  'assembly/translate.ts': ['translate', 'input-range', 'unassigned-high', 'stage2', 'registers', 'dma-unassigned'],
+  'assembly/ptw.ts': ['translate', 'input-range', 'stage2'],
+  'assembly/config.ts': ['translate', 'stage2', 'cmdq', 'input-range', 'reference'],
 };
-const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'viommu', 'reference'];
+const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'stage2', 'viommu', 'reference'];
 const PROPERTY_RUNS = '60';
 
-const USAGE = 'usage: npm run mutate -- [--budget SECONDS] [--files assembly/a.ts,...] [--json] [--seed N] [--list]';
+const USAGE = 'usage: npm run mutate -- [--budget SECONDS] [--files assembly/a.ts,...] [--json] [--seed N] [--jobs N] [--list]';
 
 function fail(msg) {
   process.stderr.write(`mutate: ${msg}\n${USAGE}\n`);
@@ -50,7 +54,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { budget: 600, files: DEFAULT_FILES, json: false, seed: 1, list: false };
+  const o = { budget: 600, files: DEFAULT_FILES, json: false, seed: 1, jobs: 1, list: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -70,6 +74,10 @@ function parseArgs(argv) {
       const v = value();
       o.seed = Number(v);
       if (!/^\d+$/.test(v)) fail(`--seed must be a non-negative integer, got "${v}"`);
+    } else if (a === '--jobs') {
+      const v = value();
+      o.jobs = Number(v);
+      if (!/^\d+$/.test(v) || o.jobs < 1 || o.jobs > 16) fail(`--jobs must be an integer from 1 to 16, got "${v}"`);
     } else if (a === '--files') {
       o.files = value().split(',').filter(Boolean).map((f) => relative(ROOT, resolve(ROOT, f)).split('\\').join('/'));
       if (o.files.length === 0) fail('--files needs at least one file');
@@ -191,9 +199,16 @@ function order(byFile, seed) {
 // ---- build and test ------------------------------------------------------------------
 
 let ascMain;
+let building = Promise.resolve();
 
-/** The release module built with `override` in place of one source file; null when it does not compile. */
-async function build(override) {
+/** The release module built with `override` in place of one source file; null when it does not compile. One build at a time. */
+function build(override) {
+  const b = building.then(() => buildNow(override));
+  building = b.catch(() => {});
+  return b;
+}
+
+async function buildNow(override) {
   if (!ascMain) ascMain = (await import('assemblyscript/asc')).main;
   let wasm = null;
   const sink = { write() {}, toString: () => '' };
@@ -213,13 +228,19 @@ async function build(override) {
   return error ? null : Buffer.from(wasm);
 }
 
-/** Runs the suites against `wasmFile`; resolves to 'pass', 'fail' or 'timeout'. */
-function runSuites(suites, wasmFile, limitMs) {
+/** The suites that exist (a suite named in SUITES but not built is skipped, e.g. on an older tree). */
+function existing(suites) {
+  return suites.filter((s) => existsSync(join(ROOT, `dist/test/${s}.test.js`)));
+}
+
+/** Runs the suites against `wasmFile`, in order, in one jest process; resolves to 'pass', 'fail' or 'timeout'. */
+function runSuites(suites, wasmFile, limitMs, seed) {
   return new Promise((done) => {
     const files = suites.map((s) => `dist/test/${s}.test.js`);
-    const child = spawn(process.execPath, ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--runInBand', '--bail', '--silent', ...files], {
+    const child = spawn(process.execPath, ['--experimental-vm-modules', 'node_modules/jest/bin/jest.js', '--runInBand', '--bail', '--silent',
+      `--testSequencer=${join(ROOT, 'scripts/mutate-sequencer.cjs')}`, `--setupFilesAfterEnv=${join(ROOT, 'scripts/mutate-setup.mjs')}`, '--', ...files], {
       cwd: ROOT,
-      env: { ...process.env, VSMMU_ENGINE_WASM: wasmFile, VSMMU_PROPERTY_RUNS: PROPERTY_RUNS },
+      env: { ...process.env, VSMMU_ENGINE_WASM: wasmFile, VSMMU_PROPERTY_RUNS: PROPERTY_RUNS, VSMMU_MUTATE_ORDER: suites.join(','), VSMMU_MUTATE_SEED: String(seed) },
       stdio: 'ignore',
       detached: true,
     });
@@ -256,14 +277,14 @@ async function main() {
     if (!original) throw new Error('the unmutated engine does not compile');
     const origFile = join(tmp, 'original.wasm');
     writeFileSync(origFile, original);
-    const suitesOf = (f) => SUITES[f] ?? DEFAULT_SUITES;
+    const suitesOf = (f) => existing(SUITES[f] ?? DEFAULT_SUITES);
     // baseline: every suite passes on the original, and how long it takes (the hang limit)
     const limits = new Map();
     for (const f of o.files) {
       const key = suitesOf(f).join(',');
       if (limits.has(key)) continue;
       const s0 = Date.now();
-      const r = await runSuites(suitesOf(f), origFile, 600000);
+      const r = await runSuites(suitesOf(f), origFile, 600000, o.seed);
       if (r !== 'pass') {
         process.stderr.write(`mutate: the suites ${key} fail on the unmutated engine; fix them first\n`);
         return 1;
@@ -275,24 +296,30 @@ async function main() {
     const survivors = [];
     const queue = order(byFile, o.seed);
     let tried = 0;
-    for (const m of queue) {
-      if (Date.now() >= deadline) break;
-      tried++;
-      const st = stats.get(m.file);
-      const wasm = await build(m);
-      let verdict;
-      if (!wasm) verdict = 'invalid';
-      else if (wasm.equals(original)) verdict = 'equivalent';
-      else {
-        const f = join(tmp, 'mutant.wasm');
-        writeFileSync(f, wasm);
-        const r = await runSuites(suitesOf(m.file), f, limits.get(suitesOf(m.file).join(',')));
-        verdict = r === 'pass' ? 'survived' : 'killed';
+    let next = 0;
+    // --jobs workers take mutants in order; builds share this thread, test runs are processes
+    const worker = async (w) => {
+      while (next < queue.length && Date.now() < deadline) {
+        const m = queue[next++];
+        tried++;
+        const st = stats.get(m.file);
+        const wasm = await build(m);
+        let verdict;
+        if (!wasm) verdict = 'invalid';
+        else if (wasm.equals(original)) verdict = 'equivalent';
+        else {
+          const f = join(tmp, `mutant${w}.wasm`);
+          writeFileSync(f, wasm);
+          const suites = suitesOf(m.file);
+          const r = await runSuites(suites, f, limits.get(suites.join(',')), o.seed);
+          verdict = r === 'pass' ? 'survived' : 'killed';
+        }
+        st[verdict]++;
+        if (verdict === 'survived') survivors.push({ file: m.file, line: m.line, kind: m.kind, mutation: m.desc });
+        log(`${verdict.padEnd(10)} ${m.file}:${m.line}: ${m.kind}: ${m.desc}`);
       }
-      st[verdict]++;
-      if (verdict === 'survived') survivors.push({ file: m.file, line: m.line, kind: m.kind, mutation: m.desc });
-      log(`${verdict.padEnd(10)} ${m.file}:${m.line}: ${m.kind}: ${m.desc}`);
-    }
+    };
+    await Promise.all(Array.from({ length: o.jobs }, (_, w) => worker(w)));
     const files = [...stats.values()];
     if (o.json) {
       process.stdout.write(`${JSON.stringify({
