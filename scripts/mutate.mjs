@@ -38,10 +38,10 @@ const DEFAULT_FILES = ['assembly/cmdq.ts', 'assembly/iotlb.ts', 'assembly/dispat
 const SUITES = {
   'assembly/cmdq.ts': ['cmdq', 'registers', 'iotlb', 'stage2', 'reference'],
   'assembly/iotlb.ts': ['iotlb', 'translate', 'stage2', 'reference'],
-  'assembly/dispatch.ts': ['vdev-table', 'viommu', 'viommu-property', 'reference'],
-  'assembly/translate.ts': ['translate', 'dma-unassigned', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
+  'assembly/dispatch.ts': ['vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
+  'assembly/translate.ts': ['translate', 'dma-unassigned', 'trace-counters', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
   'assembly/ptw.ts': ['translate', 'table-select', 'input-range', 'stage2', 'dma-unassigned'],
-  'assembly/config.ts': ['translate', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference'],
+  'assembly/config.ts': ['translate', 'cd-decode', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],
 };
 const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'stage2', 'viommu', 'reference'];
 /**
