@@ -113,7 +113,12 @@ const arbTlbDense = fc.array(fc.record({
 const arbPassthrough = fc.record({
   backends: fc.integer({ min: 1, max: 3 }),
   devices: fc.uniqueArray(fc.record({ sid: fc.constantFrom(0x40, 0x48, 0x50, 0x7), backend: fc.integer({ min: 0, max: 2 }), psid: fc.integer({ min: 0, max: 0xfffff }) }), { selector: (d) => d.sid, maxLength: 3 }),
-  steKind: fc.array(fc.constantFrom('s1', 'bypass', 'abort', 'bad-bits', 'bad-config', 'invalid'), { minLength: 4, maxLength: 4 }),
+  steKind: fc.array(fc.constantFrom('s1', 'bypass', 'abort', 'bad-bits', 'bad-config', 'invalid', 'stray-bit'), { minLength: 4, maxLength: 4 }),
+  /**
+   * For 'stray-bit': one more bit set in words 0-1 of a valid stage-1 STE (iommufd allows some, refuses the rest): word 0
+   * above S1ContextPtr and below S1CDMax (the fields that place the CDs stay as the comparison reads them), or word 1.
+   */
+  strayBit: fc.array(fc.oneof(fc.integer({ min: 52, max: 58 }), fc.integer({ min: 64, max: 127 })), { minLength: 4, maxLength: 4 }),
   cdmax: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
   cdAsid: fc.array(fc.constantFrom(...ASIDS), { minLength: 16, maxLength: 16 }),
   cdValid: fc.array(fc.boolean(), { minLength: 16, maxLength: 16 }),
@@ -165,7 +170,7 @@ class Recorder implements PsmmuBackend {
   }
 }
 
-function steFor(kind: string, sid: number, cdmax: number): bigint[] {
+function steFor(kind: string, sid: number, cdmax: number, stray = 0): bigint[] {
   const ctx = CDS + (sid & 0xff) * 0x100;
   switch (kind) {
     case 's1': return ste({ config: 5, s1ctxptr: ctx, s1cdmax: cdmax });
@@ -173,6 +178,7 @@ function steFor(kind: string, sid: number, cdmax: number): bigint[] {
     case 'abort': return ste({ config: 0 });
     case 'bad-bits': { const w = ste({ config: 5, s1ctxptr: ctx }); w[1] |= 1n << 40n; return w; }
     case 'bad-config': return ste({ config: 6 });
+    case 'stray-bit': { const w = ste({ config: 5, s1ctxptr: ctx, s1cdmax: cdmax }); w[stray >> 6] |= 1n << BigInt(stray & 63); return w; }
     default: return ste({ config: 5, valid: false, s1ctxptr: ctx });
   }
 }
@@ -212,7 +218,7 @@ async function runBoth(sc: Scenario): Promise<void> {
   const steWords = new Map<number, bigint[]>();
   [...vdevs.keys()].forEach((sid, i) => {
     const kind = sc.pt!.steKind[i];
-    const w = steFor(kind, sid, sc.pt!.cdmax[i]);
+    const w = steFor(kind, sid, sc.pt!.cdmax[i], sc.pt!.strayBit[i]);
     steWords.set(sid, w);
     smmu.writeMemory(STRTAB + sid * 64, wordsToBytes(w));
     for (let k = 0; k < 4; k++) {

@@ -6,7 +6,12 @@
 import fc from 'fast-check';
 import { machine, RAM_BASE, RAM_SIZE, type Machine } from './helpers.js';
 import { createSmmu } from '../src/index.js';
-import { bytesToWords, cd, put, cmdCfgiAll, cmdCfgiCd, cmdCfgiSte, cmdCfgiSteRange, cmdSync, cmdTlbiNhAsid, wordsToBytes } from '../src/guest/encode.js';
+import { decodeSnapshot } from '../src/snapshot.js';
+import * as SN from '../src/arch/snapshot.js';
+import { CommandError } from '../src/guest/driver.js';
+import * as R from '../src/arch/registers.js';
+import * as STE from '../src/arch/ste.js';
+import { bytesToWords, cd, put, ste, cmdCfgiAll, cmdCfgiCd, cmdCfgiSte, cmdCfgiSteRange, cmdSync, cmdTlbiNhAsid, wordsToBytes } from '../src/guest/encode.js';
 import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
 import * as A from '../src/arch/abi.js';
 import * as E from '../src/arch/events.js';
@@ -135,6 +140,35 @@ describe('the passthrough-device table', () => {
   });
 });
 
+describe('the nested STE check (iommufd: STRTAB_STE_0/1_NESTING_ALLOWED)', () => {
+  test('a valid stage-1 STE with any one more bit of words 0-1 is installed when the bit is allowed, else CFGI_STE is CERROR_ILL', async () => {
+    const { m, recs } = await vsmmu(1);
+    m.smmu.bindDevice({ sid: 0x30, backend: 'p0', psid: 0x77 });
+    const allowed = [(BigInt(STE.STE0_NESTING_ALLOWED_HI) << 32n) | BigInt(STE.STE0_NESTING_ALLOWED_LO), (BigInt(STE.STE1_NESTING_ALLOWED_HI) << 32n) | BigInt(STE.STE1_NESTING_ALLOWED_LO)];
+    const wrong: string[] = [];
+    for (let bit = 4; bit < 128; bit++) { // (bits 0-3, V and Config, are the STE's own: valid, stage 1)
+      const w = ste({ config: 5, s1ctxptr: RAM_BASE + 0x700000 });
+      w[bit >> 6] |= 1n << BigInt(bit & 63);
+      m.smmu.writeMemory(m.driver.steAddr(0x30), wordsToBytes(w));
+      const ok = ((allowed[bit >> 6] >> BigInt(bit & 63)) & 1n) === 1n;
+      recs[0].got = [];
+      let refused = false;
+      try {
+        m.driver.submit([cmdCfgiSte(0x30), cmdSync()]);
+      } catch (e) {
+        if (!(e instanceof CommandError) || e.code !== R.CERROR_ILL) throw e;
+        refused = true;
+        m.driver.skipFailed();
+        m.driver.ackErrors();
+      }
+      const got = refused ? 'refused' : recs[0].got.join();
+      const want = ok ? `ste 77 ${w[0].toString(16)} ${w[1].toString(16)}` : 'refused';
+      if (got !== want) wrong.push(`bit ${bit}: ${got}, expected ${want}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe('the vASID table', () => {
   interface Ctx { vsid: number; b: number; cdmax: number; fmt: number; ptr: number; asids: Map<number, number> }
 
@@ -208,8 +242,14 @@ describe('the vASID table', () => {
       m.driver.setSte(vsid, { config: 5, s1ctxptr: c.ptr, s1cdmax: cdmax, s1fmt: fmt });
       return c;
     };
-    // without the table too large to read (no wildcard yet)
+    // without the table too large to read (no wildcard yet); each new (ASID, backend) pair is traced once
+    const learnLines: string[] = [];
+    m.smmu.setTrace((l) => { if (l.includes('vsmmu_vasid_learn')) learnLines.push(l.slice(l.indexOf('vsmmu_'))); });
     let ctxs = LAYOUTS.slice(0, 7).map(attach);
+    m.smmu.setTrace(undefined);
+    const pairsLearned = new Set<string>();
+    for (const c of ctxs) for (const a of c.asids.values()) pairsLearned.add(`vsmmu_vasid_learn backend=${c.b} asid=0x${a.toString(16)}`);
+    expect(learnLines.sort()).toEqual([...pairsLearned].sort());
     let want = expected(ctxs);
     expect(want.mask.size).toBeGreaterThan(300);
     expectHolders(m.smmu, want, probe, NB);
@@ -261,7 +301,16 @@ describe('the vASID table', () => {
       backends: recs.map((backend, i) => ({ name: `p${i}`, vmid: VMID0 + i, backend })),
       devices: ctxs.map((c, i) => ({ sid: c.vsid, backend: `p${c.b}`, psid: 0x3000 + i })),
     } });
-    b.restore(m.smmu.save());
+    const snap = m.smmu.save();
+    b.restore(snap);
     expectHolders(b, want, probe, NB);
+    // the records as the format says: passthrough devices in ascending vSID (vSID, backend, pSID), learned vASIDs (ASID, mask)
+    const parts = decodeSnapshot(snap);
+    const u32s = (r: Uint8Array): number[] => Array.from({ length: r.length / 4 }, (_, i) => new DataView(r.buffer, r.byteOffset).getUint32(4 * i, true));
+    expect(u32s(parts.records[SN.SEC_VDEVS])).toEqual(ctxs.flatMap((c, i) => [c.vsid, c.b, 0x3000 + i]));
+    const pairs = u32s(parts.records[SN.SEC_VASIDS]);
+    const learned = new Map(Array.from({ length: pairs.length / 2 }, (_, i) => [pairs[2 * i], pairs[2 * i + 1]]));
+    expect(learned.size).toBe(pairs.length / 2);
+    expect([...learned].sort((x, y) => x[0] - y[0])).toEqual([...want.mask].sort((x, y) => x[0] - y[0]));
   });
 });
