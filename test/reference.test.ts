@@ -362,4 +362,4 @@ test('engine and TypeScript reference agree on a stream with every opcode, on ev
       for (const traced of [true, false]) await runBoth({ log2: 2, cons: 3, cmds: [c], tlb, cached: [0x18], irqCtrl: 7, ack: true, pt: null, traced, variant });
     }
   }
-});
+}, 600000); // 2048 fresh models: ~10 s alone, minutes on a machine shared with other jobs
