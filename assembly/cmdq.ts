@@ -28,7 +28,7 @@ import {
   CR0_CMDQEN, GERROR_CMDQ_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC,
   QEMU_CMDQS,
 } from "../src/arch/registers";
-import { CQ_IDLE, CQ_BUSY, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
+import { CQ_IDLE, CQ_BUSY, CQ_FORWARD, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
 import {
   T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CFGI_STE,
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
@@ -79,8 +79,22 @@ function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): 
   return stage + (<usize>(idx - stageFirst) << 4);
 }
 
-/** Consumes commands (QEMU smmuv3_cmdq_consume); returns CQ_*. */
+/**
+ * Consumes commands (QEMU smmuv3_cmdq_consume); returns CQ_*. A forwarding window ends
+ * with one host call (D.forward) and consumption starts over from where it stopped, as
+ * if the host had called again; CQ_FORWARD only when a backend answers later.
+ */
 export function cmdqConsume(): u32 {
+  let st = consumeRun();
+  while (st == CQ_FORWARD) {
+    if (D.forward() != CQ_IDLE) return CQ_FORWARD;
+    st = consumeRun();
+  }
+  return st;
+}
+
+/** One run of consumption: up to PROD, a command error, or the end of a forwarding window (CQ_FORWARD). */
+function consumeRun(): u32 {
   if (!cmdqEnabled()) return CQ_IDLE;
   if (D.fwdBusy) return CQ_BUSY;
   const log2 = S.cmdqLog2;
@@ -107,7 +121,7 @@ export function cmdqConsume(): u32 {
     if (traceOn) tr(T_CMDQ_OPCODE, type);
     if (D.dispatchOn) {
       // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
-      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return D.pause();
+      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return CQ_FORWARD;
     }
     err = execute(type, w0, w1, traceOn, localCaches);
     if (err == CERROR_NONE && D.dispatchOn) err = D.dispatchCmd(w0, w1, type, cons);
@@ -119,12 +133,12 @@ export function cmdqConsume(): u32 {
     if (D.dispatchOn && D.fwdCount > 0) {
       // earlier commands' entries go out first; the error is raised when they are done
       D.appendError(err, S.cmdqCons, type);
-      return D.pause();
+      return CQ_FORWARD;
     }
     raiseCommandError(err, type);
   }
   if (traceOn) traceQueue(T_CMDQ_CONSUME_OUT, log2);
-  if (D.dispatchOn && D.fwdCount > 0) return D.pause();
+  if (D.dispatchOn && D.fwdCount > 0) return CQ_FORWARD;
   return CQ_IDLE;
 }
 

@@ -4,7 +4,10 @@
 // TLBI_NH_* go to the backends holding the ASID (all of them when unknown) with the
 // backend's VMID, CFGI_CD*/ATC_INV go to the device's backend with its physical SID,
 // CFGI_STE* install the guest STE (checked as iommufd checks it) on the backend.
-// Output is a log of FW_* records in guest order that the host hands to backends.
+// Output: a log of FW_* records in guest order, and each backend's entries contiguous in
+// the form it receives them (FWH_* header); at the end of a window (a CMD_SYNC with
+// entries pending, a full log, the end of the queue) one host call (fwd_flush) hands them
+// to the backends and answers which record failed, or that a backend answers later.
 
 import { ex, ld, dp, fmask } from "./bits";
 import { halloc } from "./heap";
@@ -28,10 +31,13 @@ import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
   FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, LEARN_CD_LIMIT, MAX_BACKENDS, MAX_VDEVS, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
-  CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
+  FWH_COUNT, FWH_STES, FWH_ENTRIES, FWH_INDEX, FWH_BYTES, FW_ENTRY_BYTES, FWR_PENDING, CQ_IDLE, CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
 } from "../src/arch/abi";
 import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
 
+// @ts-ignore: decorator
+@external("env", "fwd_flush")
+declare function fwd_flush(count: u32): i32;
 
 export let dispatchOn = false;
 export let fwdCount: u32 = 0;
@@ -59,6 +65,8 @@ let nLearned: u32 = 0;
 
 let log: usize = 0;
 let seq: u32 = 0;
+/** Per-backend output header (FWH_*); each backend's areas are allocated when it is set. */
+const outHdr = memory.data(MAX_BACKENDS * FWH_BYTES);
 
 export function dispatchInit(): void {
   vdevSid = halloc(MAX_VDEVS * 4);
@@ -70,10 +78,19 @@ export function dispatchInit(): void {
 }
 
 export function logPtr(): usize { return log; }
+export function outPtr(): usize { return outHdr; }
 
 /** Sets the backends (physical SMMUs) and the VMID this VM has on each. */
 export function setBackend(index: u32, vmid: u32): bool {
   if (index >= <u32>MAX_BACKENDS || vmid > 0xffff) return false;
+  const h = outHdr + <usize>(index * FWH_BYTES);
+  if (load<u32>(h, FWH_ENTRIES) == 0) {
+    const ent = halloc(<usize>FW_CAPACITY * FW_ENTRY_BYTES, 64);
+    const idx: usize = ent == 0 ? 0 : halloc(<usize>FW_CAPACITY * 4);
+    if (idx == 0) return false;
+    store<u32>(h, <u32>ent, FWH_ENTRIES);
+    store<u32>(h, <u32>idx, FWH_INDEX);
+  }
   store<u32>(vmids + (<usize>index << 2), vmid);
   if (index >= nBackends) nBackends = index + 1;
   allMask = nBackends == 32 ? 0xffffffff : (<u32>1 << nBackends) - 1;
@@ -259,8 +276,26 @@ export function visibleCons(cons: u32): u32 {
   return holdCons >= 0 ? <u32>holdCons : cons;
 }
 
+/**
+ * Hands the window to the host: one call, in which the host gives each backend its
+ * entries and checks the results. Returns CQ_IDLE when the window is complete (a failed
+ * record raised its command error) and consumption may go on, CQ_FORWARD when a backend
+ * answers later (the window stays held until fwd_done).
+ */
+export function forward(): u32 {
+  const r = fwd_flush(fwdCount);
+  if (r == FWR_PENDING) return pause();
+  fwdDone(r);
+  return CQ_IDLE;
+}
+
 /** Ends a forwarding window (after the host flushed the log, or gave up on it). */
 export function endWindow(): void {
+  for (let b: u32 = 0; b < nBackends; b++) {
+    const h = outHdr + <usize>(b * FWH_BYTES);
+    store<u32>(h, 0, FWH_COUNT);
+    store<u32>(h, 0, FWH_STES);
+  }
   fwdCount = 0;
   fwdBusy = false;
   holdCons = -1;
@@ -278,6 +313,15 @@ function emit(b: u32, kind: u32, flags: u32, cons: u32, psid: u32, e0: u64, e1: 
   store<u32>(r, psid, FW_PSID);
   store<u64>(r, e0, FW_W0);
   store<u64>(r, e1, FW_W1);
+  // the backend's own copy, as it receives it
+  const h = outHdr + <usize>(b * FWH_BYTES);
+  const c = load<u32>(h, FWH_COUNT);
+  const p = <usize>load<u32>(h, FWH_ENTRIES) + <usize>(c * FW_ENTRY_BYTES);
+  store<u64>(p, e0);
+  store<u64>(p, e1, 8);
+  store<u32>(<usize>load<u32>(h, FWH_INDEX) + (<usize>c << 2), fwdCount);
+  store<u32>(h, c + 1, FWH_COUNT);
+  if (kind == FWK_STE) store<u32>(h, load<u32>(h, FWH_STES) + 1, FWH_STES);
   fwdCount++;
   S.bump(ST_FORWARDED);
   if (traceOn) tr(T_FORWARD, b, kind, psid, e0, e1);
@@ -373,13 +417,24 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
     }
   }
   if (err != CERROR_NONE) {
-    fwdCount = before; // the failing command takes no effect on the backends
+    unemit(before); // the failing command takes no effect on the backends
     if (fwdCount == 0) holdCons = -1;
   } else if (fwdCount == before) {
     S.bump(ST_FILTERED);
   }
   seq++;
   return err;
+}
+
+/** Takes back the records from `before` on (and their backends' copies, the last ones of each). */
+function unemit(before: u32): void {
+  while (fwdCount > before) {
+    fwdCount--;
+    const r = log + <usize>(fwdCount * FW_BYTES);
+    const h = outHdr + <usize>(<u32>load<u8>(r, FW_BACKEND) * FWH_BYTES);
+    store<u32>(h, load<u32>(h, FWH_COUNT) - 1, FWH_COUNT);
+    if (<u32>load<u8>(r, FW_KIND) == FWK_STE) store<u32>(h, load<u32>(h, FWH_STES) - 1, FWH_STES);
+  }
 }
 
 /** CFGI_STE for passthrough device `i`: the guest STE, checked as iommufd checks a nested STE, then installed. */

@@ -85,6 +85,7 @@ export function wildcard_mask(): u32 { return D.wildcardMask(); }
 export function set_vasid_table(on: bool): void { D.setVasidTable(on); }
 export function fwd_log_ptr(): usize { return D.logPtr(); }
 export function fwd_count(): u32 { return D.fwdCount; }
+export function fwd_out_ptr(): usize { return D.outPtr(); }
 
 export function fwd_done(failIndex: i32): void { D.fwdDone(failIndex); }
 

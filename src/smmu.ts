@@ -115,9 +115,10 @@ export class Smmu {
   private buf?: ArrayBuffer;
   private regionIndex = new Map<number, number>();
   /**
-   * Which host callback the engine is inside (memory, trace sink, onHostError); calls into
-   * the model are refused while set. Backend and irq callbacks run with the engine idle:
-   * calls from them are allowed (a reset abandons the forwarding window being delivered).
+   * Which host callback the engine is inside (memory, trace sink, onHostError, a backend
+   * call); calls into the model are refused while set (a backend may still read and write
+   * guest memory, as a pSMMU's walks do). Irq callbacks run with the engine idle: calls
+   * from them are allowed.
    */
   private inCallback: string | null = null;
   /** Host errors raised during the current call, thrown at its end when there is no onHostError hook. */
@@ -161,6 +162,7 @@ export class Smmu {
       host_read: (addr, len, dst) => this.hostAccess(addr, len, dst, false),
       host_write: (addr, len, src) => this.hostAccess(addr, len, src, true),
       trace_flush: (n) => this.drainTrace(n),
+      fwd_flush: (n) => (this.forwarder ? this.forwarder.fromEngine(n) : A.FWR_DONE),
     }, this.options.wasm);
     const e = this.e;
     attachEngine(this, e);
@@ -304,7 +306,7 @@ export class Smmu {
 
   /** Reads guest physical memory (as the CPU would: unassigned bytes read as zero). */
   readMemory(addr: number, length: number): Uint8Array {
-    this.enter('readMemory');
+    if (this.inCallback !== 'backend') this.enter('readMemory'); // a pSMMU reads guest memory (walks) while it works
     checkInt(addr, 'addr', Number.MAX_SAFE_INTEGER);
     checkInt(length, 'length', 0x40000000);
     if (addr + length > 2 ** 53) throw new RangeError('vsmmu: addr + length must not pass 2^53');
@@ -316,7 +318,7 @@ export class Smmu {
 
   /** Writes guest physical memory (as the CPU would: unassigned bytes are dropped). */
   writeMemory(addr: number, data: Uint8Array): void {
-    this.enter('writeMemory');
+    if (this.inCallback !== 'backend') this.enter('writeMemory');
     checkInt(addr, 'addr', Number.MAX_SAFE_INTEGER);
     if (!(data instanceof Uint8Array)) throw new TypeError('vsmmu: data must be a Uint8Array');
     if (addr + data.length > 2 ** 53) throw new RangeError('vsmmu: addr + data.length must not pass 2^53');
@@ -750,6 +752,12 @@ export class Smmu {
     this.forwarder = new Forwarder(this.e, this.bound, {
       timeoutMs: this.options.backendTimeoutMs,
       report: (name, message, malformed) => this.backendFailed(name, message, malformed),
+      inside: (label) => {
+        const outer = this.inCallback;
+        this.inCallback = label;
+        return outer;
+      },
+      internal: (err) => this.report('internal', `vsmmu: forwarding failed: ${errorText(err)}`, err),
     });
     return backend;
   }
@@ -767,16 +775,20 @@ export class Smmu {
 
   /** Binds a passthrough device (iommufd vdevice: vSID -> backend + pSID); may be called at run time (hotplug). */
   bindDevice(dev: PassthroughDevice): void {
+    this.enter('bindDevice');
     checkInt(dev.sid, 'sid', 0xffffffff);
     checkInt(dev.psid, 'psid', 0xffffffff);
     const b = this.backendsByName.get(dev.backend);
     if (b === undefined) throw new RangeError(`vsmmu: device ${dev.sid} names unknown backend "${dev.backend}"`);
     if (!this.e.vdev_bind(dev.sid, b, dev.psid)) throw new RangeError(`vsmmu: too many passthrough devices (at most ${A.MAX_VDEVS})`);
+    this.forwarder?.bindingsChanged();
   }
 
   /** Unbinds a passthrough device (hot-unplug). Entries for it not yet sent are dropped. */
   unbindDevice(sid: number): boolean {
+    this.enter('unbindDevice');
     checkInt(sid, 'sid', 0xffffffff);
+    this.forwarder?.bindingsChanged();
     return this.e.vdev_unbind(sid) !== 0;
   }
 

@@ -80,6 +80,22 @@ export const FWK_ERROR = 2; // marker: a command error found while entries were 
 /** The entry names a physical StreamID (FW_PSID): an STE install, or CFGI_CD / CFGI_CD_ALL / ATC_INV rewritten for the pSMMU. */
 export const FWF_PSID = 1;
 
+// Per-backend output of a window: what each backend receives, in the form it receives it.
+// Backend b's entries (16 bytes each: the rewritten command, or STE words 0-1) lie
+// contiguously at its entry area, in guest order; beside each, the u32 index of its
+// FW_* record in the log (for the guest command, kind and pSID). The header (u32 words,
+// FWH_BYTES per backend, at fwd_out_ptr()) says where and how many.
+export const FWH_COUNT = 0; // u32 entries for the backend in this window
+export const FWH_STES = 4; // u32 of them STE installs (0: one invalidate() takes them all)
+export const FWH_ENTRIES = 8; // u32 address of the entry area (FW_CAPACITY x 16 bytes)
+export const FWH_INDEX = 12; // u32 address of the log indexes (FW_CAPACITY x u32)
+export const FWH_BYTES = 16;
+export const FW_ENTRY_BYTES = 16;
+// fwd_flush (the engine's call to the host at a CMD_SYNC with entries, or wherever a window
+// ends): the index of the failed record, or one of these.
+export const FWR_DONE = -1; // every entry took effect
+export const FWR_PENDING = -2; // a backend answers later: the window is held (CQ_FORWARD), fwd_done completes it
+
 // Limits of the vIOMMU dispatcher (assembly/dispatch.ts).
 /** Most CDs read to learn the ASIDs of one STE (vIOMMU contract); past it the backend is assumed to hold every ASID. */
 export const LEARN_CD_LIMIT = 4096;
@@ -88,7 +104,7 @@ export const MAX_VDEVS = 1024; // passthrough devices per vSMMU
 
 // cmdq_consume / mmio_write result.
 export const CQ_IDLE = 0; // nothing for the host to do
-export const CQ_FORWARD = 1; // forwarding log holds entries: flush, then fwd_done / fwd_fail
+export const CQ_FORWARD = 1; // a forwarding window is held: the host completes it (Forwarder.flush), then fwd_done
 export const CQ_BUSY = 2; // a flush is outstanding; consumption resumes after it
 
 // Backend event staging: one 32-byte record.
