@@ -100,7 +100,7 @@ function consumeRun(): u32 {
   const log2 = S.cmdqLog2;
   const qbase = baseAddr(S.cmdqBase);
   const ring = ramPtr(qbase, <u64>CMD_BYTES << log2);
-  if (ring != 0 && !traceOn && !D.dispatchOn) return consumeRing(ring, log2);
+  if (ring != 0 && !traceOn) return D.dispatchOn ? consumeRingDispatch(ring, log2) : consumeRingPlain(ring, log2);
   const imask = qIndexMask(log2);
   stageOk = false;
   let err: u32 = CERROR_NONE;
@@ -142,11 +142,17 @@ function consumeRun(): u32 {
   return CQ_IDLE;
 }
 
-// Fast path: the whole ring in RAM inside this memory, no trace, no dispatcher. The loop
-// above without what cannot happen here: the entries are read in place, CONS and the
-// command count stay in locals, and GERROR is tested once (only a command error toggles
-// CMDQ_ERR, and it ends the loop). Each command goes through the same execute().
-function consumeRing(ring: usize, log2: u32): u32 {
+// Fast path: the whole ring in RAM inside this memory, no trace. The loop above without
+// what cannot happen here: the entries are read in place, CONS and the command count stay
+// in locals, and GERROR is tested once (only a command error toggles CMDQ_ERR, and it
+// ends the loop). Each command goes through the same execute() and, with the vIOMMU
+// dispatcher, the same dispatchCmd() and window ends as the loop above. Compiled twice
+// (`dispatch` a constant), so that the plain loop carries no dispatcher test.
+function consumeRingPlain(ring: usize, log2: u32): u32 { return consumeRing(ring, log2, false); }
+function consumeRingDispatch(ring: usize, log2: u32): u32 { return consumeRing(ring, log2, true); }
+
+// @ts-ignore: decorator
+@inline function consumeRing(ring: usize, log2: u32, dispatch: bool): u32 {
   if (cmdqErrorPending()) return CQ_IDLE;
   const m = qWrapIndexMask(log2);
   const imask = qIndexMask(log2);
@@ -156,6 +162,7 @@ function consumeRing(ring: usize, log2: u32): u32 {
   let done: u64 = 0;
   let err: u32 = CERROR_NONE;
   let type: u32 = 0;
+  let windowEnd = false;
   while (!qEmpty(prod, cons, log2)) {
     // a contiguous run: up to PROD, or to the end of the ring
     const ci = cons & imask;
@@ -166,18 +173,38 @@ function consumeRing(ring: usize, log2: u32): u32 {
     while (e < end) {
       const w0 = load<u64>(e);
       type = <u32>ex(w0, CMD_OPCODE);
-      err = executeHot(type, w0, load<u64>(e, 8), false, caches);
+      if (dispatch) {
+        // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
+        if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) {
+          windowEnd = true;
+          break;
+        }
+      }
+      const w1 = load<u64>(e, 8);
+      err = executeHot(type, w0, w1, false, caches);
+      if (dispatch && err == CERROR_NONE) {
+        err = D.dispatchCmd(w0, w1, type, (cons & ~m) | ((cons + <u32>((e - first) >> 4)) & m));
+      }
       if (err != CERROR_NONE) break;
       e += CMD_BYTES;
     }
     const n = <u32>((e - first) >> 4);
     cons = (cons & ~m) | ((cons + n) & m);
     done += n;
-    if (err != CERROR_NONE) break;
+    if (err != CERROR_NONE || windowEnd) break;
   }
   S.cmdqCons = cons;
   store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
-  if (err != CERROR_NONE) raiseCommandError(err, type);
+  if (dispatch && windowEnd) return CQ_FORWARD;
+  if (err != CERROR_NONE) {
+    if (dispatch && D.fwdCount > 0) {
+      // earlier commands' entries go out first; the error is raised when they are done
+      D.appendError(err, cons, type);
+      return CQ_FORWARD;
+    }
+    raiseCommandError(err, type);
+  }
+  if (dispatch && D.fwdCount > 0) return CQ_FORWARD;
   return CQ_IDLE;
 }
 
