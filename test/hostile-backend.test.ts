@@ -148,3 +148,30 @@ test('a backend may read guest memory while it works (a pSMMU walk)', async () =
   expect(seen).toEqual([[1, 2, 3, 4]]);
   expect(r.errors).toEqual([]);
 });
+
+test('a device unplugged while a window waits for a backend\'s Promise: its entries not yet sent are dropped', async () => {
+  const r = await setup('ram');
+  let release: (v: BatchResult) => void = () => undefined;
+  const p0 = r.backends[0];
+  p0.invalidate = (entries) => {
+    p0.entries += entries.length / 16;
+    return new Promise<BatchResult>((res) => { release = res; });
+  };
+  const got: string[] = [];
+  const p1 = r.backends[1];
+  p1.invalidate = (entries) => {
+    for (let o = 0; o < entries.length; o += 16) got.push(entries[o].toString(16));
+    return { done: entries.length / 16 };
+  };
+  // TLBI_NH_ASID (unknown ASID) to p0 and p1, CFGI_CD 0x28 to p1; p0 answers later
+  r.driver.submit([cmdTlbiNhAsid(7), cmdCfgiCd(0x28), cmdSync()]);
+  expect(r.smmu.busy).toBe(true);
+  expect(r.smmu.unbindDevice(0x28)).toBe(true); // hot-unplug while the window is held
+  release({ done: 1 });
+  await r.smmu.whenIdle();
+  expect(got).toEqual([(0x11).toString(16)]); // p1: the TLBI_NH_ASID only; CFGI_CD (0x05) of the unplugged device dropped
+  expect(r.errors).toEqual([]);
+  // a window delivered at once after the unplug: nothing for 0x28 either
+  r.driver.submit([cmdCfgiCd(0x28), cmdSync()]);
+  expect(got).toHaveLength(1);
+});
