@@ -86,14 +86,17 @@ function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): 
  */
 export function cmdqConsume(): u32 {
   let st = consumeRun();
-  while (st == CQ_FORWARD) {
+  while (st == WINDOW_END) {
     if (D.forward() != CQ_IDLE) return CQ_FORWARD;
     st = consumeRun();
   }
   return st;
 }
 
-/** One run of consumption: up to PROD, a command error, or the end of a forwarding window (CQ_FORWARD). */
+/** consumeRun's result at the end of a forwarding window (not a CQ_* value: it never reaches the host). */
+const WINDOW_END: u32 = 0x100;
+
+/** One run of consumption: up to PROD, a command error, or the end of a forwarding window (WINDOW_END). */
 function consumeRun(): u32 {
   if (!cmdqEnabled()) return CQ_IDLE;
   if (D.fwdBusy) return CQ_BUSY;
@@ -121,7 +124,7 @@ function consumeRun(): u32 {
     if (traceOn) tr(T_CMDQ_OPCODE, type);
     if (D.dispatchOn) {
       // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
-      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return CQ_FORWARD;
+      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return WINDOW_END;
     }
     err = execute(type, w0, w1, traceOn, localCaches);
     if (err == CERROR_NONE && D.dispatchOn) err = D.dispatchCmd(w0, w1, type, cons);
@@ -133,12 +136,12 @@ function consumeRun(): u32 {
     if (D.dispatchOn && D.fwdCount > 0) {
       // earlier commands' entries go out first; the error is raised when they are done
       D.appendError(err, S.cmdqCons, type);
-      return CQ_FORWARD;
+      return WINDOW_END;
     }
     raiseCommandError(err, type);
   }
   if (traceOn) traceQueue(T_CMDQ_CONSUME_OUT, log2);
-  if (D.dispatchOn && D.fwdCount > 0) return CQ_FORWARD;
+  if (D.dispatchOn && D.fwdCount > 0) return WINDOW_END;
   return CQ_IDLE;
 }
 
@@ -164,6 +167,17 @@ function consumeRingDispatch(ring: usize, log2: u32): u32 { return consumeRing(r
   let type: u32 = 0;
   let windowEnd = false;
   while (!qEmpty(prod, cons, log2)) {
+    if (dispatch && windowEnd) {
+      // the window ends here (one host call); then on from the same command, as a new run would
+      S.cmdqCons = cons;
+      windowEnd = false;
+      const st = D.forward();
+      if (st != CQ_IDLE) {
+        store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
+        return st; // a backend answers later: the window is held
+      }
+      if (cmdqErrorPending()) break; // a forwarded entry failed: CONS went back to its command
+    }
     // a contiguous run: up to PROD, or to the end of the ring
     const ci = cons & imask;
     const pi = prod & imask;
@@ -191,20 +205,20 @@ function consumeRingDispatch(ring: usize, log2: u32): u32 { return consumeRing(r
     const n = <u32>((e - first) >> 4);
     cons = (cons & ~m) | ((cons + n) & m);
     done += n;
-    if (err != CERROR_NONE || windowEnd) break;
+    if (err != CERROR_NONE) break;
   }
+  if (dispatch && cmdqErrorPending()) cons = S.cmdqCons; // (set by the failed window)
   S.cmdqCons = cons;
   store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
-  if (dispatch && windowEnd) return CQ_FORWARD;
   if (err != CERROR_NONE) {
     if (dispatch && D.fwdCount > 0) {
       // earlier commands' entries go out first; the error is raised when they are done
       D.appendError(err, cons, type);
-      return CQ_FORWARD;
+      return WINDOW_END;
     }
     raiseCommandError(err, type);
   }
-  if (dispatch && D.fwdCount > 0) return CQ_FORWARD;
+  if (dispatch && D.fwdCount > 0) return WINDOW_END;
   return CQ_IDLE;
 }
 

@@ -302,7 +302,8 @@ export function endWindow(): void {
   seq = 0;
 }
 
-function emit(b: u32, kind: u32, flags: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
+// @ts-ignore: decorator
+@inline function emit(b: u32, kind: u32, flags: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
   if (fwdCount == 0) holdCons = <i64>cons;
   const r = log + <usize>(fwdCount * FW_BYTES);
   store<u8>(r, <u8>b, FW_BACKEND);

@@ -109,7 +109,7 @@ export class Forwarder {
   private generation = 0;
   // Views of the engine's memory (re-made when memory.buffer changes): the log, the
   // per-backend header and areas, and each backend's entry views by (first, count).
-  private buf: ArrayBuffer | null = null;
+  private buf: ArrayBuffer = new ArrayBuffer(0);
   private mem8 = new Uint8Array(0);
   private mem32 = new Uint32Array(0);
   private logPtr = 0;
@@ -192,10 +192,10 @@ export class Forwarder {
     return this.await(w);
   }
 
-  /** The engine's memory as seen now. */
+  /** The engine's memory as seen now (a grown memory detaches the old buffer: its views read as empty). */
   private refresh(): void {
+    if (this.mem32.length !== 0) return;
     const buf = this.e.memory.buffer;
-    if (buf === this.buf) return;
     this.buf = buf;
     this.mem8 = new Uint8Array(buf);
     this.mem32 = new Uint32Array(buf);
@@ -303,7 +303,7 @@ export class Forwarder {
     let v = cache ? cache[count] : this.offsetViews[b].get(first * A.FW_CAPACITY + count);
     if (v === undefined) {
       const base = this.mem32[this.hdr + b * FWH_WORDS + A.FWH_ENTRIES / 4] + first * A.FW_ENTRY_BYTES;
-      v = new Uint8Array(this.buf!, base, count * A.FW_ENTRY_BYTES);
+      v = new Uint8Array(this.buf, base, count * A.FW_ENTRY_BYTES);
       if (cache) cache[count] = v;
       else this.offsetViews[b].set(first * A.FW_CAPACITY + count, v);
     }
