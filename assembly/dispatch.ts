@@ -30,7 +30,7 @@ import { CD_BYTES, CD_V, CD_ASID, L1CD_V, L1CD_L2PTR, L1CD_L2PTR_SHIFT } from ".
 import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
-  FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, LEARN_CD_LIMIT, MAX_BACKENDS, MAX_VDEVS, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
+  FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, LEARN_CD_LIMIT, MAX_BACKENDS, MAX_VDEVS, FW_TYPE, FW_SEQ, FW_CONS, FW_PSID, FW_ERR, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
   FWH_COUNT, FWH_STES, FWH_ENTRIES, FWH_INDEX, FWH_BYTES, FW_ENTRY_BYTES, FWR_PENDING, CQ_IDLE, CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
 } from "../src/arch/abi";
 import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
@@ -257,15 +257,8 @@ export function fwdDone(failIndex: i32): void {
     return;
   }
   const r = log + <usize>(<u32>failIndex * FW_BYTES);
-  const kind = <u32>load<u8>(r, FW_KIND);
-  let err: u32 = CERROR_ILL;
-  let type: u32 = <u32>ex(load<u64>(r, FW_W0), CMD_OPCODE);
-  if (kind == FWK_ERROR) {
-    err = <u32>load<u64>(r, FW_W0);
-    type = <u32>load<u64>(r, FW_W1);
-  } else if (kind == FWK_STE) {
-    type = CMD_CFGI_STE;
-  }
+  const err: u32 = <u32>load<u8>(r, FW_KIND) == FWK_ERROR ? load<u32>(r, FW_ERR) : CERROR_ILL;
+  const type = <u32>load<u8>(r, FW_TYPE);
   S.cmdqCons = load<u32>(r, FW_CONS);
   endWindow();
   raiseCommandError(err, type);
@@ -309,12 +302,11 @@ export function endWindow(): void {
   store<u8>(r, <u8>b, FW_BACKEND);
   store<u8>(r, <u8>kind, FW_KIND);
   store<u8>(r, <u8>flags, FW_FLAGS);
+  store<u8>(r, <u8>(kind == FWK_STE ? CMD_CFGI_STE : <u32>ex(e0, CMD_OPCODE)), FW_TYPE);
   store<u32>(r, seq, FW_SEQ);
   store<u32>(r, cons, FW_CONS);
   store<u32>(r, psid, FW_PSID);
-  store<u64>(r, e0, FW_W0);
-  store<u64>(r, e1, FW_W1);
-  // the backend's own copy, as it receives it
+  // the entry itself, where the backend receives it
   const h = outHdr + <usize>(b * FWH_BYTES);
   const c = load<u32>(h, FWH_COUNT);
   const p = <usize>load<u32>(h, FWH_ENTRIES) + <usize>(c * FW_ENTRY_BYTES);
@@ -324,7 +316,6 @@ export function endWindow(): void {
   store<u32>(h, c + 1, FWH_COUNT);
   if (kind == FWK_STE) store<u32>(h, load<u32>(h, FWH_STES) + 1, FWH_STES);
   fwdCount++;
-  S.bump(ST_FORWARDED);
   if (traceOn) tr(T_FORWARD, b, kind, psid, e0, e1);
 }
 
@@ -334,11 +325,10 @@ export function appendError(err: u32, cons: u32, type: u32): void {
   store<u8>(r, 0xff, FW_BACKEND);
   store<u8>(r, FWK_ERROR, FW_KIND);
   store<u8>(r, 0, FW_FLAGS);
+  store<u8>(r, <u8>type, FW_TYPE);
   store<u32>(r, seq, FW_SEQ);
   store<u32>(r, cons, FW_CONS);
-  store<u32>(r, 0, FW_PSID);
-  store<u64>(r, <u64>err, FW_W0);
-  store<u64>(r, <u64>type, FW_W1);
+  store<u32>(r, err, FW_ERR);
   fwdCount++;
 }
 
@@ -417,6 +407,7 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
       break;
     }
   }
+  countForwarded(fwdCount - before); // (entries taken back below were counted too)
   if (err != CERROR_NONE) {
     unemit(before); // the failing command takes no effect on the backends
     if (fwdCount == 0) holdCons = -1;
@@ -425,6 +416,13 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
   }
   seq++;
   return err;
+}
+
+/** ST_FORWARDED += n (once per command rather than per entry). */
+// @ts-ignore: decorator
+@inline function countForwarded(n: u32): void {
+  const p = S.stats + ST_FORWARDED;
+  store<u64>(p, load<u64>(p) + <u64>n);
 }
 
 /** Takes back the records from `before` on (and their backends' copies, the last ones of each). */
@@ -474,6 +472,7 @@ function nestable(s0: u64, s1: u64): bool {
 export function arrive(smmuEnabled: bool): u32 {
   forgetAll();
   if (!smmuEnabled) return 0;
+  const before = fwdCount;
   for (let i: u32 = 0; i < nVdev; i++) {
     const vsid = sidAt(i);
     let s0: u64 = 0, s1: u64 = 0;
@@ -486,6 +485,7 @@ export function arrive(smmuEnabled: bool): u32 {
     emit(b, FWK_STE, FWF_PSID, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
     learnFrom(vsid, b);
   }
+  countForwarded(fwdCount - before);
   return fwdCount > 0 ? CQ_FORWARD : 0;
 }
 

@@ -63,20 +63,21 @@ export const RAM_MAX_REGIONS = 16;
 // DMA staging buffer (device side of a dma() call).
 export const DMA_BUF_BYTES = 65536;
 
-// Forwarding log: what the dispatcher sends to physical SMMUs, in guest order.
+// Forwarding log: one record per entry sent to a physical SMMU, in guest order (the
+// entries themselves are in the backends' areas, FWH_* below).
 export const FW_BACKEND = 0; // u8 backend index
 export const FW_KIND = 1; // u8: FWK_INV or FWK_STE
 export const FW_FLAGS = 2; // u8: FWF_*
+export const FW_TYPE = 3; // u8 opcode the guest sees in CMDQ_CONS.ERR's trace when the entry fails (the entry's; CFGI_STE for an install)
 export const FW_SEQ = 4; // u32 sequence number of the guest command in this window
 export const FW_CONS = 8; // u32 CMDQ_CONS value of the guest command
-export const FW_PSID = 12; // u32 physical StreamID (FWK_STE)
-export const FW_W0 = 16; // u64 entry word 0 (rewritten command, or STE word 0)
-export const FW_W1 = 24; // u64 entry word 1
-export const FW_BYTES = 32;
+export const FW_PSID = 12; // u32 physical StreamID (FWF_PSID)
+export const FW_ERR = 12; // u32 the command error (FWK_ERROR marker; FW_TYPE: its opcode)
+export const FW_BYTES = 16;
 export const FW_CAPACITY = 8192;
 export const FWK_INV = 0;
 export const FWK_STE = 1;
-export const FWK_ERROR = 2; // marker: a command error found while entries were pending (W0 = error, W1 = opcode)
+export const FWK_ERROR = 2; // marker: a command error found while entries were pending (FW_ERR, FW_TYPE)
 /** The entry names a physical StreamID (FW_PSID): an STE install, or CFGI_CD / CFGI_CD_ALL / ATC_INV rewritten for the pSMMU. */
 export const FWF_PSID = 1;
 
