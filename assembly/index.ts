@@ -83,7 +83,6 @@ export function vdev_has_psid(backend: u32, psid: u32): bool { return D.vdevHasP
 export function vasid_mask(asid: u32): u32 { return D.vasidMask(asid); }
 export function wildcard_mask(): u32 { return D.wildcardMask(); }
 export function set_vasid_table(on: bool): void { D.setVasidTable(on); }
-export function fwd_log_ptr(): usize { return D.logPtr(); }
 export function fwd_count(): u32 { return D.fwdCount; }
 export function fwd_out_ptr(): usize { return D.outPtr(); }
 

@@ -2,11 +2,11 @@
 // physical SMMUs and reports back which guest command, if any, failed.
 //
 // The engine writes every backend's entries contiguously in its memory, in the form the
-// backend receives them (src/arch/abi.ts, FWH_*), and at the end of a window calls the
-// host once (the fwd_flush import): each backend gets a view of its entries (no copy, no
-// allocation: views are cached per backend and count), one invalidate() per run of
-// invalidations, one installSte() per STE; the failed record's index goes back to the
-// engine as the import's result. A backend that returns a Promise makes the window wait
+// backend receives them, each tagged with its guest command (src/arch/abi.ts, FWH_*,
+// FWT_*), and at the end of a window calls the host once (the fwd_flush import): each
+// backend gets a view of its entries (no copy, no allocation: views are cached per
+// backend and count), one invalidate() per run of invalidations, one installSte() per
+// STE; the failed entry goes back to the engine as the import's result. A backend that returns a Promise makes the window wait
 // (FWR_PENDING): the engine holds it, and the rest of the delivery follows the Promise,
 // ending with fwd_done. Backend results are checked as they come: only a safe integer
 // `done` in [0, count] counts; anything else (a throw, a getter that throws, NaN, a
@@ -26,9 +26,8 @@ export interface BoundBackend {
 
 /** Where a window's delivery stands (kept across a Promise-returning backend). */
 interface Window {
-  n: number;
-  limit: number; // records with seq >= limit are not sent (a failure, or the error marker)
-  failIndex: number;
+  limit: number; // entries of commands with index >= limit are not sent (a failure, or a command error)
+  result: number; // FWR_DONE, FWR_ERROR or the failed entry (backend * FW_CAPACITY + position)
   /** Arrival installs: a refused entry is skipped and reported to nobody (no command caused it). */
   arrival: boolean;
   b: number; // backend being served
@@ -43,7 +42,7 @@ interface Window {
 }
 
 function newWindow(): Window {
-  return { n: 0, limit: Infinity, failIndex: -1, arrival: false, b: 0, m: 0, j: 0, direct: true, generation: 0, first: 0, end: 0, promise: null, abandoned: false };
+  return { limit: A.FWT_INDEX, result: A.FWR_DONE, arrival: false, b: 0, m: 0, j: 0, direct: true, generation: 0, first: 0, end: 0, promise: null, abandoned: false };
 }
 
 export interface ForwarderHooks {
@@ -112,7 +111,6 @@ export class Forwarder {
   private buf: ArrayBuffer = new ArrayBuffer(0);
   private mem8 = new Uint8Array(0);
   private mem32 = new Uint32Array(0);
-  private logPtr = 0;
   private hdr = 0; // word index of the header
   private views: Array<Array<Uint8Array | undefined>> = [];
   private offsetViews: Array<Map<number, Uint8Array>> = [];
@@ -155,15 +153,15 @@ export class Forwarder {
   }
 
   /**
-   * The engine's fwd_flush import: delivers the window of `n` records now. Returns the
-   * index of the failed record, FWR_DONE, or FWR_PENDING when a backend returned a
-   * Promise (the engine then holds the window; flush() goes on with it).
+   * The engine's fwd_flush import: delivers the window now (`limit`: see FWR_* in
+   * src/arch/abi.ts). Returns the failed entry, FWR_DONE, FWR_ERROR, or FWR_PENDING when
+   * a backend returned a Promise (the engine then holds the window; flush() goes on).
    */
-  fromEngine(n: number): number {
+  fromEngine(limit: number): number {
     try {
       const w = this.win;
-      this.begin(w, n, false);
-      if (this.deliver(w)) return w.failIndex;
+      this.begin(w, limit, false);
+      if (this.deliver(w)) return w.result;
       this.win = newWindow();
       this.held = w;
       return A.FWR_PENDING;
@@ -183,10 +181,10 @@ export class Forwarder {
     this.held = null;
     if (held) return this.await(held);
     const w = newWindow();
-    this.begin(w, this.e.fwd_count(), arrival);
+    this.begin(w, A.FWT_INDEX, arrival);
     if (this.deliver(w)) {
       this.active = null;
-      this.e.fwd_done(w.failIndex);
+      this.e.fwd_done(w.result);
       return;
     }
     return this.await(w);
@@ -199,42 +197,32 @@ export class Forwarder {
     this.buf = buf;
     this.mem8 = new Uint8Array(buf);
     this.mem32 = new Uint32Array(buf);
-    this.logPtr = this.e.fwd_log_ptr();
     this.hdr = this.e.fwd_out_ptr() >> 2;
     this.views = this.backends.map(() => []);
     this.offsetViews = this.backends.map(() => new Map());
   }
 
-  private begin(w: Window, n: number, arrival: boolean): void {
+  private begin(w: Window, limit: number, arrival: boolean): void {
     this.refresh();
-    w.n = n;
-    w.limit = Infinity;
-    w.failIndex = -1;
+    w.limit = limit;
+    w.result = limit < A.FWT_INDEX ? A.FWR_ERROR : A.FWR_DONE;
     w.arrival = arrival;
     w.b = 0;
     w.generation = this.generation;
     w.promise = null;
     w.abandoned = false;
-    if (n > 0 && this.kind(n - 1) === A.FWK_ERROR) {
-      w.limit = this.seq(n - 1);
-      w.failIndex = n - 1;
-    }
     this.active = w;
     this.select(w);
   }
 
-  // record fields of the log, by record index
-  private kind(i: number): number {
-    return this.mem8[this.logPtr + i * A.FW_BYTES + A.FW_KIND];
+  /** Tag (FWT_*) of entry `p` of backend b's area. */
+  private tag(b: number, p: number): number {
+    return this.mem32[(this.mem32[this.hdr + b * FWH_WORDS + A.FWH_TAGS / 4] >> 2) + p];
   }
 
-  private seq(i: number): number {
-    return this.mem32[(this.logPtr + i * A.FW_BYTES + A.FW_SEQ) >> 2];
-  }
-
-  /** Log index of entry `p` of backend b's area. */
-  private index(b: number, p: number): number {
-    return this.mem32[(this.mem32[this.hdr + b * FWH_WORDS + A.FWH_INDEX / 4] >> 2) + p];
+  /** Physical StreamID of entry `p` of backend b's area (an FWT_PSID entry). */
+  private psid(b: number, p: number): number {
+    return this.mem32[(this.mem32[this.hdr + b * FWH_WORDS + A.FWH_PSIDS / 4] >> 2) + p];
   }
 
   /** Area position of the window's k-th entry to send. */
@@ -251,10 +239,10 @@ export class Forwarder {
     const b = w.b;
     let c = this.mem32[this.hdr + b * FWH_WORDS + A.FWH_COUNT / 4];
     if (c === 0) return;
-    if (w.limit !== Infinity) {
+    if (w.limit < A.FWT_INDEX) {
       // guest order: the entries before the limit are a prefix
       let k = 0;
-      while (k < c && this.seq(this.index(b, k)) < w.limit) k++;
+      while (k < c && (this.tag(b, k) & A.FWT_INDEX) < w.limit) k++;
       c = k;
     }
     if (w.generation !== this.generation) this.refilter(w, c);
@@ -266,8 +254,7 @@ export class Forwarder {
     if (this.pos.length < c) this.pos = new Int32Array(Math.max(c, 2 * this.pos.length));
     let m = 0;
     for (let p = 0; p < c; p++) {
-      const o = this.logPtr + this.index(w.b, p) * A.FW_BYTES;
-      if (this.mem8[o + A.FW_FLAGS] & A.FWF_PSID && !this.e.vdev_has_psid(w.b, this.mem32[(o + A.FW_PSID) >> 2])) {
+      if (this.tag(w.b, p) & A.FWT_PSID && !this.e.vdev_has_psid(w.b, this.psid(w.b, p))) {
         this.staleDropped++;
         continue;
       }
@@ -316,17 +303,16 @@ export class Forwarder {
     const target = this.backends[b].backend;
     const first = w.j;
     const p0 = this.at(w, first);
-    const i0 = this.index(b, p0);
     let end = first + 1;
     let r: unknown;
     try {
-      if (this.kind(i0) === A.FWK_STE) {
+      if (this.tag(b, p0) & A.FWT_STE) {
         const q = (this.mem32[this.hdr + b * FWH_WORDS + A.FWH_ENTRIES / 4] >> 2) + p0 * 4;
         for (let k = 0; k < 4; k++) this.ste32[k] = this.mem32[q + k];
-        r = target.installSte(this.mem32[(this.logPtr + i0 * A.FW_BYTES + A.FW_PSID) >> 2], this.ste);
+        r = target.installSte(this.psid(b, p0), this.ste);
       } else {
         if (w.direct && this.mem32[this.hdr + b * FWH_WORDS + A.FWH_STES / 4] === 0) end = w.m;
-        else while (end < w.m && this.kind(this.index(b, this.at(w, end))) === A.FWK_INV) end++;
+        else while (end < w.m && !(this.tag(b, this.at(w, end)) & A.FWT_STE)) end++;
         r = target.invalidate(w.direct ? this.view(b, first, end - first) : this.gather(w, first, end));
       }
     } catch (err) {
@@ -378,7 +364,7 @@ export class Forwarder {
           }
           if (!w.abandoned) {
             this.active = null;
-            this.e.fwd_done(w.failIndex);
+            this.e.fwd_done(w.result);
           }
           resolve();
         } catch (err) {
@@ -405,11 +391,11 @@ export class Forwarder {
     if (done < count && w.arrival) {
       w.j = first + done + 1; // arrival: skip the refused entry, go on with the next (no command caused it)
     } else if (done < count) {
-      const i = this.index(w.b, this.at(w, first + done));
-      const s = this.seq(i);
-      if (s < w.limit) {
-        w.limit = s;
-        w.failIndex = i;
+      const p = this.at(w, first + done);
+      const k = this.tag(w.b, p) & A.FWT_INDEX;
+      if (k < w.limit) {
+        w.limit = k;
+        w.result = w.b * A.FW_CAPACITY + p;
       }
       w.j = w.m; // this backend stops
     } else {
