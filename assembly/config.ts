@@ -9,9 +9,9 @@ import * as S from "./state";
 import { ld, qmask } from "./bits";
 import { gread } from "./guestmem";
 import { halloc } from "./heap";
-import { evSet, evSetAddr, evWalkFault } from "./evtq";
+import { EventInfo, evWalkFault } from "./evtq";
 import { findSte, decodeSte, steBuf, STE_DECODED_ABORT, STE_DECODED_BYPASS, STE_DECODED_BAD, STE_DECODED_S2, STE_DECODED_NESTED } from "./strtab";
-import { s2Translate, s2Ta, s2Mask, s2StartLevel, concatBits, pStage, pAddr, pIpaDesc, ptwInfoReset, PTW_OK } from "./ptw";
+import { s2Translate, s2StartLevel, concatBits, TlbEntry, PtwInfo, PTW_OK } from "./ptw";
 import { traceOn, tr } from "./trace";
 import { ST_CFG_HITS, ST_CFG_MISSES } from "../src/arch/abi";
 import {
@@ -73,6 +73,9 @@ let table: usize = 0;
 let dense: usize = 0;
 let ncached: u32 = 0;
 const cdBuf = memory.data(CD_BYTES);
+/** Stage-2 translation of a nested configuration's CD or table address while it is decoded. */
+const addrS2 = changetype<TlbEntry>(memory.data(offsetof<TlbEntry>(), 8));
+const addrInfo = changetype<PtwInfo>(memory.data(offsetof<PtwInfo>(), 8));
 
 export function configInit(): void {
   table = halloc(<usize>SID_SPACE * CF_BYTES, 64);
@@ -94,9 +97,9 @@ export function isDevice(sid: u32): bool {
 
 /**
  * Configuration of device `sid` (QEMU smmuv3_get_config): the cached entry, or a
- * fresh decode cached on success. Returns 0 on a decode error (event info set).
+ * fresh decode cached on success. Returns 0 on a decode error (`ev` set).
  */
-export function getConfig(sid: u32, iova: u64): usize {
+export function getConfig(sid: u32, iova: u64, ev: EventInfo): usize {
   const e = cfgEntry(sid);
   if (load<u8>(e, CF_CACHED) != 0) {
     const hits = load<u32>(e, CF_DEV_HITS) + 1;
@@ -119,7 +122,7 @@ export function getConfig(sid: u32, iova: u64): usize {
   memory.fill(e, 0, CF_DEVICE);
   memory.fill(e + CF_TT, 0, CF_DEV_HITS - CF_TT);
   memory.fill(e + CF_VMID, 0, CF_BYTES - CF_VMID);
-  if (!decodeConfig(sid, e, iova)) return 0;
+  if (!decodeConfig(sid, e, iova, ev)) return 0;
   store<u8>(e, 1, CF_CACHED);
   store<u32>(e, ncached, CF_DENSE);
   store<u32>(dense + (<usize>ncached << 2), sid & (SID_SPACE - 1));
@@ -131,9 +134,9 @@ export function getConfig(sid: u32, iova: u64): usize {
  * QEMU smmuv3_decode_config. `iova` is the transaction's address: faults on a nested
  * configuration's CD or table addresses are recorded with it (QEMU 10.0).
  */
-function decodeConfig(sid: u32, e: usize, iova: u64): bool {
-  if (!findSte(sid)) return false;
-  const kind = decodeSte();
+function decodeConfig(sid: u32, e: usize, iova: u64, ev: EventInfo): bool {
+  if (!findSte(sid, ev)) return false;
+  const kind = decodeSte(ev);
   if (kind == STE_DECODED_BAD) return false;
   if (kind == STE_DECODED_ABORT) {
     store<u8>(e, KIND_ABORT, CF_KIND);
@@ -149,7 +152,7 @@ function decodeConfig(sid: u32, e: usize, iova: u64): bool {
   store<u8>(e, <u8>oas2bits(QEMU_OAS), CF_OAS);
   if (kind == STE_DECODED_S2 || kind == STE_DECODED_NESTED) {
     if (!decodeS2(e)) {
-      evSet(EVT_C_BAD_STE);
+      ev.type = EVT_C_BAD_STE;
       return false;
     }
   }
@@ -162,27 +165,27 @@ function decodeConfig(sid: u32, e: usize, iova: u64): bool {
   if (traceOn) tr(T_GET_CD, ctx);
   if (kind == STE_DECODED_NESTED) {
     // the CD address is an IPA (QEMU 10.0 smmu_get_cd: through stage 2, CLASS = CD)
-    ptwInfoReset();
-    const r = s2Translate(e, ctx, ACC_READ, <i32>load<u8>(e, CF_OAS));
+    addrInfo.reset();
+    const r = s2Translate(e, ctx, ACC_READ, <i32>load<u8>(e, CF_OAS), addrS2, addrInfo);
     if (r != PTW_OK) {
-      configFault(e, r, EVT_CLASS_CD, iova);
+      configFault(e, r, addrInfo, EVT_CLASS_CD, iova, ev);
       return false;
     }
-    ctx = s2Ta + (ctx & s2Mask);
+    ctx = addrS2.ta + (ctx & addrS2.mask);
   }
   if (!gread(ctx, cdBuf, CD_BYTES)) {
-    evSet(EVT_F_CD_FETCH);
-    evSetAddr(ctx);
+    ev.type = EVT_F_CD_FETCH;
+    ev.addr = ctx;
     return false;
   }
-  return decodeCd(e, iova);
+  return decodeCd(e, iova, ev);
 }
 
-/** Event of a stage-2 fault on a configuration's address (CLASS `cls`; ADDR = the transaction's IOVA, RnW = read). */
-function configFault(e: usize, r: u32, cls: u32, iova: u64): void {
-  evSetAddr(iova);
-  const record = pStage == 2 ? load<u8>(e, CF_S2_RECORD) != 0 : load<u8>(e, CF_RECORD) != 0;
-  evWalkFault(r, pStage, pAddr, pIpaDesc, cls, 1, record, true);
+/** Event of a stage-2 fault `info` on a configuration's address (CLASS `cls`; ADDR = the transaction's IOVA, RnW = read). */
+function configFault(e: usize, r: u32, info: PtwInfo, cls: u32, iova: u64, ev: EventInfo): void {
+  ev.addr = iova;
+  const record = info.stage == 2 ? load<u8>(e, CF_S2_RECORD) != 0 : load<u8>(e, CF_RECORD) != 0;
+  evWalkFault(ev, r, info, cls, 1, record, true);
 }
 
 /**
@@ -249,17 +252,17 @@ export function tg2granule(bits: u32, ttbr: u32): u8 {
  * little-endian. QEMU 10.0 aborts on IPS 6 and 7: C_BAD_CD here. A nested
  * configuration's TTBs are IPAs: `qemu-10.0` translates them now (CLASS = TT faults).
  */
-function decodeCd(e: usize, iova: u64): bool {
+function decodeCd(e: usize, iova: u64, ev: EventInfo): bool {
   const cd = cdBuf;
   if (ld(cd, CD_V) == 0 || ld(cd, CD_AA64) == 0 || ld(cd, CD_A) == 0 || ld(cd, CD_S) != 0 ||
       ld(cd, CD_HA) != 0 || ld(cd, CD_HD) != 0) {
-    evSet(EVT_C_BAD_CD);
+    ev.type = EVT_C_BAD_CD;
     return false;
   }
   // cfg->oas is a uint8: the reserved IPS encodings (-1) become 255, then MIN(44, .) applies.
   const ips = oas2bits(<u32>ld(cd, CD_IPS));
   if (ips < 0 && (S.profile & PF_V10) != 0) {
-    evSet(EVT_C_BAD_CD);
+    ev.type = EVT_C_BAD_CD;
     return false;
   }
   let oas = ips & 0xff;
@@ -279,30 +282,30 @@ function decodeCd(e: usize, iova: u64): bool {
     if (disabled != 0) continue;
     const tsz = <u32>ld(cd, CD_T0SZ + sh);
     if (tsz < 16 || tsz > 39) {
-      evSet(EVT_C_BAD_CD);
+      ev.type = EVT_C_BAD_CD;
       return false;
     }
     const g = tg2granule(<u32>ld(cd, CD_TG0 + sh), <u32>i);
     if ((g != 12 && g != 14 && g != 16) || ld(cd, CD_ENDI) != 0) {
-      evSet(EVT_C_BAD_CD);
+      ev.type = EVT_C_BAD_CD;
       return false;
     }
     store<u8>(tt, <u8>tsz, TT_TSZ);
     store<u8>(tt, g, TT_GRANULE);
     const ttb = ld(cd, CD_TTB0_QEMU + i * CD_TTB_STRIDE) << 4;
     if ((ttb & ~qmask(oas)) != 0) {
-      evSet(EVT_C_BAD_CD);
+      ev.type = EVT_C_BAD_CD;
       return false;
     }
     let tpa = ttb;
     if (s2ttb) {
-      ptwInfoReset();
-      const r = s2Translate(e, ttb, ACC_READ, oas);
+      addrInfo.reset();
+      const r = s2Translate(e, ttb, ACC_READ, oas, addrS2, addrInfo);
       if (r != PTW_OK) {
-        configFault(e, r, EVT_CLASS_TT, iova);
+        configFault(e, r, addrInfo, EVT_CLASS_TT, iova, ev);
         return false;
       }
-      tpa = s2Ta + (ttb & s2Mask);
+      tpa = addrS2.ta + (ttb & addrS2.mask);
     }
     store<u64>(e + CF_TTB + <usize>(i << 3), tpa);
     const had = <u8>ld(cd, CD_HAD0 + i * CD_TTB_STRIDE);
