@@ -14,6 +14,10 @@ import { bringUp, cfgiAll, dataSizeFor, finish } from './bringup.js';
 import * as S2 from './families-s2.js';
 import { installS2Fallback } from './stage2.js';
 import { QEMU72, describeTarget, type QemuTarget } from '../qtest/target.js';
+import { unassigned, safeBlockOut, safeBase } from './safe-memory.js';
+import { randomCmd, tlbiCmd, invalidation, sync } from './command-gen.js';
+import { drainEvents, pickIova, dmaAction } from './traffic.js';
+import { mapRandom } from './page-tables.js';
 
 /** The DMA engines every scenario has: edu devices in slots 3, 4, 5 and 31. */
 export const DEVICES: readonly number[] = [0x18, 0x20, 0x28, 0xf8];
@@ -28,7 +32,7 @@ function attach(w: World, dev: Device, d: Domain): void {
   dev.state = 's1';
   dev.domain = d;
   if (w.r.chance(0.85)) {
-    w.submit([put(put([B(C.CMD_CFGI_STE), 0n], C.CMD_SID, dev.sid), C.CMD_LEAF, 1), w.sync()]);
+    w.submit([put(put([B(C.CMD_CFGI_STE), 0n], C.CMD_SID, dev.sid), C.CMD_LEAF, 1), sync(w)]);
     w.afterBatch();
   }
 }
@@ -48,7 +52,7 @@ function populate(w: World, nDomains: number, perDomain: [number, number], granu
     const d = w.newDomain({ granule });
     doms.push(d);
     const n = r.int(perDomain[0], perDomain[1]);
-    for (let k = 0; k < n; k++) w.mapRandom(d);
+    for (let k = 0; k < n; k++) mapRandom(w, d);
   }
   for (const dev of w.devices) {
     if (r.chance(0.85)) attach(w, dev, r.pick(doms));
@@ -68,10 +72,10 @@ const xlate: Family = (w) => {
   for (let i = 0; i < n; i++) {
     if (r.chance(0.15)) {
       const d = r.pick(w.domains);
-      w.mapRandom(d);
+      mapRandom(w, d);
     }
     if (r.chance(0.1)) mutate(w);
-    w.dmaAction();
+    dmaAction(w);
   }
   finish(w);
 };
@@ -92,8 +96,8 @@ function mutate(w: World): { m?: Mapping; sid?: number } {
         const v = r.weighted<bigint>([
           [3, cur | (B(r.int(1, 3)) << 61n)], // APTable
           [2, cur & ~1n], // invalid
-          [1, (cur & ~OA) | B(w.unassigned(2 ** pt.granule))], // table outside RAM: external abort
-          [1, (cur & ~OA & ~3n) | B(w.safeBlockOut(2 ** pt.shift(u.level))) | 1n], // now a block (somewhere safe)
+          [1, (cur & ~OA) | B(unassigned(w, 2 ** pt.granule))], // table outside RAM: external abort
+          [1, (cur & ~OA & ~3n) | B(safeBlockOut(w, 2 ** pt.shift(u.level))) | 1n], // now a block (somewhere safe)
         ]);
         b.memW(u.addr, 8, v);
         return { m };
@@ -101,14 +105,14 @@ function mutate(w: World): { m?: Mapping; sid?: number } {
     }
     const cur = b.peek64(m.desc);
     const size = 2 ** pt.shift(m.level);
-    const remapped = m.level === 3 || size <= w.dataSize ? w.data + r.int(0, Math.floor(w.dataSize / size) - 1) * size : w.safeBlockOut(size);
+    const remapped = m.level === 3 || size <= w.dataSize ? w.data + r.int(0, Math.floor(w.dataSize / size) - 1) * size : safeBlockOut(w, size);
     const v = r.weighted<bigint>([
       [3, cur ^ (2n << 6n)], // write permission flipped
       [3, (cur & ~OA) | B(remapped)], // remapped
       [2, 0n], // unmapped
       [1, cur & ~1n],
       // reserved at level 3; at the others a table descriptor (with an empty table or one outside RAM)
-      [1, m.level === 3 ? (cur & ~3n) | 1n : (cur & ~OA) | B(r.chance(0.7) ? pt.newTable() : w.unassigned(2 ** pt.granule)) | 3n],
+      [1, m.level === 3 ? (cur & ~3n) | 1n : (cur & ~OA) | B(r.chance(0.7) ? pt.newTable() : unassigned(w, 2 ** pt.granule)) | 3n],
       [1, cur ^ (1n << 10n)], // AF flipped (ignored by QEMU 7.2)
     ]);
     b.memW(m.desc, 8, v);
@@ -124,7 +128,7 @@ function mutate(w: World): { m?: Mapping; sid?: number } {
   const dev = r.pick(w.devices);
   const kind = steKind(w);
   const d = w.domains.length ? r.pick(w.domains) : undefined;
-  setState(w, dev, kind, d?.cd ?? w.safeBase());
+  setState(w, dev, kind, d?.cd ?? safeBase(w));
   if (kind === 's1' && d) dev.domain = d;
   return { sid: dev.sid };
 }
@@ -154,7 +158,7 @@ function cdVariant(w: World): Partial<import('./world.js').CdVariant> {
     [1, { epd0: true }],
     [1, { epd1: false, t1sz: r.int(0, 63), tg1: r.int(0, 3) }],
     [1, { ips: r.int(0, 7) }],
-    [1, { ttb0: B(r.chance(0.5) ? w.unassigned(0x1000) : 2 ** r.int(32, 50) + r.int(0, 0xfff) * 0x1000) }],
+    [1, { ttb0: B(r.chance(0.5) ? unassigned(w, 0x1000) : 2 ** r.int(32, 50) + r.int(0, 0xfff) * 0x1000) }],
     [1, { tbi: r.int(1, 3) }],
     [1, { r: 0 }],
     [1, { had0: true, had1: true }],
@@ -171,19 +175,19 @@ const stale: Family = (w) => {
   const rounds = r.int(2, 5);
   for (let i = 0; i < rounds; i++) {
     const dev = r.pick(w.devices);
-    w.dmaAction(dev);
+    dmaAction(w, dev);
     const { m, sid } = mutate(w);
-    if (r.chance(0.5)) w.dmaAction(dev);
+    if (r.chance(0.5)) dmaAction(w, dev);
     const cmds: Words[] = [];
     const n = r.int(0, 3);
-    for (let k = 0; k < n; k++) cmds.push(...w.invalidation(m, sid ?? dev.sid));
-    if (n > 0 || r.chance(0.5)) cmds.push(w.sync());
+    for (let k = 0; k < n; k++) cmds.push(...invalidation(w, m, sid ?? dev.sid));
+    if (n > 0 || r.chance(0.5)) cmds.push(sync(w));
     if (cmds.length) {
       w.submit(cmds);
       w.afterBatch();
     }
-    w.dmaAction(dev);
-    if (r.chance(0.3)) w.dmaAction();
+    dmaAction(w, dev);
+    if (r.chance(0.3)) dmaAction(w);
   }
   finish(w);
 };
@@ -196,7 +200,7 @@ const config: Family = (w) => {
   const doms: Domain[] = [];
   for (let i = 0; i < r.int(1, 3); i++) {
     const d = w.newDomain();
-    for (let k = 0; k < r.int(1, 4); k++) w.mapRandom(d);
+    for (let k = 0; k < r.int(1, 4); k++) mapRandom(w, d);
     doms.push(d);
   }
   const rounds = r.int(3, 8);
@@ -205,15 +209,15 @@ const config: Family = (w) => {
     const d = r.pick(doms);
     if (r.chance(0.5)) w.writeCd(d, cdVariant(w));
     const kind = steKind(w);
-    const cd = r.chance(0.1) ? w.unassigned() : d.cd;
+    const cd = r.chance(0.1) ? unassigned(w) : d.cd;
     setState(w, dev, kind, cd);
     if (kind === 's1') dev.domain = d;
     if (r.chance(0.8)) {
-      w.submit([...w.invalidation(undefined, dev.sid), ...(r.chance(0.7) ? [put(put([B(C.CMD_CFGI_STE), 0n], C.CMD_SID, dev.sid), C.CMD_LEAF, 1)] : []), w.sync()]);
+      w.submit([...invalidation(w, undefined, dev.sid), ...(r.chance(0.7) ? [put(put([B(C.CMD_CFGI_STE), 0n], C.CMD_SID, dev.sid), C.CMD_LEAF, 1)] : []), sync(w)]);
       w.afterBatch();
     }
-    w.dmaAction(dev);
-    if (r.chance(0.5)) w.drainEvents();
+    dmaAction(w, dev);
+    if (r.chance(0.5)) drainEvents(w);
   }
   finish(w);
 };
@@ -225,7 +229,7 @@ const strtab: Family = (w) => {
   bringUp(w, { strtab: two ? '2lvl' : 'linear' });
   w.setupData(dataSizeFor([12]));
   const d = w.newDomain({ granule: 12 });
-  for (let k = 0; k < r.int(1, 4); k++) w.mapRandom(d);
+  for (let k = 0; k < r.int(1, 4); k++) mapRandom(w, d);
   const rounds = r.int(3, 8);
   for (let i = 0; i < rounds; i++) {
     const dev = r.pick(w.devices);
@@ -244,7 +248,7 @@ const strtab: Family = (w) => {
           [2, [l2, 0, 0n]], // span 0: L2 pointer invalid
           [2, [l2, r.int(1, Math.max(1, st.split)), 0n]], // short span: offsets beyond it are C_BAD_STE
           [1, [l2, r.int(st.split + 1, 31), 0n]],
-          [1, [w.unassigned(64), st.split + 1, 0n]], // L2 outside RAM: F_STE_FETCH
+          [1, [unassigned(w, 64), st.split + 1, 0n]], // L2 outside RAM: F_STE_FETCH
           [1, [l2, st.split + 1, 1n << 5n]], // bit 5: QEMU keeps it in the L2 pointer
           [1, [l2, st.split + 1, B(r.int(1, 0xfff)) << 52n]], // high bits: QEMU keeps them too
         ]);
@@ -257,13 +261,13 @@ const strtab: Family = (w) => {
       else w.setupTwoLevel(r.int(4, 12), r.int(0, 8));
     }
     if (act === 'base') {
-      b.mmioW(R.R_STRTAB_BASE, 8, B(r.chance(0.5) ? w.unassigned() : w.strtab.base));
+      b.mmioW(R.R_STRTAB_BASE, 8, B(r.chance(0.5) ? unassigned(w) : w.strtab.base));
     }
     if (r.chance(0.7)) {
-      w.submit([...(r.chance(0.5) ? [cfgiAll()] : w.invalidation(undefined, dev.sid)), w.sync()]);
+      w.submit([...(r.chance(0.5) ? [cfgiAll()] : invalidation(w, undefined, dev.sid)), sync(w)]);
       w.afterBatch();
     }
-    w.dmaAction(dev);
+    dmaAction(w, dev);
   }
   finish(w);
 };
@@ -283,7 +287,7 @@ const cmdq: Family = (w) => {
       case 'burst': {
         const n = r.int(1, Math.min(40, w.cmdqEntries * 2 + 2));
         const cmds: Words[] = [];
-        for (let k = 0; k < n; k++) cmds.push(r.chance(0.2) ? w.sync() : w.randomCmd());
+        for (let k = 0; k < n; k++) cmds.push(r.chance(0.2) ? sync(w) : randomCmd(w));
         w.submit(cmds, r.chance(0.2));
         w.afterBatch();
         break;
@@ -296,7 +300,7 @@ const cmdq: Family = (w) => {
           const c: Words = [B(op) | (r.u64() & ~0xffn & (r.chance(0.5) ? 0xffffffffffff0000n : ~0n)), r.u64()];
           if (r.chance(0.3)) c[0] |= 1n << 10n;
           else if (r.chance(0.5)) c[0] &= ~(1n << 10n);
-          w.submit([c, w.sync()]);
+          w.submit([c, sync(w)]);
           w.afterBatch();
         }
         break;
@@ -312,7 +316,7 @@ const cmdq: Family = (w) => {
           // fill what PROD will expose with commands first
           for (let k = 0; k < Math.min(n, 8); k++) {
             const idx = (w.cmdq.prod + k) & (n - 1);
-            b.words(w.cmdq.base + idx * 16, r.chance(0.7) ? w.randomCmd() : w.sync());
+            b.words(w.cmdq.base + idx * 16, r.chance(0.7) ? randomCmd(w) : sync(w));
           }
           b.mmioW(R.R_CMDQ_PROD, 4, v);
           w.cmdq.prod = v & (2 * n - 1);
@@ -323,7 +327,7 @@ const cmdq: Family = (w) => {
       case 'toggle': {
         const cr0 = w.cr0;
         w.writeCr0(cr0 & ~8);
-        const cmds = [w.randomCmd(), w.sync()];
+        const cmds = [randomCmd(w), sync(w)];
         w.submit(cmds);
         b.mmioR(R.R_CMDQ_CONS);
         w.writeCr0(cr0 | 8);
@@ -333,7 +337,7 @@ const cmdq: Family = (w) => {
       case 'base': {
         // a new queue (maybe outside RAM: CERROR_ABT) or a new size
         const log2 = r.weighted([[3, r.int(0, 5)], [1, r.int(20, 31)]]);
-        const at = r.chance(0.3) ? w.unassigned() : undefined;
+        const at = r.chance(0.3) ? unassigned(w) : undefined;
         const cr0 = w.cr0;
         if (r.chance(0.7)) w.writeCr0(cr0 & ~8, false);
         w.setupCmdq(log2, at);
@@ -344,7 +348,7 @@ const cmdq: Family = (w) => {
           w.cmdq.prod = b.peek(R.R_CMDQ_PROD) & (2 * w.cmdqEntries - 1);
         }
         w.writeCr0(cr0 | 8);
-        w.submit([w.randomCmd(), w.sync()]);
+        w.submit([randomCmd(w), sync(w)]);
         w.afterBatch();
         if (at !== undefined && r.chance(0.7)) {
           w.writeCr0(w.cr0 & ~8, false);
@@ -358,7 +362,7 @@ const cmdq: Family = (w) => {
         break;
       }
       case 'dma':
-        w.dmaAction();
+        dmaAction(w);
         break;
     }
   }
@@ -380,13 +384,13 @@ const evtq: Family = (w) => {
       case 'fault': {
         const dev = r.pick(w.devices);
         const len = r.pick([4, 8, 16, 32, 64, r.int(1, 128)]);
-        b.dma(dev.sid, w.pickIova(dev, len), w.pickIova(dev, len), len);
+        b.dma(dev.sid, pickIova(w, dev, len), pickIova(w, dev, len), len);
         b.mmioR(R.R_EVENTQ_PROD + R.SMMU_PAGE1);
         if (r.chance(0.5)) b.mmioR(R.R_GERROR);
         break;
       }
       case 'drain':
-        w.drainEvents(r.chance(0.8));
+        drainEvents(w, r.chance(0.8));
         break;
       case 'toggle':
         w.writeCr0(w.cr0 ^ 4);
@@ -399,7 +403,7 @@ const evtq: Family = (w) => {
         break;
       }
       case 'base': {
-        const at = r.chance(0.4) ? w.unassigned() : undefined;
+        const at = r.chance(0.4) ? unassigned(w) : undefined;
         w.setupEvtq(r.int(0, 4), at);
         if (r.chance(0.5)) {
           b.mmioW(R.R_EVENTQ_PROD + R.SMMU_PAGE1, 4, 0);
@@ -454,7 +458,7 @@ const regs: Family = (w) => {
       let v: bigint = size === 8 ? r.bits64() : B(r.u32());
       if (bases.includes(o) || bases.includes(o - 4)) {
         // base registers get safe addresses (the SMMU will read or write there)
-        const addr = B(w.safeBase(64, size === 4));
+        const addr = B(safeBase(w, 64, size === 4));
         v = o === R.R_STRTAB_BASE || o === R.R_CMDQ_BASE || o === R.R_EVENTQ_BASE ? (addr | (v & 0xfff000000000003fn)) : addr >> 32n;
         if (size === 4 && bases.includes(o)) v &= 0xffffffffn;
       }
@@ -475,7 +479,7 @@ const regs: Family = (w) => {
   // what a full readback shows
   for (const off of REG_OFFSETS.slice(0, 48)) if (r.chance(0.4)) b.mmioR(off, 4);
   for (const off of [R.R_STRTAB_BASE, R.R_CMDQ_BASE, R.R_EVENTQ_BASE, R.R_GERROR_IRQ_CFG0, R.R_EVENTQ_IRQ_CFG0]) if (r.chance(0.5)) b.mmioR(off, 8);
-  if (r.chance(0.3)) for (let i = 0; i < 3; i++) w.dmaAction();
+  if (r.chance(0.3)) for (let i = 0; i < 3; i++) dmaAction(w);
   finish(w);
 };
 
@@ -494,7 +498,7 @@ const disabled: Family = (w) => {
     } else if (act === 'toggle') {
       w.writeCr0(w.cr0 ^ 1);
     } else {
-      w.dmaAction();
+      dmaAction(w);
     }
   }
   finish(w);
@@ -510,7 +514,7 @@ const iotlb: Family = (w) => {
   const pages = r.int(270, 420);
   const maps: Mapping[] = [];
   for (let i = 0; i < pages; i++) {
-    const m = w.mapRandom(d, { level: 3, ro: false });
+    const m = mapRandom(w, d, { level: 3, ro: false });
     if (m) maps.push(m);
   }
   const dev = r.pick(w.devices);
@@ -524,7 +528,7 @@ const iotlb: Family = (w) => {
   for (const m of probe) w.b.dma(dev.sid, m.iova, m.iova, 4);
   w.observeData();
   if (r.chance(0.5)) {
-    w.submit([w.tlbiCmd(C.CMD_TLBI_NH_VA, probe[0]), w.sync()]);
+    w.submit([tlbiCmd(w, C.CMD_TLBI_NH_VA, probe[0]), sync(w)]);
     w.afterBatch();
     for (const m of probe) w.b.dma(dev.sid, m.iova, m.iova, 4);
   }
@@ -543,32 +547,32 @@ const mixed: Family = (w) => {
     const act = r.weighted<string>([[6, 'dma'], [3, 'mutate'], [3, 'inval'], [2, 'cmds'], [1, 'map'], [1, 'cr0'], [1, 'events'], [1, 'reg']]);
     switch (act) {
       case 'dma':
-        w.dmaAction();
+        dmaAction(w);
         break;
       case 'mutate':
         mutate(w);
         break;
       case 'inval': {
-        w.submit([...w.invalidation(), w.sync()]);
+        w.submit([...invalidation(w), sync(w)]);
         w.afterBatch();
         break;
       }
       case 'cmds': {
         const cmds: Words[] = [];
-        for (let k = 0; k < r.int(1, 8); k++) cmds.push(w.randomCmd());
+        for (let k = 0; k < r.int(1, 8); k++) cmds.push(randomCmd(w));
         w.submit(cmds);
         w.afterBatch();
         break;
       }
       case 'map':
-        if (w.domains.length) w.mapRandom(r.pick(w.domains));
+        if (w.domains.length) mapRandom(w, r.pick(w.domains));
         break;
       case 'cr0':
         w.writeCr0(w.cr0 ^ r.pick([1, 4, 8]));
         if ((w.cr0 & 8) === 0 && r.chance(0.7)) w.writeCr0(w.cr0 | 8);
         break;
       case 'events':
-        w.drainEvents(r.chance(0.7));
+        drainEvents(w, r.chance(0.7));
         break;
       case 'reg':
         b.mmioW(R.R_IRQ_CTRL, 4, r.int(0, 7));
