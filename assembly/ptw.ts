@@ -124,15 +124,9 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
     const offset = ((iova & qmask(<i32>inputsize)) >> <u64>shift) & ((<u64>1 << <u64>stride) - 1);
     let pteAddr = base + offset * PTE_BYTES;
     if (perDescriptor) {
-      // arch: every descriptor address is an IPA
-      const r = s2Translate(cfg, pteAddr, ACC_READ, S2_IAS_ARCH, s2, info);
-      if (r != PTW_OK) {
-        info.ipaDesc = true;
-        if (info.stage == 2 && r != PTW_ERR_WALK_EABT) info.addr = pteAddr;
-        return r;
-      }
+      const r = descriptorIpa(cfg, pteAddr, s2, info);
+      if (r != PTW_OK) return r;
       pteAddr = s2.ta + (pteAddr & s2.mask);
-      info.stage = 1;
     }
     const pte = gread64(pteAddr);
     S.bump(ST_WALK_READS);
@@ -158,18 +152,9 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
       // table addresses: checked by the architecture, not by QEMU 10.0
       if ((checks & (PF_ADDR_SIZE | PF_QEMU_BUGS)) == PF_ADDR_SIZE && (base & oasMask) != 0) return PTW_ERR_ADDR_SIZE;
       if (nested && !perDescriptor) {
-        // QEMU 10.0 translate_table_addr_ipa: the base only, through stage 2 with the CD's IPS as
-        // the input bound; a failure keeps the stage-2 fault type but is reported at stage 1
-        const ipa = base;
-        const r = s2Translate(cfg, ipa, ACC_READ, oasBits, s2, info);
-        if (r != PTW_OK) {
-          info.ipaDesc = true;
-          info.stage = 1;
-          info.addr = ipa;
-          return r;
-        }
-        base = s2.ta + (ipa & s2.mask);
-        info.stage = 1;
+        const r = tableIpa(cfg, base, oasBits, s2, info);
+        if (r != PTW_OK) return r;
+        base = s2.ta + (base & s2.mask);
       }
       level++;
       continue;
@@ -180,15 +165,9 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
       gpa = pteAddress(pte, shift);
       if (traceOn) tr(T_PTW_BLOCK_PTE, 1, level, base, pteAddr, pte, iova, gpa, (mask + 1) >> 20);
     }
-    // the architecture: address size, access flag (unless CD.AFFD), permission; QEMU 10.0
-    // checks the address size last
-    const sizeFault = (checks & PF_ADDR_SIZE) != 0 && (gpa & oasMask) != 0;
-    if (sizeFault && (checks & PF_QEMU_BUGS) == 0) return PTW_ERR_ADDR_SIZE;
-    if ((checks & PF_AF) != 0 && ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_AFFD) == 0) return PTW_ERR_ACCESS;
-    const ap = <u32>ex(pte, PTE_AP);
-    if (write && (ap & AP_RDONLY) != 0) return PTW_ERR_PERMISSION;
-    if (sizeFault) return PTW_ERR_ADDR_SIZE;
-    const perm = (ap & AP_RDONLY) != 0 ? ACC_READ : ACC_READ | ACC_WRITE;
+    const fault = leafFault(cfg, pte, gpa, oasMask, write);
+    if (fault != PTW_OK) return fault;
+    const perm = (<u32>ex(pte, PTE_AP) & AP_RDONLY) != 0 ? ACC_READ : ACC_READ | ACC_WRITE;
     out.ta = gpa;
     out.iova = iova & ~mask;
     out.mask = mask;
@@ -199,6 +178,53 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
     return PTW_OK;
   }
   return PTW_ERR_TRANSLATION;
+}
+
+/**
+ * The checks of a stage-1 leaf descriptor `pte` with output `gpa`: the architecture's
+ * address size, access flag (unless CD.AFFD), then permission; QEMU 10.0 checks the
+ * address size last.
+ */
+// @ts-ignore: decorator
+@inline function leafFault(cfg: usize, pte: u64, gpa: u64, oasMask: u64, write: bool): u32 {
+  const checks = S.profile;
+  const sizeFault = (checks & PF_ADDR_SIZE) != 0 && (gpa & oasMask) != 0;
+  if (sizeFault && (checks & PF_QEMU_BUGS) == 0) return PTW_ERR_ADDR_SIZE;
+  if ((checks & PF_AF) != 0 && ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_AFFD) == 0) return PTW_ERR_ACCESS;
+  if (write && (<u32>ex(pte, PTE_AP) & AP_RDONLY) != 0) return PTW_ERR_PERMISSION;
+  if (sizeFault) return PTW_ERR_ADDR_SIZE;
+  return PTW_OK;
+}
+
+/**
+ * `arch`, nested: descriptor address `pteAddr` is an IPA, translated through stage 2
+ * into `s2`; a fault is reported at its stage with CLASS = TT (ADDR2 = the IPA unless
+ * an external abort).
+ */
+function descriptorIpa(cfg: usize, pteAddr: u64, s2: TlbEntry, info: PtwInfo): u32 {
+  const r = s2Translate(cfg, pteAddr, ACC_READ, S2_IAS_ARCH, s2, info);
+  if (r != PTW_OK) {
+    info.ipaDesc = true;
+    if (info.stage == 2 && r != PTW_ERR_WALK_EABT) info.addr = pteAddr;
+    return r;
+  }
+  info.stage = 1;
+  return PTW_OK;
+}
+
+/**
+ * QEMU 10.0 translate_table_addr_ipa: a nested walk's next table base `ipa` (not each
+ * descriptor) through stage 2 into `s2`, with the CD's IPS (`oasBits`) as the input
+ * bound; a failure keeps the stage-2 fault type but is reported at stage 1.
+ */
+function tableIpa(cfg: usize, ipa: u64, oasBits: i32, s2: TlbEntry, info: PtwInfo): u32 {
+  const r = s2Translate(cfg, ipa, ACC_READ, oasBits, s2, info);
+  info.stage = 1;
+  if (r != PTW_OK) {
+    info.ipaDesc = true;
+    info.addr = ipa;
+  }
+  return r;
 }
 
 /** The input bound of a descriptor-address translation in the `arch` profile: the SMMU's IAS (= OAS, 44 bits). */

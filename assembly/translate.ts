@@ -120,26 +120,7 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   const vmid = load<u32>(cfg, CF_VMID);
   const nested = kind == KIND_NESTED;
 
-  // IOTLB lookup (QEMU smmu_iotlb_lookup): every level from the start level to 3; a nested
-  // configuration then tries the stage-2 granule (its entries have the smaller page)
-  let hit: usize = 0;
-  if (load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid)) {
-    const tg = (granule - 10) >> 1;
-    // the levels from the start level to 3 that hold entries, in ascending order (a TT
-    // with TT_DISABLED = 0 has T0SZ in [16, 39] and a 4K, 16K or 64K granule: decodeCd)
-    const start = <u32>load<u8>(startTab + (((granule - 12) >> 1) << 6) + <usize>load<u8>(tt, TT_TSZ));
-    let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
-    while (lv != 0) {
-      const level = ctz(lv);
-      lv &= lv - 1;
-      const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
-      hit = iotlbFind(asid, vmid, aligned & ~m, tg, level);
-      if (hit != 0) break;
-    }
-    if (hit == 0 && nested && <u32>load<u8>(cfg, CF_S2_GRANULE) != granule) {
-      hit = lookup(asid, vmid, iova, <u32>load<u8>(cfg, CF_S2_GRANULE), <u32>load<u8>(tt, TT_TSZ));
-    }
-  }
+  const hit = load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid) ? cached(cfg, tt, granule, asid, vmid, iova, aligned, nested) : 0;
   if (hit != 0) {
     const h = load<u32>(cfg, CF_IOTLB_HITS) + 1;
     store<u32>(cfg, h, CF_IOTLB_HITS);
@@ -157,6 +138,31 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (ok == HIT_OK) return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), outPerm(perm, pperm), <u32>load<u8>(hit, IE_LEVEL));
   }
   return translateMiss(sid, cfg, iova, access, asid, vmid, aligned, nested, ev, info);
+}
+
+/**
+ * IOTLB lookup (QEMU smmu_iotlb_lookup) for table `tt` of `cfg`: every level from the
+ * start level to 3; a nested configuration then tries the stage-2 granule (its entries
+ * have the smaller page). The entry, or 0.
+ */
+// @ts-ignore: decorator
+@inline function cached(cfg: usize, tt: usize, granule: u32, asid: u32, vmid: u32, iova: u64, aligned: u64, nested: bool): usize {
+  const tg = (granule - 10) >> 1;
+  // the levels from the start level to 3 that hold entries, in ascending order (a TT
+  // with TT_DISABLED = 0 has T0SZ in [16, 39] and a 4K, 16K or 64K granule: decodeCd)
+  const start = <u32>load<u8>(startTab + (((granule - 12) >> 1) << 6) + <usize>load<u8>(tt, TT_TSZ));
+  let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
+  while (lv != 0) {
+    const level = ctz(lv);
+    lv &= lv - 1;
+    const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
+    const hit = iotlbFind(asid, vmid, aligned & ~m, tg, level);
+    if (hit != 0) return hit;
+  }
+  if (nested && <u32>load<u8>(cfg, CF_S2_GRANULE) != granule) {
+    return lookup(asid, vmid, iova, <u32>load<u8>(cfg, CF_S2_GRANULE), <u32>load<u8>(tt, TT_TSZ));
+  }
+  return 0;
 }
 
 /** The IOTLB missed: walk (both stages when nested), insert, or record the fault in `ev`. */
