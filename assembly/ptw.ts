@@ -32,6 +32,18 @@ export { PtwInfo, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_S
   pperm: u32 = 0; // stage-2 permissions of a nested result (QEMU parent_perm)
   level: u32 = 0;
   granule: u32 = 0;
+
+  /** The block of `addr` (its bits above `mask`) at level `level` of a `granule` table. */
+  // @ts-ignore: decorator
+  @inline set(addr: u64, ta: u64, mask: u64, perm: u32, pperm: u32, level: u32, granule: u32): void {
+    this.iova = addr & ~mask;
+    this.ta = ta;
+    this.mask = mask;
+    this.perm = perm;
+    this.pperm = pperm;
+    this.level = level;
+    this.granule = granule;
+  }
 }
 
 /** Shift of the region one descriptor at `level` maps (QEMU level_shift). */
@@ -168,13 +180,7 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
     const fault = leafFault(cfg, pte, gpa, oasMask, write);
     if (fault != PTW_OK) return fault;
     const perm = (<u32>ex(pte, PTE_AP) & AP_RDONLY) != 0 ? ACC_READ : ACC_READ | ACC_WRITE;
-    out.ta = gpa;
-    out.iova = iova & ~mask;
-    out.mask = mask;
-    out.perm = perm;
-    out.pperm = perm;
-    out.level = level;
-    out.granule = granule;
+    out.set(iova, gpa, mask, perm, perm, level, granule);
     return PTW_OK;
   }
   return PTW_ERR_TRANSLATION;
@@ -293,13 +299,7 @@ export function walkS2(cfg: usize, ipa: u64, access: u32, out: TlbEntry, info: P
     if ((s2ap & need) == 0) return PTW_ERR_PERMISSION;
     if ((gpa & ~qmask(ps)) != 0) return PTW_ERR_ADDR_SIZE;
     info.addr = 0;
-    out.ta = gpa;
-    out.iova = ipa & ~mask;
-    out.mask = mask;
-    out.perm = s2ap;
-    out.pperm = s2ap;
-    out.level = level;
-    out.granule = granule;
+    out.set(ipa, gpa, mask, s2ap, s2ap, level, granule);
     return PTW_OK;
   }
   info.addr = ipa;
@@ -321,14 +321,7 @@ export function s2Translate(cfg: usize, ipa: u64, access: u32, ias: i32, out: Tl
     const perm = <u32>load<u8>(hit, IE_PERM), pperm = <u32>load<u8>(hit, IE_PPERM);
     const ok = hitAllows(perm, pperm, access, false, info);
     if (ok == HIT_OK) {
-      const mask = load<u64>(hit, IE_MASK);
-      out.ta = load<u64>(hit, IE_TA);
-      out.mask = mask;
-      out.iova = ipa & ~mask;
-      out.perm = perm;
-      out.pperm = pperm;
-      out.level = <u32>load<u8>(hit, IE_LEVEL);
-      out.granule = <u32>load<u8>(hit, IE_GRANULE);
+      out.set(ipa, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), perm, pperm, <u32>load<u8>(hit, IE_LEVEL), <u32>load<u8>(hit, IE_GRANULE));
       return PTW_OK;
     }
     if (ok != HIT_WALK) return PTW_ERR_PERMISSION;
@@ -390,8 +383,13 @@ function hitRefused(perm: u32, need: u32, s1: bool, info: PtwInfo): u32 {
  */
 export function lookup(asid: u32, vmid: u32, iova: u64, granule: u32, tsz: u32): usize {
   if (!asidHasEntries(asid)) return 0;
+  return lookupFrom(asid, vmid, iova, granule, startLevel(tsz, granule));
+}
+
+/** lookup from level `start`: the levels from there to 3 that hold entries, in ascending order. */
+// @ts-ignore: decorator
+@inline export function lookupFrom(asid: u32, vmid: u32, iova: u64, granule: u32, start: u32): usize {
   const tg = (granule - 10) >> 1;
-  const start = startLevel(tsz, granule);
   let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
   while (lv != 0) {
     const level = ctz(lv);

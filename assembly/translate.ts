@@ -10,9 +10,9 @@ import {
   getConfig, cfgEntry, CF_CACHED, CF_DEVICE, CF_DEV_HITS, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE,
   CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, KIND_S2, KIND_NESTED, SID_SPACE, CF_VMID, CF_OAS, CF_S2_GRANULE, CF_S2_RECORD,
 } from "./config";
-import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL } from "./iotlb";
+import { iotlbInsert, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL } from "./iotlb";
 import {
-  qemuRules, selectTt, walk, walkS2, s2Translate, lookup, hitAllows, levelShift, startLevel, TlbEntry, PtwInfo,
+  qemuRules, selectTt, walk, walkS2, s2Translate, lookup, lookupFrom, hitAllows, startLevel, TlbEntry, PtwInfo,
   HIT_OK, HIT_FAULT, PTW_OK, PTW_ERR_TRANSLATION, PTW_ERR_PERMISSION,
 } from "./ptw";
 import { traceOn, tr } from "./trace";
@@ -90,8 +90,8 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   }
   if (cfg == 0) {
     if (sid >= SID_SPACE) {
-      // cannot come from a QEMU device; nothing is cached, the lookup fails as smmu_find_ste does
-      ev.type = EVT_C_BAD_STREAMID;
+      // cannot come from a QEMU device; treated as an out-of-range StreamID
+      findOutOfRange(ev);
     }
     return fail(ev);
   }
@@ -147,18 +147,11 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
  */
 // @ts-ignore: decorator
 @inline function cached(cfg: usize, tt: usize, granule: u32, asid: u32, vmid: u32, iova: u64, aligned: u64, nested: bool): usize {
-  const tg = (granule - 10) >> 1;
-  // the levels from the start level to 3 that hold entries, in ascending order (a TT
-  // with TT_DISABLED = 0 has T0SZ in [16, 39] and a 4K, 16K or 64K granule: decodeCd)
+  // the start level from the table (a TT with TT_DISABLED = 0 has T0SZ in [16, 39] and a
+  // 4K, 16K or 64K granule: decodeCd)
   const start = <u32>load<u8>(startTab + (((granule - 12) >> 1) << 6) + <usize>load<u8>(tt, TT_TSZ));
-  let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
-  while (lv != 0) {
-    const level = ctz(lv);
-    lv &= lv - 1;
-    const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
-    const hit = iotlbFind(asid, vmid, aligned & ~m, tg, level);
-    if (hit != 0) return hit;
-  }
+  const hit = lookupFrom(asid, vmid, aligned, granule, start);
+  if (hit != 0) return hit;
   if (nested && <u32>load<u8>(cfg, CF_S2_GRANULE) != granule) {
     return lookup(asid, vmid, iova, <u32>load<u8>(cfg, CF_S2_GRANULE), <u32>load<u8>(tt, TT_TSZ));
   }
@@ -236,6 +229,11 @@ function walkFault(cfg: usize, r: u32, iova: u64, rnw: u32, ev: EventInfo, info:
   const v10 = (S.profile & PF_V10) != 0;
   const record = info.stage == 2 ? load<u8>(cfg, CF_S2_RECORD) != 0 : load<u8>(cfg, CF_RECORD) != 0;
   evWalkFault(ev, r, info, v10 ? EVT_CLASS_IN : 0, rnw, record, v10);
+}
+
+/** StreamIDs beyond QEMU's 16-bit device IDs: nothing is cached, the lookup fails as smmu_find_ste does. */
+function findOutOfRange(ev: EventInfo): void {
+  ev.type = EVT_C_BAD_STREAMID;
 }
 
 /** A failed translation: records `ev` and reports it in `xo`. */
