@@ -91,7 +91,7 @@ export function evWalkFault(ev: EventInfo, r: u32, info: PtwInfo, cls: u32, rnw:
 const rec = memory.data(EVT_BYTES);
 
 /**
- * Encodes the event info and writes it to the event queue (QEMU smmuv3_record_event).
+ * Encodes `ev` and writes it to the event queue (QEMU smmuv3_record_event).
  * Returns true when the event counts as recorded (the queue was enabled).
  */
 export function recordEvent(ev: EventInfo): bool {

@@ -4,6 +4,8 @@
 // them. Stage 2 (QEMU 10.0 smmu_ptw_64_s2, IHI 0070 5.2 / Arm ARM D8): start level
 // from S2SL0, concatenated start tables, S2AP, S2AFFD, S2PS. Nested: stage-1 table
 // addresses through stage 2 (s2Translate: the IOTLB's ASID-less entries, then a walk).
+// Results go to a TlbEntry, faults to a PtwInfo, both passed by the caller (translate.ts
+// owns the transaction's, config.ts those of a nested configuration's decode).
 
 import * as S from "./state";
 import { ex, qmask } from "./bits";

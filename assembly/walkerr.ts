@@ -1,5 +1,5 @@
-// Walk results (QEMU SMMUPTWEventType), shared by the walks (ptw.ts) and the event
-// encoding (evtq.ts).
+// Walk results (QEMU SMMUPTWEventType) and fault information (SMMUPTWEventInfo), shared
+// by the walks (ptw.ts) and the event encoding (evtq.ts).
 
 export const PTW_OK: u32 = 0;
 export const PTW_ERR_WALK_EABT: u32 = 1;

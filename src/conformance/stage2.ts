@@ -206,7 +206,7 @@ export function mapGuest(w: World, sp: S2Space, doms: Domain[]): void {
 }
 
 /** The level-3 (or block) descriptor address of a mapped IPA page of the space, if its tables exist. */
-export function s2DescOf(w: World, sp: S2Space, ipa: bigint): { addr: number; level: number } | undefined {
+export function s2DescOf(sp: S2Space, ipa: bigint): { addr: number; level: number } | undefined {
   const m = sp.dom.mappings.find((x) => ipa >= x.iova - (x.iova % 2n ** B(sp.pt.shift(x.level))) && ipa < x.iova - (x.iova % 2n ** B(sp.pt.shift(x.level))) + 2n ** B(sp.pt.shift(x.level)));
   if (m) return { addr: m.desc, level: m.level };
   const ipaPage = ipa & ~(2n ** B(sp.shape.granule) - 1n);
@@ -221,7 +221,7 @@ export function s2DescOf(w: World, sp: S2Space, ipa: bigint): { addr: number; le
  */
 export function mutateS2(w: World, sp: S2Space, ipa: bigint, guestPage = false): void {
   const { b, r } = w;
-  const at = s2DescOf(w, sp, ipa);
+  const at = s2DescOf(sp, ipa);
   if (!at) return;
   if (r.chance(0.2)) {
     const u = sp.pt.upperDesc(ipa, at.level);
