@@ -136,7 +136,8 @@ export function getConfig(sid: u32, iova: u64, ev: EventInfo): usize {
  */
 function decodeConfig(sid: u32, e: usize, iova: u64, ev: EventInfo): bool {
   if (!findSte(sid, ev)) return false;
-  const kind = decodeSte(ev);
+  const ste = steBuf;
+  const kind = decodeSte(ste, ev);
   if (kind == STE_DECODED_BAD) return false;
   if (kind == STE_DECODED_ABORT) {
     store<u8>(e, KIND_ABORT, CF_KIND);
@@ -148,10 +149,10 @@ function decodeConfig(sid: u32, e: usize, iova: u64, ev: EventInfo): bool {
   }
   // VMID tags the entries of every translating STE on an SMMU with stage 2 (QEMU 10.0)
   const s2p = (S.profile & (PF_V10 | PF_S2P)) == (PF_V10 | PF_S2P);
-  store<u32>(e, s2p ? <u32>ld(steBuf, STE_S2VMID) : KEY_NONE, CF_VMID);
+  store<u32>(e, s2p ? <u32>ld(ste, STE_S2VMID) : KEY_NONE, CF_VMID);
   store<u8>(e, <u8>oas2bits(QEMU_OAS), CF_OAS);
   if (kind == STE_DECODED_S2 || kind == STE_DECODED_NESTED) {
-    if (!decodeS2(e)) {
+    if (!decodeS2(e, ste)) {
       ev.type = EVT_C_BAD_STE;
       return false;
     }
@@ -161,7 +162,7 @@ function decodeConfig(sid: u32, e: usize, iova: u64, ev: EventInfo): bool {
     return true;
   }
   store<u8>(e, kind == STE_DECODED_NESTED ? KIND_NESTED : KIND_S1, CF_KIND);
-  let ctx = ld(steBuf, STE_S1CTXPTR_QEMU) << 6;
+  let ctx = ld(ste, STE_S1CTXPTR_QEMU) << 6;
   if (traceOn) tr(T_GET_CD, ctx);
   if (kind == STE_DECODED_NESTED) {
     // the CD address is an IPA (QEMU 10.0 smmu_get_cd: through stage 2, CLASS = CD)
@@ -178,7 +179,7 @@ function decodeConfig(sid: u32, e: usize, iova: u64, ev: EventInfo): bool {
     ev.addr = ctx;
     return false;
   }
-  return decodeCd(e, iova, ev);
+  return decodeCd(e, cdBuf, iova, ev);
 }
 
 /** Event of a stage-2 fault `info` on a configuration's address (CLASS `cls`; ADDR = the transaction's IOVA, RnW = read). */
@@ -192,33 +193,34 @@ function configFault(e: usize, r: u32, info: PtwInfo, cls: u32, iova: u64, ev: E
  * QEMU 10.0 decode_ste_s2_cfg (IHI 0070 5.2): AArch64 tables (S2AA64 = 0 aborts QEMU 10.0;
  * here C_BAD_STE), a valid S2TG, S2SL0 != 3, effective S2PS = min(S2PS, OAS), S2TTB within
  * it, S2T0SZ in [64 - PS, 39], at most 16 concatenated start tables, little-endian, no
- * stall. The `arch` profile also refuses a start level the input size cannot reach.
+ * stall. The `arch` profile also refuses a start level the input size cannot reach. `ste`:
+ * the STE read (strtab.ts steBuf).
  */
-function decodeS2(e: usize): bool {
-  if (ld(steBuf, STE_S2AA64) == 0) return false;
-  const tg = <u32>ld(steBuf, STE_S2TG);
+function decodeS2(e: usize, ste: usize): bool {
+  if (ld(ste, STE_S2AA64) == 0) return false;
+  const tg = <u32>ld(ste, STE_S2TG);
   const g: u32 = tg == 0 ? 12 : tg == 1 ? 16 : tg == 2 ? 14 : 0;
   if (g == 0) return false;
-  const sl0 = <u32>ld(steBuf, STE_S2SL0);
+  const sl0 = <u32>ld(ste, STE_S2SL0);
   if (sl0 == STE_S2SL0_RESERVED) return false;
-  let psf = <u32>ld(steBuf, STE_S2PS);
+  let psf = <u32>ld(ste, STE_S2PS);
   if (psf > <u32>QEMU_OAS) psf = <u32>QEMU_OAS;
   const ps = oas2bits(psf);
-  const vttb = ld(steBuf, STE_S2TTB) << 4;
+  const vttb = ld(ste, STE_S2TTB) << 4;
   if ((vttb & ~qmask(ps)) != 0) return false;
-  const tsz = <u32>ld(steBuf, STE_S2T0SZ);
+  const tsz = <u32>ld(ste, STE_S2T0SZ);
   if (tsz > 39 || tsz < <u32>(64 - ps)) return false;
   const level = s2StartLevel(sl0, g);
   const cb = concatBits(64 - tsz, level, g);
   if (cb > 0 && (<u32>1 << <u32>cb) > <u32>S2_MAX_CONCAT) return false;
   if ((S.profile & PF_QEMU_BUGS) == 0 && cb <= -<i32>(g - 3)) return false; // start level below the input size
-  if (ld(steBuf, STE_S2ENDI) != 0 || ld(steBuf, STE_S2S) != 0) return false;
+  if (ld(ste, STE_S2ENDI) != 0 || ld(ste, STE_S2S) != 0) return false;
   store<u8>(e, <u8>g, CF_S2_GRANULE);
   store<u8>(e, <u8>tsz, CF_S2_TSZ);
   store<u8>(e, <u8>level, CF_S2_LEVEL);
   store<u8>(e, <u8>ps, CF_S2_PS);
-  store<u8>(e, <u8>ld(steBuf, STE_S2AFFD), CF_S2_AFFD);
-  store<u8>(e, <u8>ld(steBuf, STE_S2R), CF_S2_RECORD);
+  store<u8>(e, <u8>ld(ste, STE_S2AFFD), CF_S2_AFFD);
+  store<u8>(e, <u8>ld(ste, STE_S2R), CF_S2_RECORD);
   store<u64>(e, vttb, CF_VTTB);
   return true;
 }
@@ -251,9 +253,9 @@ export function tg2granule(bits: u32, ttbr: u32): u8 {
  * QEMU decode_cd: AArch64, A=1, S=0, no HTTU; T*SZ 16..39; 4K/16K/64K granules;
  * little-endian. QEMU 10.0 aborts on IPS 6 and 7: C_BAD_CD here. A nested
  * configuration's TTBs are IPAs: `qemu-10.0` translates them now (CLASS = TT faults).
+ * `cd`: the 64 bytes read.
  */
-function decodeCd(e: usize, iova: u64, ev: EventInfo): bool {
-  const cd = cdBuf;
+function decodeCd(e: usize, cd: usize, iova: u64, ev: EventInfo): bool {
   if (ld(cd, CD_V) == 0 || ld(cd, CD_AA64) == 0 || ld(cd, CD_A) == 0 || ld(cd, CD_S) != 0 ||
       ld(cd, CD_HA) != 0 || ld(cd, CD_HD) != 0) {
     ev.type = EVT_C_BAD_CD;

@@ -86,21 +86,22 @@ export const STE_DECODED_NESTED: u32 = 5;
 /**
  * QEMU decode_ste without the stage-2 fields (config.ts decodes those): a stage the SMMU
  * does not implement is C_BAD_STE (IHI 0070 5.2; QEMU 7.2 implements stage 1 only); one
- * CD, no stall, also when stage 1 is off (QEMU 10.0). A bad STE sets `ev`.
+ * CD, no stall, also when stage 1 is off (QEMU 10.0). `ste`: the entry's 64 bytes; a bad
+ * STE sets `ev`.
  */
-export function decodeSte(ev: EventInfo): u32 {
-  if (ld(steBuf, STE_V) == 0) {
+export function decodeSte(ste: usize, ev: EventInfo): u32 {
+  if (ld(ste, STE_V) == 0) {
     ev.type = EVT_C_BAD_STE;
     return STE_DECODED_BAD;
   }
-  const config = <u32>ld(steBuf, STE_CONFIG);
+  const config = <u32>ld(ste, STE_CONFIG);
   if ((config & STE_CFG_ENABLE_BIT) == 0) return STE_DECODED_ABORT;
   if (config == STE_CFG_BYPASS) return STE_DECODED_BYPASS;
   const s1 = (config & STE_CFG_S1_BIT) != 0, s2 = (config & STE_CFG_S2_BIT) != 0;
   const v10 = (S.profile & PF_V10) != 0;
   const s1p = v10 ? (S.profile & PF_NO_S1P) == 0 : true;
   const s2p = v10 && (S.profile & PF_S2P) != 0;
-  if ((s1 && !s1p) || (s2 && !s2p) || ld(steBuf, STE_S1CDMAX) != 0 || ld(steBuf, STE_S1STALLD) != 0) {
+  if ((s1 && !s1p) || (s2 && !s2p) || ld(ste, STE_S1CDMAX) != 0 || ld(ste, STE_S1STALLD) != 0) {
     ev.type = EVT_C_BAD_STE;
     return STE_DECODED_BAD;
   }
