@@ -5,6 +5,7 @@ import * as S from "./state";
 import { addRam as gAddRam, setHostMemory } from "./guestmem";
 import { cmdqStageInit } from "./cmdq";
 import { configInit, setDevice, cfgEntry, CF_CACHED, getConfig } from "./config";
+import { unrecorded } from "./evtq";
 import { iotlbInit, iotlbCount, iotlbInsert, entryAt } from "./iotlb";
 import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
 import * as X from "./translate";
@@ -130,5 +131,5 @@ export function debug_config_cached(sid: u32): bool {
 
 /** Decodes and caches the configuration of `sid` now (as a translation would); false on a decode error. */
 export function debug_config_load(sid: u32): bool {
-  return getConfig(sid, 0) != 0;
+  return getConfig(sid, 0, unrecorded) != 0;
 }
