@@ -112,6 +112,98 @@ function runsWithin(budget: number, oneRun: number, min: number, max: number): n
   return Math.max(min, Math.min(max, Math.floor(budget / Math.max(oneRun, 1e-6))));
 }
 
+/** The engine's and the reference's timed runs of one stream, with memcpy for scale. */
+class StreamSampler {
+  readonly wasm: number[] = [];
+  readonly ts: number[] = [];
+  readonly cp: number[] = [];
+  /** Runs without the backends' time (vIOMMU streams). */
+  readonly wasmBe: number[] = [];
+  readonly tsBe: number[] = [];
+  /** Entries forwarded by the last run of each. */
+  readonly fwd = { wasm: 0, ts: 0 };
+  private readonly src: Uint8Array;
+  private readonly dst: Uint8Array;
+
+  constructor(readonly model: ModelStreamBench, readonly ref: ReferenceStreamBench, private readonly n: number) {
+    this.src = model.queueBytes();
+    this.dst = new Uint8Array(this.src.length);
+  }
+
+  /** Millions of commands per second for a run of `t` seconds. */
+  mcmd(t: number): number {
+    return this.n / t / 1e6;
+  }
+
+  memcpy(): number {
+    const t0 = now();
+    this.dst.set(this.src);
+    return seconds(t0, now());
+  }
+
+  runWasm(): number {
+    const model = this.model;
+    const f0 = model.smmu.stats().forwarded;
+    const t = model.run();
+    this.fwd.wasm = model.smmu.stats().forwarded - f0;
+    this.wasm.push(this.mcmd(t));
+    this.wasmBe.push(this.mcmd(Math.max(t - model.backendSeconds, 1e-9)));
+    return t;
+  }
+
+  runTs(): number {
+    const t = this.ref.run();
+    this.fwd.ts = this.ref.forwarded;
+    this.ts.push(this.mcmd(t));
+    this.tsBe.push(this.mcmd(Math.max(t - this.ref.backendSeconds, 1e-9)));
+    return t;
+  }
+
+  /** Drops the last sample of an implementation (a warm-up run). */
+  forget(which: 'wasm' | 'ts'): void {
+    (which === 'wasm' ? this.wasm : this.ts).pop();
+    (which === 'wasm' ? this.wasmBe : this.tsBe).pop();
+  }
+
+  /**
+   * Warm-up (wasm tier-up, JIT): one run each, two more for the engine when its runs are
+   * short. A run longer than a second is warm enough and counts as a sample. Returns the
+   * last run times.
+   */
+  warmUp(): { tWasm: number; tTs: number } {
+    this.model.prepare();
+    this.ref.load();
+    let tWasm = this.runWasm();
+    this.memcpy();
+    const tTs = this.runTs();
+    if (tTs <= 1) this.forget('ts');
+    if (tWasm <= 1) {
+      this.forget('wasm');
+      for (let i = 0; i < 2; i++) {
+        this.model.prepare();
+        tWasm = this.runWasm();
+        this.forget('wasm');
+        this.memcpy();
+      }
+    }
+    return { tWasm, tTs };
+  }
+
+  /** Samples both implementations, as many runs as their budgets allow, memcpy in between. */
+  sample(runs: number, tWasm: number, tTs: number): void {
+    const wasmRuns = tWasm < 0.1 ? 2 * runs + 1 : runsWithin(BUDGET.wasm, tWasm, Math.min(3, 2 * runs + 1), 2 * runs + 1);
+    const tsRuns = runsWithin(BUDGET.ts, tTs, Math.min(3, runs), runs);
+    while (this.wasm.length < wasmRuns || this.ts.length < tsRuns) {
+      this.model.prepare();
+      const withTs = this.ts.length < tsRuns;
+      if (withTs) this.ref.load();
+      if (this.wasm.length < wasmRuns) this.runWasm();
+      for (let k = 0; k < 3; k++) this.cp.push(this.mcmd(this.memcpy())); // (short and noisy: more samples)
+      if (withTs) this.runTs();
+    }
+  }
+}
+
 /** One stream on every implementation. */
 export async function benchStream(spec: StreamSpec, n: number, runs: number, useQemu: boolean, log: (s: string) => void): Promise<StreamResult> {
   const bytes = streamBytes(spec, n);
@@ -122,79 +214,30 @@ export async function benchStream(spec: StreamSpec, n: number, runs: number, use
   }
   log(`${spec.name}: engine, reference, memcpy`);
   const model = await ModelStreamBench.create(spec, bytes);
-  const ref = new ReferenceStreamBench(model);
-  const src = model.queueBytes();
-  const dst = new Uint8Array(src.length);
-  const memcpy = () => {
-    const t0 = now();
-    dst.set(src);
-    return seconds(t0, now());
-  };
-  const wasm: number[] = [], ts: number[] = [], cp: number[] = [];
-  const wasmBe: number[] = [], tsBe: number[] = [];
-  const fwd = { wasm: 0, ts: 0 };
-  const mcmd = (t: number) => n / t / 1e6;
-  const runWasm = () => {
-    const f0 = model.smmu.stats().forwarded;
-    const t = model.run();
-    fwd.wasm = model.smmu.stats().forwarded - f0;
-    wasm.push(mcmd(t));
-    wasmBe.push(mcmd(Math.max(t - model.backendSeconds, 1e-9)));
-    return t;
-  };
-  const runTs = () => {
-    const t = ref.run();
-    fwd.ts = ref.forwarded;
-    ts.push(mcmd(t));
-    tsBe.push(mcmd(Math.max(t - ref.backendSeconds, 1e-9)));
-    return t;
-  };
-  const forget = (xs: number[], ys: number[]) => {
-    xs.pop();
-    ys.pop();
-  };
-  // Warm-up (wasm tier-up, JIT): one run each, two more for the engine when its runs are
-  // short. A run longer than a second is warm enough and counts as a sample.
-  model.prepare();
-  ref.load();
-  let tWasm = runWasm();
-  memcpy();
-  const tTs = runTs();
-  if (tTs <= 1) forget(ts, tsBe);
-  if (tWasm <= 1) {
-    forget(wasm, wasmBe);
-    for (let i = 0; i < 2; i++) {
-      model.prepare();
-      tWasm = runWasm();
-      forget(wasm, wasmBe);
-      memcpy();
-    }
-  }
+  const s = new StreamSampler(model, new ReferenceStreamBench(model), n);
+  const { tWasm, tTs } = s.warmUp();
   fullGc();
-  const wasmRuns = tWasm < 0.1 ? 2 * runs + 1 : runsWithin(BUDGET.wasm, tWasm, Math.min(3, 2 * runs + 1), 2 * runs + 1);
-  const tsRuns = runsWithin(BUDGET.ts, tTs, Math.min(3, runs), runs);
-  while (wasm.length < wasmRuns || ts.length < tsRuns) {
-    model.prepare();
-    const withTs = ts.length < tsRuns;
-    if (withTs) ref.load();
-    if (wasm.length < wasmRuns) runWasm();
-    for (let k = 0; k < 3; k++) cp.push(mcmd(memcpy())); // (short and noisy: more samples)
-    if (withTs) runTs();
-  }
+  s.sample(runs, tWasm, tTs);
+  const out = streamResult(spec, n, s, qemu);
+  model.smmu.dispose();
+  return out;
+}
+
+function streamResult(spec: StreamSpec, n: number, s: StreamSampler, qemu: { runs: number[]; rtt: number } | null): StreamResult {
+  const qemuRuns = qemu ? qemu.runs.map((t) => s.mcmd(t)) : null;
   const out: StreamResult = {
     name: spec.name,
     commands: n,
-    wasm_mcmd_s: median(wasm),
-    ts_mcmd_s: median(ts),
-    qemu_mcmd_s: qemu ? median(qemu.runs.map(mcmd)) : null,
-    memcpy_mcmd_s: median(cp),
+    wasm_mcmd_s: median(s.wasm),
+    ts_mcmd_s: median(s.ts),
+    qemu_mcmd_s: qemuRuns ? median(qemuRuns) : null,
+    memcpy_mcmd_s: median(s.cp),
     note: spec.note,
-    samples: { wasm, ts, qemu: qemu ? qemu.runs.map(mcmd) : null, memcpy: cp },
+    samples: { wasm: s.wasm, ts: s.ts, qemu: qemuRuns, memcpy: s.cp },
     qemu_rtt_us: qemu ? qemu.rtt * 1e6 : null,
   };
-  if (spec.viommu) out.forwarded = fwd;
-  if (spec.viommu && spec.backends !== 'null') out.excluding_backends = { wasm_mcmd_s: median(wasmBe), ts_mcmd_s: median(tsBe) };
-  model.smmu.dispose();
+  if (spec.viommu) out.forwarded = s.fwd;
+  if (spec.viommu && spec.backends !== 'null') out.excluding_backends = { wasm_mcmd_s: median(s.wasmBe), ts_mcmd_s: median(s.tsBe) };
   return out;
 }
 
