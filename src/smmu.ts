@@ -13,9 +13,11 @@ import type {
   SmmuStats, Stage, TranslateResult, ViommuBackendConfig,
 } from './types.js';
 import type { PsmmuBackend } from './backends/types.js';
-import { HostCalls, checkInt, describe, errorText } from './device/host-calls.js';
+import { HostCalls, checkCallbacks, checkInt, describe, errorText } from './device/host-calls.js';
+import { dmaRun } from './device/dma.js';
 import { HostMemory } from './device/host-memory.js';
-import { DEFAULT_STAGE, PROFILES, STAGES, profileFlags } from './device/profile.js';
+import { checkMmioAccess, mmioRejected, mmioWriteValue } from './device/mmio-access.js';
+import { checkProfile, profileFlags } from './device/profile.js';
 import { applyState, checkSnapshot, saveState } from './device/snapshot-state.js';
 import { readStats, translateAddr64, translateResult } from './device/translation.js';
 import { ViommuAttachment } from './device/viommu-attach.js';
@@ -29,8 +31,6 @@ IRQ_NAMES[R.IRQ_PRIQ] = 'priq';
 IRQ_NAMES[R.IRQ_CMD_SYNC] = 'cmd-sync';
 IRQ_NAMES[R.IRQ_GERROR] = 'gerror';
 const TWO32 = 2 ** 32;
-/** Largest length handed to dma_run at once (a u32; any length above a staging buffer's worth acts the same). */
-const DMA_LEN_CAP = 2 ** 31;
 
 /** Creates a vSMMU. */
 export async function createSmmu(options: SmmuOptions = {}): Promise<Smmu> {
@@ -70,21 +70,12 @@ export class Smmu {
   foreignEvents = 0;
 
   constructor(private readonly options: SmmuOptions) {
-    const p = options.profile ?? 'qemu-7.2';
-    if (typeof p !== 'string' || !Object.hasOwn(PROFILES, p)) throw new RangeError(`vsmmu: profile must be one of ${Object.keys(PROFILES).join(', ')}, got ${describe(p)}`);
-    this.profile = p;
-    const st = options.stage ?? DEFAULT_STAGE[p];
-    if (typeof st !== 'string' || !Object.hasOwn(STAGES, st)) throw new RangeError(`vsmmu: stage must be one of ${Object.keys(STAGES).join(', ')}, got ${describe(st)}`);
-    if (p === 'qemu-7.2' && st !== '1') throw new RangeError(`vsmmu: QEMU 7.2 implements stage 1 only, got stage ${st}`);
-    this.stage = st;
+    const { profile, stage } = checkProfile(options.profile, options.stage);
+    this.profile = profile;
+    this.stage = stage;
     this.irq = options.irq;
     this.traceSink = options.trace;
-    if (options.irq !== undefined && typeof options.irq !== 'function') throw new TypeError('vsmmu: irq must be a function (line, count) => void');
-    if (options.memory && (typeof options.memory.read !== 'function' || typeof options.memory.write !== 'function')) {
-      throw new TypeError('vsmmu: memory must have read(addr, dst) and write(addr, src) functions');
-    }
-    if (options.trace !== undefined && typeof options.trace !== 'function') throw new TypeError('vsmmu: trace must be a function (line) => void');
-    if (options.onHostError !== undefined && typeof options.onHostError !== 'function') throw new TypeError('vsmmu: onHostError must be a function (error) => void');
+    checkCallbacks(options);
     if (options.ram !== undefined && !Array.isArray(options.ram)) throw new TypeError('vsmmu: ram must be an array of { base, size }');
     const t = options.backendTimeoutMs;
     if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t <= 0 || t > 2 ** 31 - 1)) {
@@ -184,11 +175,10 @@ export class Smmu {
   mmioRead(offset: number, size: number): number | bigint;
   mmioRead(offset: number, size: number): number | bigint {
     this.enter('mmioRead');
-    checkInt(offset, 'offset', R.SMMU_MMIO_SIZE - 1);
-    if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new RangeError(`vsmmu: size must be 1, 2, 4 or 8, got ${String(size)}`);
+    checkMmioAccess(offset, size);
     let v: bigint;
     let out: number | bigint;
-    const bad = (size !== 4 && size !== 8) || offset % size !== 0 || offset + size > R.SMMU_MMIO_SIZE;
+    const bad = mmioRejected(offset, size);
     if (bad) {
       this.decodeErrors++;
       out = size === 8 ? 0n : 0;
@@ -209,17 +199,9 @@ export class Smmu {
   /** Register write at `offset`; starts command consumption when it should (CR0, GERRORN, CMDQ_PROD). */
   mmioWrite(offset: number, size: number, value: number | bigint): void {
     this.enter('mmioWrite');
-    checkInt(offset, 'offset', R.SMMU_MMIO_SIZE - 1);
-    if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new RangeError(`vsmmu: size must be 1, 2, 4 or 8, got ${String(size)}`);
-    if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError('vsmmu: value must be a number or a bigint');
-    const bits = size * 8;
-    const lo = size === 8 ? -(2n ** 63n) : -(2n ** BigInt(bits - 1));
-    const hi = 2n ** BigInt(bits);
-    if (typeof value === 'number' ? !Number.isSafeInteger(value) || value < Number(lo) || value >= Number(hi) : value < lo || value >= hi) {
-      throw new RangeError(`vsmmu: value must be an integer that fits ${size} bytes (signed or unsigned), got ${String(value)}`);
-    }
-    const v = BigInt.asUintN(bits, BigInt(value));
-    if ((size !== 4 && size !== 8) || offset % size !== 0 || offset + size > R.SMMU_MMIO_SIZE) {
+    checkMmioAccess(offset, size);
+    const v = mmioWriteValue(size, value);
+    if (mmioRejected(offset, size)) {
       this.decodeErrors++; // rejected by QEMU's memory core: no effect, no trace line
       return;
     }
@@ -451,21 +433,8 @@ export class Smmu {
 
   private dmaImpl(sid: number, iova: bigint, write: boolean, bytes: Uint8Array): number {
     const e = this.e;
-    let done = 0;
     e.dma_failed();
-    while (done < bytes.length) {
-      // the engine sees the remaining length (piece sizes depend on it) and moves at most a
-      // buffer's worth per call; a u32 cannot hold every length (2^32 would read as 0), and
-      // beyond a buffer's worth the length changes nothing, so it is capped
-      const left = Math.min(bytes.length - done, DMA_LEN_CAP);
-      const a = BigInt.asUintN(64, iova + BigInt(done));
-      const bufPtr = e.dma_buf_ptr();
-      if (write) new Uint8Array(this.view(), bufPtr, Math.min(left, A.DMA_BUF_BYTES)).set(bytes.subarray(done, done + Math.min(left, A.DMA_BUF_BYTES)));
-      const n = e.dma_run(sid, Number(a & 0xffffffffn), Number(a >> 32n), left, write ? 1 : 0);
-      if (n === 0 || n > left) throw new Error(`vsmmu: engine moved ${n} of ${left} DMA bytes (internal error)`);
-      if (!write) bytes.set(new Uint8Array(this.view(), bufPtr, n), done);
-      done += n;
-    }
+    dmaRun(e, sid, iova, write, bytes);
     this.afterCall();
     const failed = e.dma_failed();
     this.leave();

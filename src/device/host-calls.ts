@@ -3,6 +3,7 @@
 // thrown at the end of the public call that raised them).
 
 import { HostError, type HostErrorSource } from '../host-error.js';
+import type { SmmuOptions } from '../types.js';
 
 /** The message of a thrown value, whatever it is. */
 export function errorText(err: unknown): string {
@@ -29,6 +30,16 @@ export function checkInt(v: unknown, what: string, max: number): number {
     throw new RangeError(`vsmmu: ${what} must be an integer in [0, ${max}], got ${String(v)}`);
   }
   return v;
+}
+
+/** Checks the host callbacks of a device's options (irq, memory, trace, onHostError). */
+export function checkCallbacks(options: SmmuOptions): void {
+  if (options.irq !== undefined && typeof options.irq !== 'function') throw new TypeError('vsmmu: irq must be a function (line, count) => void');
+  if (options.memory && (typeof options.memory.read !== 'function' || typeof options.memory.write !== 'function')) {
+    throw new TypeError('vsmmu: memory must have read(addr, dst) and write(addr, src) functions');
+  }
+  if (options.trace !== undefined && typeof options.trace !== 'function') throw new TypeError('vsmmu: trace must be a function (line) => void');
+  if (options.onHostError !== undefined && typeof options.onHostError !== 'function') throw new TypeError('vsmmu: onHostError must be a function (error) => void');
 }
 
 /** Re-entry guard and host-error reporting of one device. */
