@@ -28,7 +28,7 @@ import {
   CR0_CMDQEN, GERROR_CMDQ_ERR, CERROR_NONE, CERROR_ILL, CERROR_ABT, IRQ_CMD_SYNC,
   QEMU_CMDQS,
 } from "../src/arch/registers";
-import { CQ_IDLE, CQ_BUSY, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
+import { CQ_IDLE, CQ_BUSY, CQ_FORWARD, ST_COMMANDS, ST_SYNCS, PF_V10, PF_S2P, PF_NO_S1P, KEY_NONE } from "../src/arch/abi";
 import {
   T_CMDQ_CONSUME, T_CMDQ_OPCODE, T_CMDQ_CONSUME_OUT, T_CMDQ_CFGI_STE,
   T_CMDQ_CFGI_STE_RANGE, T_CMDQ_CFGI_CD, T_CMDQ_TLBI_NH, T_CMDQ_TLBI_NH_ASID, T_S1_RANGE_INVAL, T_UNHANDLED_CMD,
@@ -79,14 +79,31 @@ function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): 
   return stage + (<usize>(idx - stageFirst) << 4);
 }
 
-/** Consumes commands (QEMU smmuv3_cmdq_consume); returns CQ_*. */
+/**
+ * Consumes commands (QEMU smmuv3_cmdq_consume); returns CQ_*. A forwarding window ends
+ * with one host call (D.forward) and consumption starts over from where it stopped, as
+ * if the host had called again; CQ_FORWARD only when a backend answers later.
+ */
 export function cmdqConsume(): u32 {
+  let st = consumeRun();
+  while (st == WINDOW_END) {
+    if (D.forward() != CQ_IDLE) return CQ_FORWARD;
+    st = consumeRun();
+  }
+  return st;
+}
+
+/** consumeRun's result at the end of a forwarding window (not a CQ_* value: it never reaches the host). */
+const WINDOW_END: u32 = 0x100;
+
+/** One run of consumption: up to PROD, a command error, or the end of a forwarding window (WINDOW_END). */
+function consumeRun(): u32 {
   if (!cmdqEnabled()) return CQ_IDLE;
   if (D.fwdBusy) return CQ_BUSY;
   const log2 = S.cmdqLog2;
   const qbase = baseAddr(S.cmdqBase);
   const ring = ramPtr(qbase, <u64>CMD_BYTES << log2);
-  if (ring != 0 && !traceOn && !D.dispatchOn) return consumeRing(ring, log2);
+  if (ring != 0 && !traceOn) return D.dispatchOn ? consumeRingDispatch(ring, log2) : consumeRingPlain(ring, log2);
   const imask = qIndexMask(log2);
   stageOk = false;
   let err: u32 = CERROR_NONE;
@@ -107,7 +124,7 @@ export function cmdqConsume(): u32 {
     if (traceOn) tr(T_CMDQ_OPCODE, type);
     if (D.dispatchOn) {
       // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
-      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return D.pause();
+      if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) return WINDOW_END;
     }
     err = execute(type, w0, w1, traceOn, localCaches);
     if (err == CERROR_NONE && D.dispatchOn) err = D.dispatchCmd(w0, w1, type, cons);
@@ -119,20 +136,26 @@ export function cmdqConsume(): u32 {
     if (D.dispatchOn && D.fwdCount > 0) {
       // earlier commands' entries go out first; the error is raised when they are done
       D.appendError(err, S.cmdqCons, type);
-      return D.pause();
+      return WINDOW_END;
     }
     raiseCommandError(err, type);
   }
   if (traceOn) traceQueue(T_CMDQ_CONSUME_OUT, log2);
-  if (D.dispatchOn && D.fwdCount > 0) return D.pause();
+  if (D.dispatchOn && D.fwdCount > 0) return WINDOW_END;
   return CQ_IDLE;
 }
 
-// Fast path: the whole ring in RAM inside this memory, no trace, no dispatcher. The loop
-// above without what cannot happen here: the entries are read in place, CONS and the
-// command count stay in locals, and GERROR is tested once (only a command error toggles
-// CMDQ_ERR, and it ends the loop). Each command goes through the same execute().
-function consumeRing(ring: usize, log2: u32): u32 {
+// Fast path: the whole ring in RAM inside this memory, no trace. The loop above without
+// what cannot happen here: the entries are read in place, CONS and the command count stay
+// in locals, and GERROR is tested once (only a command error toggles CMDQ_ERR, and it
+// ends the loop). Each command goes through the same execute() and, with the vIOMMU
+// dispatcher, the same dispatchCmd() and window ends as the loop above. Compiled twice
+// (`dispatch` a constant), so that the plain loop carries no dispatcher test.
+function consumeRingPlain(ring: usize, log2: u32): u32 { return consumeRing(ring, log2, false); }
+function consumeRingDispatch(ring: usize, log2: u32): u32 { return consumeRing(ring, log2, true); }
+
+// @ts-ignore: decorator
+@inline function consumeRing(ring: usize, log2: u32, dispatch: bool): u32 {
   if (cmdqErrorPending()) return CQ_IDLE;
   const m = qWrapIndexMask(log2);
   const imask = qIndexMask(log2);
@@ -142,7 +165,19 @@ function consumeRing(ring: usize, log2: u32): u32 {
   let done: u64 = 0;
   let err: u32 = CERROR_NONE;
   let type: u32 = 0;
+  let windowEnd = false;
   while (!qEmpty(prod, cons, log2)) {
+    if (dispatch && windowEnd) {
+      // the window ends here (one host call); then on from the same command, as a new run would
+      S.cmdqCons = cons;
+      windowEnd = false;
+      const st = D.forward();
+      if (st != CQ_IDLE) {
+        store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
+        return st; // a backend answers later: the window is held
+      }
+      if (cmdqErrorPending()) break; // a forwarded entry failed: CONS went back to its command
+    }
     // a contiguous run: up to PROD, or to the end of the ring
     const ci = cons & imask;
     const pi = prod & imask;
@@ -152,7 +187,18 @@ function consumeRing(ring: usize, log2: u32): u32 {
     while (e < end) {
       const w0 = load<u64>(e);
       type = <u32>ex(w0, CMD_OPCODE);
-      err = executeHot(type, w0, load<u64>(e, 8), false, caches);
+      if (dispatch) {
+        // CMD_SYNC waits for what is forwarded before it; a nearly full log is flushed first
+        if ((type == CMD_SYNC && D.fwdCount > 0) || !D.fwdRoom()) {
+          windowEnd = true;
+          break;
+        }
+      }
+      const w1 = load<u64>(e, 8);
+      err = executeHot(type, w0, w1, false, caches);
+      if (dispatch && err == CERROR_NONE) {
+        err = D.dispatchCmd(w0, w1, type, (cons & ~m) | ((cons + <u32>((e - first) >> 4)) & m));
+      }
       if (err != CERROR_NONE) break;
       e += CMD_BYTES;
     }
@@ -161,9 +207,18 @@ function consumeRing(ring: usize, log2: u32): u32 {
     done += n;
     if (err != CERROR_NONE) break;
   }
+  if (dispatch && cmdqErrorPending()) cons = S.cmdqCons; // (set by the failed window)
   S.cmdqCons = cons;
   store<u64>(S.stats + ST_COMMANDS, load<u64>(S.stats + ST_COMMANDS) + done);
-  if (err != CERROR_NONE) raiseCommandError(err, type);
+  if (err != CERROR_NONE) {
+    if (dispatch && D.fwdCount > 0) {
+      // earlier commands' entries go out first; the error is raised when they are done
+      D.appendError(err, cons, type);
+      return WINDOW_END;
+    }
+    raiseCommandError(err, type);
+  }
+  if (dispatch && D.fwdCount > 0) return WINDOW_END;
   return CQ_IDLE;
 }
 

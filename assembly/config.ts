@@ -9,9 +9,9 @@ import * as S from "./state";
 import { ld, qmask } from "./bits";
 import { gread } from "./guestmem";
 import { halloc } from "./heap";
-import { evSet, evSetAddr, evWalkFault } from "./evtq";
+import { EventInfo, evWalkFault } from "./evtq";
 import { findSte, decodeSte, steBuf, STE_DECODED_ABORT, STE_DECODED_BYPASS, STE_DECODED_BAD, STE_DECODED_S2, STE_DECODED_NESTED } from "./strtab";
-import { s2Translate, s2Ta, s2Mask, s2StartLevel, concatBits, pStage, pAddr, pIpaDesc, ptwInfoReset, PTW_OK } from "./ptw";
+import { s2Translate, s2StartLevel, concatBits, TlbEntry, PtwInfo, PTW_OK } from "./ptw";
 import { traceOn, tr } from "./trace";
 import { ST_CFG_HITS, ST_CFG_MISSES } from "../src/arch/abi";
 import {
@@ -73,6 +73,9 @@ let table: usize = 0;
 let dense: usize = 0;
 let ncached: u32 = 0;
 const cdBuf = memory.data(CD_BYTES);
+/** Stage-2 translation of a nested configuration's CD or table address while it is decoded. */
+const addrS2 = changetype<TlbEntry>(memory.data(offsetof<TlbEntry>(), 8));
+const addrInfo = changetype<PtwInfo>(memory.data(offsetof<PtwInfo>(), 8));
 
 export function configInit(): void {
   table = halloc(<usize>SID_SPACE * CF_BYTES, 64);
@@ -94,9 +97,9 @@ export function isDevice(sid: u32): bool {
 
 /**
  * Configuration of device `sid` (QEMU smmuv3_get_config): the cached entry, or a
- * fresh decode cached on success. Returns 0 on a decode error (event info set).
+ * fresh decode cached on success. Returns 0 on a decode error (`ev` set).
  */
-export function getConfig(sid: u32, iova: u64): usize {
+export function getConfig(sid: u32, iova: u64, ev: EventInfo): usize {
   const e = cfgEntry(sid);
   if (load<u8>(e, CF_CACHED) != 0) {
     const hits = load<u32>(e, CF_DEV_HITS) + 1;
@@ -119,7 +122,7 @@ export function getConfig(sid: u32, iova: u64): usize {
   memory.fill(e, 0, CF_DEVICE);
   memory.fill(e + CF_TT, 0, CF_DEV_HITS - CF_TT);
   memory.fill(e + CF_VMID, 0, CF_BYTES - CF_VMID);
-  if (!decodeConfig(sid, e, iova)) return 0;
+  if (!decodeConfig(sid, e, iova, ev)) return 0;
   store<u8>(e, 1, CF_CACHED);
   store<u32>(e, ncached, CF_DENSE);
   store<u32>(dense + (<usize>ncached << 2), sid & (SID_SPACE - 1));
@@ -131,9 +134,10 @@ export function getConfig(sid: u32, iova: u64): usize {
  * QEMU smmuv3_decode_config. `iova` is the transaction's address: faults on a nested
  * configuration's CD or table addresses are recorded with it (QEMU 10.0).
  */
-function decodeConfig(sid: u32, e: usize, iova: u64): bool {
-  if (!findSte(sid)) return false;
-  const kind = decodeSte();
+function decodeConfig(sid: u32, e: usize, iova: u64, ev: EventInfo): bool {
+  if (!findSte(sid, ev)) return false;
+  const ste = steBuf;
+  const kind = decodeSte(ste, ev);
   if (kind == STE_DECODED_BAD) return false;
   if (kind == STE_DECODED_ABORT) {
     store<u8>(e, KIND_ABORT, CF_KIND);
@@ -145,11 +149,11 @@ function decodeConfig(sid: u32, e: usize, iova: u64): bool {
   }
   // VMID tags the entries of every translating STE on an SMMU with stage 2 (QEMU 10.0)
   const s2p = (S.profile & (PF_V10 | PF_S2P)) == (PF_V10 | PF_S2P);
-  store<u32>(e, s2p ? <u32>ld(steBuf, STE_S2VMID) : KEY_NONE, CF_VMID);
+  store<u32>(e, s2p ? <u32>ld(ste, STE_S2VMID) : KEY_NONE, CF_VMID);
   store<u8>(e, <u8>oas2bits(QEMU_OAS), CF_OAS);
   if (kind == STE_DECODED_S2 || kind == STE_DECODED_NESTED) {
-    if (!decodeS2(e)) {
-      evSet(EVT_C_BAD_STE);
+    if (!decodeS2(e, ste)) {
+      ev.type = EVT_C_BAD_STE;
       return false;
     }
   }
@@ -158,64 +162,65 @@ function decodeConfig(sid: u32, e: usize, iova: u64): bool {
     return true;
   }
   store<u8>(e, kind == STE_DECODED_NESTED ? KIND_NESTED : KIND_S1, CF_KIND);
-  let ctx = ld(steBuf, STE_S1CTXPTR_QEMU) << 6;
+  let ctx = ld(ste, STE_S1CTXPTR_QEMU) << 6;
   if (traceOn) tr(T_GET_CD, ctx);
   if (kind == STE_DECODED_NESTED) {
     // the CD address is an IPA (QEMU 10.0 smmu_get_cd: through stage 2, CLASS = CD)
-    ptwInfoReset();
-    const r = s2Translate(e, ctx, ACC_READ, <i32>load<u8>(e, CF_OAS));
+    addrInfo.reset();
+    const r = s2Translate(e, ctx, ACC_READ, <i32>load<u8>(e, CF_OAS), addrS2, addrInfo);
     if (r != PTW_OK) {
-      configFault(e, r, EVT_CLASS_CD, iova);
+      configFault(e, r, addrInfo, EVT_CLASS_CD, iova, ev);
       return false;
     }
-    ctx = s2Ta + (ctx & s2Mask);
+    ctx = addrS2.ta + (ctx & addrS2.mask);
   }
   if (!gread(ctx, cdBuf, CD_BYTES)) {
-    evSet(EVT_F_CD_FETCH);
-    evSetAddr(ctx);
+    ev.type = EVT_F_CD_FETCH;
+    ev.addr = ctx;
     return false;
   }
-  return decodeCd(e, iova);
+  return decodeCd(e, cdBuf, iova, ev);
 }
 
-/** Event of a stage-2 fault on a configuration's address (CLASS `cls`; ADDR = the transaction's IOVA, RnW = read). */
-function configFault(e: usize, r: u32, cls: u32, iova: u64): void {
-  evSetAddr(iova);
-  const record = pStage == 2 ? load<u8>(e, CF_S2_RECORD) != 0 : load<u8>(e, CF_RECORD) != 0;
-  evWalkFault(r, pStage, pAddr, pIpaDesc, cls, 1, record, true);
+/** Event of a stage-2 fault `info` on a configuration's address (CLASS `cls`; ADDR = the transaction's IOVA, RnW = read). */
+function configFault(e: usize, r: u32, info: PtwInfo, cls: u32, iova: u64, ev: EventInfo): void {
+  ev.addr = iova;
+  const record = info.stage == 2 ? load<u8>(e, CF_S2_RECORD) != 0 : load<u8>(e, CF_RECORD) != 0;
+  evWalkFault(ev, r, info, cls, 1, record, true);
 }
 
 /**
  * QEMU 10.0 decode_ste_s2_cfg (IHI 0070 5.2): AArch64 tables (S2AA64 = 0 aborts QEMU 10.0;
  * here C_BAD_STE), a valid S2TG, S2SL0 != 3, effective S2PS = min(S2PS, OAS), S2TTB within
  * it, S2T0SZ in [64 - PS, 39], at most 16 concatenated start tables, little-endian, no
- * stall. The `arch` profile also refuses a start level the input size cannot reach.
+ * stall. The `arch` profile also refuses a start level the input size cannot reach. `ste`:
+ * the STE read (strtab.ts steBuf).
  */
-function decodeS2(e: usize): bool {
-  if (ld(steBuf, STE_S2AA64) == 0) return false;
-  const tg = <u32>ld(steBuf, STE_S2TG);
+function decodeS2(e: usize, ste: usize): bool {
+  if (ld(ste, STE_S2AA64) == 0) return false;
+  const tg = <u32>ld(ste, STE_S2TG);
   const g: u32 = tg == 0 ? 12 : tg == 1 ? 16 : tg == 2 ? 14 : 0;
   if (g == 0) return false;
-  const sl0 = <u32>ld(steBuf, STE_S2SL0);
+  const sl0 = <u32>ld(ste, STE_S2SL0);
   if (sl0 == STE_S2SL0_RESERVED) return false;
-  let psf = <u32>ld(steBuf, STE_S2PS);
+  let psf = <u32>ld(ste, STE_S2PS);
   if (psf > <u32>QEMU_OAS) psf = <u32>QEMU_OAS;
   const ps = oas2bits(psf);
-  const vttb = ld(steBuf, STE_S2TTB) << 4;
+  const vttb = ld(ste, STE_S2TTB) << 4;
   if ((vttb & ~qmask(ps)) != 0) return false;
-  const tsz = <u32>ld(steBuf, STE_S2T0SZ);
+  const tsz = <u32>ld(ste, STE_S2T0SZ);
   if (tsz > 39 || tsz < <u32>(64 - ps)) return false;
   const level = s2StartLevel(sl0, g);
   const cb = concatBits(64 - tsz, level, g);
   if (cb > 0 && (<u32>1 << <u32>cb) > <u32>S2_MAX_CONCAT) return false;
   if ((S.profile & PF_QEMU_BUGS) == 0 && cb <= -<i32>(g - 3)) return false; // start level below the input size
-  if (ld(steBuf, STE_S2ENDI) != 0 || ld(steBuf, STE_S2S) != 0) return false;
+  if (ld(ste, STE_S2ENDI) != 0 || ld(ste, STE_S2S) != 0) return false;
   store<u8>(e, <u8>g, CF_S2_GRANULE);
   store<u8>(e, <u8>tsz, CF_S2_TSZ);
   store<u8>(e, <u8>level, CF_S2_LEVEL);
   store<u8>(e, <u8>ps, CF_S2_PS);
-  store<u8>(e, <u8>ld(steBuf, STE_S2AFFD), CF_S2_AFFD);
-  store<u8>(e, <u8>ld(steBuf, STE_S2R), CF_S2_RECORD);
+  store<u8>(e, <u8>ld(ste, STE_S2AFFD), CF_S2_AFFD);
+  store<u8>(e, <u8>ld(ste, STE_S2R), CF_S2_RECORD);
   store<u64>(e, vttb, CF_VTTB);
   return true;
 }
@@ -248,18 +253,18 @@ export function tg2granule(bits: u32, ttbr: u32): u8 {
  * QEMU decode_cd: AArch64, A=1, S=0, no HTTU; T*SZ 16..39; 4K/16K/64K granules;
  * little-endian. QEMU 10.0 aborts on IPS 6 and 7: C_BAD_CD here. A nested
  * configuration's TTBs are IPAs: `qemu-10.0` translates them now (CLASS = TT faults).
+ * `cd`: the 64 bytes read.
  */
-function decodeCd(e: usize, iova: u64): bool {
-  const cd = cdBuf;
+function decodeCd(e: usize, cd: usize, iova: u64, ev: EventInfo): bool {
   if (ld(cd, CD_V) == 0 || ld(cd, CD_AA64) == 0 || ld(cd, CD_A) == 0 || ld(cd, CD_S) != 0 ||
       ld(cd, CD_HA) != 0 || ld(cd, CD_HD) != 0) {
-    evSet(EVT_C_BAD_CD);
+    ev.type = EVT_C_BAD_CD;
     return false;
   }
   // cfg->oas is a uint8: the reserved IPS encodings (-1) become 255, then MIN(44, .) applies.
   const ips = oas2bits(<u32>ld(cd, CD_IPS));
   if (ips < 0 && (S.profile & PF_V10) != 0) {
-    evSet(EVT_C_BAD_CD);
+    ev.type = EVT_C_BAD_CD;
     return false;
   }
   let oas = ips & 0xff;
@@ -279,30 +284,30 @@ function decodeCd(e: usize, iova: u64): bool {
     if (disabled != 0) continue;
     const tsz = <u32>ld(cd, CD_T0SZ + sh);
     if (tsz < 16 || tsz > 39) {
-      evSet(EVT_C_BAD_CD);
+      ev.type = EVT_C_BAD_CD;
       return false;
     }
     const g = tg2granule(<u32>ld(cd, CD_TG0 + sh), <u32>i);
     if ((g != 12 && g != 14 && g != 16) || ld(cd, CD_ENDI) != 0) {
-      evSet(EVT_C_BAD_CD);
+      ev.type = EVT_C_BAD_CD;
       return false;
     }
     store<u8>(tt, <u8>tsz, TT_TSZ);
     store<u8>(tt, g, TT_GRANULE);
     const ttb = ld(cd, CD_TTB0_QEMU + i * CD_TTB_STRIDE) << 4;
     if ((ttb & ~qmask(oas)) != 0) {
-      evSet(EVT_C_BAD_CD);
+      ev.type = EVT_C_BAD_CD;
       return false;
     }
     let tpa = ttb;
     if (s2ttb) {
-      ptwInfoReset();
-      const r = s2Translate(e, ttb, ACC_READ, oas);
+      addrInfo.reset();
+      const r = s2Translate(e, ttb, ACC_READ, oas, addrS2, addrInfo);
       if (r != PTW_OK) {
-        configFault(e, r, EVT_CLASS_TT, iova);
+        configFault(e, r, addrInfo, EVT_CLASS_TT, iova, ev);
         return false;
       }
-      tpa = s2Ta + (ttb & s2Mask);
+      tpa = addrS2.ta + (ttb & addrS2.mask);
     }
     store<u64>(e + CF_TTB + <usize>(i << 3), tpa);
     const had = <u8>ld(cd, CD_HAD0 + i * CD_TTB_STRIDE);

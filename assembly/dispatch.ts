@@ -4,7 +4,10 @@
 // TLBI_NH_* go to the backends holding the ASID (all of them when unknown) with the
 // backend's VMID, CFGI_CD*/ATC_INV go to the device's backend with its physical SID,
 // CFGI_STE* install the guest STE (checked as iommufd checks it) on the backend.
-// Output is a log of FW_* records in guest order that the host hands to backends.
+// Output: each backend's entries contiguous in the form it receives them, tagged with
+// their guest command (FWH_*, FWT_*); at the end of a window (a CMD_SYNC with entries
+// pending, a full window, the end of the queue) one host call (fwd_flush) hands them to
+// the backends and answers which entry failed, or that a backend answers later.
 
 import { ex, ld, dp, fmask } from "./bits";
 import { halloc } from "./heap";
@@ -27,11 +30,15 @@ import { CD_BYTES, CD_V, CD_ASID, L1CD_V, L1CD_L2PTR, L1CD_L2PTR_SHIFT } from ".
 import { EVT_SID, EVT_BYTES } from "../src/arch/events";
 import { CERROR_NONE, CERROR_ILL } from "../src/arch/registers";
 import {
-  FW_BACKEND, FW_KIND, FW_FLAGS, FWF_PSID, LEARN_CD_LIMIT, MAX_BACKENDS, MAX_VDEVS, FW_SEQ, FW_CONS, FW_PSID, FW_W0, FW_W1, FW_BYTES, FW_CAPACITY, FWK_INV, FWK_STE, FWK_ERROR,
-  CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
+  LEARN_CD_LIMIT, MAX_BACKENDS, MAX_VDEVS, FW_CAPACITY, FWK_INV, FWK_STE,
+  FWH_COUNT, FWH_STES, FWH_ENTRIES, FWH_TAGS, FWH_PSIDS, FWH_BYTES, FW_ENTRY_BYTES, FWT_STE, FWT_PSID, FWT_INDEX,
+  FWR_PENDING, FWR_ERROR, CQ_IDLE, CQ_FORWARD, ST_FORWARDED, ST_FILTERED, ST_BROADCAST_TLBI, ST_TARGETED_TLBI,
 } from "../src/arch/abi";
 import { T_FORWARD, T_VASID_LEARN, T_BACKEND_EVENT } from "../src/arch/trace-events";
 
+// @ts-ignore: decorator
+@external("env", "fwd_flush")
+declare function fwd_flush(limit: u32): i32;
 
 export let dispatchOn = false;
 export let fwdCount: u32 = 0;
@@ -57,8 +64,17 @@ let vasid: usize = 0; // u32 backend mask per ASID
 let learned: usize = 0; // u16 list of ASIDs with a non-zero mask
 let nLearned: u32 = 0;
 
-let log: usize = 0;
-let seq: u32 = 0;
+/** Per-backend output header (FWH_*); each backend's areas are allocated when it is set. */
+const outHdr = memory.data(MAX_BACKENDS * FWH_BYTES);
+/** CMDQ_CONS of each forwarding command of the window, by command index (FWT_INDEX). */
+let cmdCons: usize = 0;
+/** Forwarding commands in the window so far (the next command index). */
+let nCmd: u32 = 0;
+/** A command error behind the window's entries: its command index (FWT_INDEX when none), CONS, error and opcode. */
+let errAt: u32 = FWT_INDEX;
+let errCons: u32 = 0;
+let errCode: u32 = 0;
+let errType: u32 = 0;
 
 export function dispatchInit(): void {
   vdevSid = halloc(MAX_VDEVS * 4);
@@ -66,14 +82,24 @@ export function dispatchInit(): void {
   vdevPsid = halloc(MAX_VDEVS * 4);
   vasid = halloc(65536 * 4, 64);
   learned = halloc(65536 * 2);
-  log = halloc(<usize>FW_CAPACITY * FW_BYTES, 64);
+  cmdCons = halloc(<usize>FW_CAPACITY * 4);
 }
 
-export function logPtr(): usize { return log; }
+export function outPtr(): usize { return outHdr; }
 
 /** Sets the backends (physical SMMUs) and the VMID this VM has on each. */
 export function setBackend(index: u32, vmid: u32): bool {
   if (index >= <u32>MAX_BACKENDS || vmid > 0xffff) return false;
+  const h = outHdr + <usize>(index * FWH_BYTES);
+  if (load<u32>(h, FWH_ENTRIES) == 0) {
+    const ent = halloc(<usize>FW_CAPACITY * FW_ENTRY_BYTES, 64);
+    const tags: usize = ent == 0 ? 0 : halloc(<usize>FW_CAPACITY * 4);
+    const psids: usize = tags == 0 ? 0 : halloc(<usize>FW_CAPACITY * 4);
+    if (psids == 0) return false;
+    store<u32>(h, <u32>ent, FWH_ENTRIES);
+    store<u32>(h, <u32>tags, FWH_TAGS);
+    store<u32>(h, <u32>psids, FWH_PSIDS);
+  }
   store<u32>(vmids + (<usize>index << 2), vmid);
   if (index >= nBackends) nBackends = index + 1;
   allMask = nBackends == 32 ? 0xffffffff : (<u32>1 << nBackends) - 1;
@@ -229,29 +255,34 @@ export function pause(): u32 {
 }
 
 /**
- * Completes a forwarding window once the host sent the log. `failIndex` < 0: every entry
- * took effect. Otherwise the entry at that index failed (or is an error marker): CONS
- * goes back to its command, which gets CERROR_ILL (or the marker's error); consumption
- * resumes from there once the guest acknowledges the error.
+ * Completes a forwarding window once the host sent it. `result` FWR_DONE (or any value
+ * naming no entry): every entry took effect. FWR_ERROR: every entry sent took effect and
+ * the command error behind them is raised. Otherwise the entry `result` (backend *
+ * FW_CAPACITY + position) failed: CONS goes back to its command, which gets CERROR_ILL
+ * (opcode: the entry's; CFGI_STE for an install). Consumption resumes from there once the
+ * guest acknowledges the error.
  */
-export function fwdDone(failIndex: i32): void {
-  if (failIndex < 0 || <u32>failIndex >= fwdCount) {
+export function fwdDone(result: i32): void {
+  if (result == FWR_ERROR && errAt != FWT_INDEX) {
+    const cons = errCons, err = errCode, type = errType;
+    S.cmdqCons = cons;
+    endWindow();
+    raiseCommandError(err, type);
+    return;
+  }
+  const b = <u32>result / <u32>FW_CAPACITY;
+  const pos = <u32>result % <u32>FW_CAPACITY;
+  if (result < 0 || b >= nBackends || pos >= load<u32>(outHdr + <usize>(b * FWH_BYTES), FWH_COUNT)) {
     endWindow();
     return;
   }
-  const r = log + <usize>(<u32>failIndex * FW_BYTES);
-  const kind = <u32>load<u8>(r, FW_KIND);
-  let err: u32 = CERROR_ILL;
-  let type: u32 = <u32>ex(load<u64>(r, FW_W0), CMD_OPCODE);
-  if (kind == FWK_ERROR) {
-    err = <u32>load<u64>(r, FW_W0);
-    type = <u32>load<u64>(r, FW_W1);
-  } else if (kind == FWK_STE) {
-    type = CMD_CFGI_STE;
-  }
-  S.cmdqCons = load<u32>(r, FW_CONS);
+  const h = outHdr + <usize>(b * FWH_BYTES);
+  const tag = load<u32>(<usize>load<u32>(h, FWH_TAGS) + (<usize>pos << 2));
+  const e0 = load<u64>(<usize>load<u32>(h, FWH_ENTRIES) + <usize>(pos * FW_ENTRY_BYTES));
+  const type: u32 = (tag & FWT_STE) != 0 ? CMD_CFGI_STE : <u32>ex(e0, CMD_OPCODE);
+  S.cmdqCons = load<u32>(cmdCons + (<usize>(tag & FWT_INDEX) << 2));
   endWindow();
-  raiseCommandError(err, type);
+  raiseCommandError(CERROR_ILL, type);
 }
 
 /** CMDQ_CONS as the guest reads it: held at the first command with forwarded entries until they are done. */
@@ -259,42 +290,63 @@ export function visibleCons(cons: u32): u32 {
   return holdCons >= 0 ? <u32>holdCons : cons;
 }
 
-/** Ends a forwarding window (after the host flushed the log, or gave up on it). */
+/**
+ * Hands the window to the host: one call, in which the host gives each backend its
+ * entries and checks the results. Returns CQ_IDLE when the window is complete (a failed
+ * record raised its command error) and consumption may go on, CQ_FORWARD when a backend
+ * answers later (the window stays held until fwd_done).
+ */
+export function forward(): u32 {
+  const r = fwd_flush(errAt);
+  if (r == FWR_PENDING) return pause();
+  fwdDone(r);
+  return CQ_IDLE;
+}
+
+/** Ends a forwarding window (after the host sent it, or gave up on it). */
 export function endWindow(): void {
+  for (let b: u32 = 0; b < nBackends; b++) {
+    const h = outHdr + <usize>(b * FWH_BYTES);
+    store<u32>(h, 0, FWH_COUNT);
+    store<u32>(h, 0, FWH_STES);
+  }
   fwdCount = 0;
   fwdBusy = false;
   holdCons = -1;
-  seq = 0;
+  nCmd = 0;
+  errAt = FWT_INDEX;
 }
 
-function emit(b: u32, kind: u32, flags: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
+/** One entry for backend `b`, of the command being dispatched (index nCmd): `psidTag` FWT_PSID with `psid`, or 0. */
+// @ts-ignore: decorator
+@inline function emit(b: u32, kind: u32, psidTag: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
   if (fwdCount == 0) holdCons = <i64>cons;
-  const r = log + <usize>(fwdCount * FW_BYTES);
-  store<u8>(r, <u8>b, FW_BACKEND);
-  store<u8>(r, <u8>kind, FW_KIND);
-  store<u8>(r, <u8>flags, FW_FLAGS);
-  store<u32>(r, seq, FW_SEQ);
-  store<u32>(r, cons, FW_CONS);
-  store<u32>(r, psid, FW_PSID);
-  store<u64>(r, e0, FW_W0);
-  store<u64>(r, e1, FW_W1);
+  const h = outHdr + <usize>(b * FWH_BYTES);
+  const c = load<u32>(h, FWH_COUNT);
+  const p = <usize>load<u32>(h, FWH_ENTRIES) + <usize>(c * FW_ENTRY_BYTES);
+  store<u64>(p, e0);
+  store<u64>(p, e1, 8);
+  store<u32>(<usize>load<u32>(h, FWH_TAGS) + (<usize>c << 2), nCmd | psidTag | (kind == FWK_STE ? FWT_STE : 0));
+  if (psidTag != 0) store<u32>(<usize>load<u32>(h, FWH_PSIDS) + (<usize>c << 2), psid);
+  store<u32>(h, c + 1, FWH_COUNT);
+  if (kind == FWK_STE) store<u32>(h, load<u32>(h, FWH_STES) + 1, FWH_STES);
   fwdCount++;
-  S.bump(ST_FORWARDED);
   if (traceOn) tr(T_FORWARD, b, kind, psid, e0, e1);
 }
 
-/** Marker for a command error found while entries were pending; raised when they are done. */
+/** The command being dispatched forwarded entries: it gets the next command index, with its CONS. */
+// @ts-ignore: decorator
+@inline function commitCommand(cons: u32): void {
+  store<u32>(cmdCons + (<usize>nCmd << 2), cons);
+  nCmd++;
+}
+
+/** A command error found while entries were pending: raised when they are done (FWR_ERROR), nothing from it on is sent. */
 export function appendError(err: u32, cons: u32, type: u32): void {
-  const r = log + <usize>(fwdCount * FW_BYTES);
-  store<u8>(r, 0xff, FW_BACKEND);
-  store<u8>(r, FWK_ERROR, FW_KIND);
-  store<u8>(r, 0, FW_FLAGS);
-  store<u32>(r, seq, FW_SEQ);
-  store<u32>(r, cons, FW_CONS);
-  store<u32>(r, 0, FW_PSID);
-  store<u64>(r, <u64>err, FW_W0);
-  store<u64>(r, <u64>type, FW_W1);
-  fwdCount++;
+  errAt = nCmd;
+  errCons = cons;
+  errCode = err;
+  errType = type;
 }
 
 // @ts-ignore: decorator
@@ -346,7 +398,7 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
       if (i < 0) break;
       const b = load<u32>(vdevBackend + (<usize>i << 2));
       const psid = load<u32>(vdevPsid + (<usize>i << 2));
-      emit(b, FWK_INV, FWF_PSID, cons, psid, dp(w0, CMD_SID, <u64>psid), w1);
+      emit(b, FWK_INV, FWT_PSID, cons, psid, dp(w0, CMD_SID, <u64>psid), w1);
       if (type != CMD_ATC_INV) learnFrom(vsid, b);
       break;
     }
@@ -372,14 +424,40 @@ export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
       break;
     }
   }
+  countForwarded(fwdCount - before); // (entries taken back below were counted too)
   if (err != CERROR_NONE) {
-    fwdCount = before; // the failing command takes no effect on the backends
+    unemit(before); // the failing command takes no effect on the backends
     if (fwdCount == 0) holdCons = -1;
   } else if (fwdCount == before) {
     S.bump(ST_FILTERED);
+  } else {
+    commitCommand(cons);
   }
-  seq++;
   return err;
+}
+
+/** ST_FORWARDED += n (once per command rather than per entry). */
+// @ts-ignore: decorator
+@inline function countForwarded(n: u32): void {
+  const p = S.stats + ST_FORWARDED;
+  store<u64>(p, load<u64>(p) + <u64>n);
+}
+
+/** Takes back the entries of the command being dispatched (the last ones of each backend, tagged nCmd). */
+function unemit(before: u32): void {
+  for (let b: u32 = 0; b < nBackends && fwdCount > before; b++) {
+    const h = outHdr + <usize>(b * FWH_BYTES);
+    const tags = <usize>load<u32>(h, FWH_TAGS);
+    let c = load<u32>(h, FWH_COUNT);
+    while (c > 0) {
+      const tag = load<u32>(tags + (<usize>(c - 1) << 2));
+      if ((tag & FWT_INDEX) != nCmd) break;
+      c--;
+      fwdCount--;
+      if ((tag & FWT_STE) != 0) store<u32>(h, load<u32>(h, FWH_STES) - 1, FWH_STES);
+    }
+    store<u32>(h, c, FWH_COUNT);
+  }
 }
 
 /** CFGI_STE for passthrough device `i`: the guest STE, checked as iommufd checks a nested STE, then installed. */
@@ -393,7 +471,7 @@ function installSte(i: u32, cons: u32): u32 {
     s1 = load<u64>(steBuf, 8);
   }
   if (!nestable(s0, s1)) return CERROR_ILL;
-  emit(b, FWK_STE, FWF_PSID, cons, psid, s0, s1);
+  emit(b, FWK_STE, FWT_PSID, cons, psid, s0, s1);
   learnFrom(vsid, b);
   return CERROR_NONE;
 }
@@ -413,11 +491,12 @@ function nestable(s0: u64, s1: u64): bool {
  * table starts empty; with SMMUEN = 1 every passthrough device, in ascending vSID
  * order, gets its guest STE installed (the CFGI_STE check; an STE that fails it is
  * skipped, no command caused it) and its CDs' ASIDs learned as for CFGI_STE. Returns
- * CQ_FORWARD when the log holds installs for the host to send, else 0.
+ * CQ_FORWARD when the window holds installs for the host to send, else 0.
  */
 export function arrive(smmuEnabled: bool): u32 {
   forgetAll();
   if (!smmuEnabled) return 0;
+  const before = fwdCount;
   for (let i: u32 = 0; i < nVdev; i++) {
     const vsid = sidAt(i);
     let s0: u64 = 0, s1: u64 = 0;
@@ -427,9 +506,11 @@ export function arrive(smmuEnabled: bool): u32 {
     }
     if (!nestable(s0, s1)) continue;
     const b = load<u32>(vdevBackend + (<usize>i << 2));
-    emit(b, FWK_STE, FWF_PSID, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
+    emit(b, FWK_STE, FWT_PSID, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
+    commitCommand(S.cmdqCons); // each install its own: a refused one is skipped
     learnFrom(vsid, b);
   }
+  countForwarded(fwdCount - before);
   return fwdCount > 0 ? CQ_FORWARD : 0;
 }
 

@@ -5,6 +5,7 @@ import * as S from "./state";
 import { addRam as gAddRam, setHostMemory } from "./guestmem";
 import { cmdqStageInit } from "./cmdq";
 import { configInit, setDevice, cfgEntry, CF_CACHED, getConfig } from "./config";
+import { unrecorded } from "./evtq";
 import { iotlbInit, iotlbCount, iotlbInsert, entryAt } from "./iotlb";
 import { translateInit, translate as xlate, translateBatch, batchPtr, dmaBufPtr, dmaRun, xo } from "./translate";
 import * as X from "./translate";
@@ -83,8 +84,8 @@ export function vdev_has_psid(backend: u32, psid: u32): bool { return D.vdevHasP
 export function vasid_mask(asid: u32): u32 { return D.vasidMask(asid); }
 export function wildcard_mask(): u32 { return D.wildcardMask(); }
 export function set_vasid_table(on: bool): void { D.setVasidTable(on); }
-export function fwd_log_ptr(): usize { return D.logPtr(); }
 export function fwd_count(): u32 { return D.fwdCount; }
+export function fwd_out_ptr(): usize { return D.outPtr(); }
 
 export function fwd_done(failIndex: i32): void { D.fwdDone(failIndex); }
 
@@ -130,5 +131,5 @@ export function debug_config_cached(sid: u32): bool {
 
 /** Decodes and caches the configuration of `sid` now (as a translation would); false on a decode error. */
 export function debug_config_load(sid: u32): bool {
-  return getConfig(sid, 0) != 0;
+  return getConfig(sid, 0, unrecorded) != 0;
 }

@@ -4,6 +4,8 @@
 // them. Stage 2 (QEMU 10.0 smmu_ptw_64_s2, IHI 0070 5.2 / Arm ARM D8): start level
 // from S2SL0, concatenated start tables, S2AP, S2AFFD, S2PS. Nested: stage-1 table
 // addresses through stage 2 (s2Translate: the IOTLB's ASID-less entries, then a walk).
+// Results go to a TlbEntry, faults to a PtwInfo, both passed by the caller (translate.ts
+// owns the transaction's, config.ts those of a nested configuration's decode).
 
 import * as S from "./state";
 import { ex, qmask } from "./bits";
@@ -16,39 +18,34 @@ import { PTE_BYTES, PTE_VALID, PTE_TYPE, PTE_TYPE_TABLE, PTE_TYPE_PAGE, PTE_TYPE
 import { ACC_READ, ACC_WRITE, ST_WALK_READS, PF_AF, PF_ADDR_SIZE, PF_QEMU_BUGS, PF_V10 } from "../src/arch/abi";
 import { T_GET_PTE, T_PTW_LEVEL, T_PTW_INVALID_PTE, T_PTW_PAGE_PTE, T_PTW_BLOCK_PTE } from "../src/arch/trace-events";
 
-import { PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION } from "./walkerr";
-export { PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION };
+import { PtwInfo, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION } from "./walkerr";
+export { PtwInfo, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_SIZE, PTW_ERR_ACCESS, PTW_ERR_PERMISSION };
 
-// Walk result (QEMU SMMUTLBEntry / SMMUPTWEventInfo)
-export let wIova: u64 = 0; // IOVA of the block (key)
-export let wTa: u64 = 0; // translated address of the block
-export let wMask: u64 = 0;
-export let wPerm: u32 = 0;
-export let wLevel: u32 = 0;
-export let wGranule: u32 = 0;
-export let wPperm: u32 = 0; // stage-2 permissions of a nested result (QEMU parent_perm)
+/**
+ * A translated block (QEMU SMMUTLBEntry): what walk, walkS2 and s2Translate fill for
+ * their caller, which owns it (allocated once, passed down).
+ */
+// @ts-ignore: decorator
+@unmanaged export class TlbEntry {
+  iova: u64 = 0; // IOVA (or IPA) of the block (key)
+  ta: u64 = 0; // translated address of the block
+  mask: u64 = 0;
+  perm: u32 = 0;
+  pperm: u32 = 0; // stage-2 permissions of a nested result (QEMU parent_perm)
+  level: u32 = 0;
+  granule: u32 = 0;
 
-// Fault information (QEMU SMMUPTWEventInfo): the stage it is reported at, the address
-// for the record's ADDR2 field (descriptor PA of an external abort, IPA of a stage-2
-// fault, 0 otherwise) and whether it happened while translating a descriptor address.
-export let pStage: u32 = 1;
-export let pAddr: u64 = 0;
-export let pIpaDesc = false;
-
-// Output of s2Translate / walkS2 (an entry of QEMU's IOTLB for an IPA).
-export let s2Iova: u64 = 0;
-export let s2Ta: u64 = 0;
-export let s2Mask: u64 = 0;
-export let s2Perm: u32 = 0;
-export let s2Pperm: u32 = 0;
-export let s2Level: u32 = 0;
-export let s2Granule: u32 = 0;
-
-/** Resets the fault information before a translation (QEMU's zeroed ptw_info). */
-export function ptwInfoReset(): void {
-  pStage = 1;
-  pAddr = 0;
-  pIpaDesc = false;
+  /** The block of `addr` (its bits above `mask`) at level `level` of a `granule` table. */
+  // @ts-ignore: decorator
+  @inline set(addr: u64, ta: u64, mask: u64, perm: u32, pperm: u32, level: u32, granule: u32): void {
+    this.iova = addr & ~mask;
+    this.ta = ta;
+    this.mask = mask;
+    this.perm = perm;
+    this.pperm = pperm;
+    this.level = level;
+    this.granule = granule;
+  }
 }
 
 /** Shift of the region one descriptor at `level` maps (QEMU level_shift). */
@@ -109,15 +106,16 @@ export function selectTt(cfg: usize, iova: u64): i32 {
 }
 
 /**
- * Walks table `t` of `cfg` for `iova`; PTW_OK fills w*. On a nested configuration the
+ * Walks table `t` of `cfg` for `iova`; PTW_OK fills `out`, a fault `info`. On a nested configuration the
  * table addresses are IPAs: the `qemu-10.0` profile translates each table's base address
  * through stage 2 and reads its descriptors at that PA + offset, reporting a stage-2
  * fault there as a stage-1 one (QEMU 10.0); `arch` translates every descriptor address
- * and reports such faults at stage 2 (IHI 0070 3.4, 7.3.12).
+ * and reports such faults at stage 2 (IHI 0070 3.4, 7.3.12); `s2` receives those
+ * translations (scratch for the caller).
  */
-export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
+export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, s2: TlbEntry, info: PtwInfo): u32 {
   const tt = cfg + CF_TT + <usize>(t << 2);
-  pStage = 1;
+  info.stage = 1;
   if (load<u8>(tt, TT_DISABLED) != 0) return PTW_ERR_TRANSLATION;
   const granule = <u32>load<u8>(tt, TT_GRANULE);
   const tsz = <u32>load<u8>(tt, TT_TSZ);
@@ -140,21 +138,15 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
     const offset = ((iova & qmask(<i32>inputsize)) >> <u64>shift) & ((<u64>1 << <u64>stride) - 1);
     let pteAddr = base + offset * PTE_BYTES;
     if (perDescriptor) {
-      // arch: every descriptor address is an IPA
-      const r = s2Translate(cfg, pteAddr, ACC_READ, S2_IAS_ARCH);
-      if (r != PTW_OK) {
-        pIpaDesc = true;
-        if (pStage == 2 && r != PTW_ERR_WALK_EABT) pAddr = pteAddr;
-        return r;
-      }
-      pteAddr = s2Ta + (pteAddr & s2Mask);
-      pStage = 1;
+      const r = descriptorIpa(cfg, pteAddr, s2, info);
+      if (r != PTW_OK) return r;
+      pteAddr = s2.ta + (pteAddr & s2.mask);
     }
     const pte = gread64(pteAddr);
     S.bump(ST_WALK_READS);
     if (!readOk) {
-      pAddr = pteAddr;
-      pStage = 1;
+      info.addr = pteAddr;
+      info.stage = 1;
       return PTW_ERR_WALK_EABT;
     }
     if (traceOn) {
@@ -174,18 +166,9 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
       // table addresses: checked by the architecture, not by QEMU 10.0
       if ((checks & (PF_ADDR_SIZE | PF_QEMU_BUGS)) == PF_ADDR_SIZE && (base & oasMask) != 0) return PTW_ERR_ADDR_SIZE;
       if (nested && !perDescriptor) {
-        // QEMU 10.0 translate_table_addr_ipa: the base only, through stage 2 with the CD's IPS as
-        // the input bound; a failure keeps the stage-2 fault type but is reported at stage 1
-        const ipa = base;
-        const r = s2Translate(cfg, ipa, ACC_READ, oasBits);
-        if (r != PTW_OK) {
-          pIpaDesc = true;
-          pStage = 1;
-          pAddr = ipa;
-          return r;
-        }
-        base = s2Ta + (ipa & s2Mask);
-        pStage = 1;
+        const r = tableIpa(cfg, base, oasBits, s2, info);
+        if (r != PTW_OK) return r;
+        base = s2.ta + (base & s2.mask);
       }
       level++;
       continue;
@@ -196,24 +179,60 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32): u32 {
       gpa = pteAddress(pte, shift);
       if (traceOn) tr(T_PTW_BLOCK_PTE, 1, level, base, pteAddr, pte, iova, gpa, (mask + 1) >> 20);
     }
-    // the architecture: address size, access flag (unless CD.AFFD), permission; QEMU 10.0
-    // checks the address size last
-    const sizeFault = (checks & PF_ADDR_SIZE) != 0 && (gpa & oasMask) != 0;
-    if (sizeFault && (checks & PF_QEMU_BUGS) == 0) return PTW_ERR_ADDR_SIZE;
-    if ((checks & PF_AF) != 0 && ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_AFFD) == 0) return PTW_ERR_ACCESS;
-    const ap = <u32>ex(pte, PTE_AP);
-    if (write && (ap & AP_RDONLY) != 0) return PTW_ERR_PERMISSION;
-    if (sizeFault) return PTW_ERR_ADDR_SIZE;
-    wTa = gpa;
-    wIova = iova & ~mask;
-    wMask = mask;
-    wPerm = (ap & AP_RDONLY) != 0 ? ACC_READ : ACC_READ | ACC_WRITE;
-    wPperm = wPerm;
-    wLevel = level;
-    wGranule = granule;
+    const fault = leafFault(cfg, pte, gpa, oasMask, write);
+    if (fault != PTW_OK) return fault;
+    const perm = (<u32>ex(pte, PTE_AP) & AP_RDONLY) != 0 ? ACC_READ : ACC_READ | ACC_WRITE;
+    out.set(iova, gpa, mask, perm, perm, level, granule);
     return PTW_OK;
   }
   return PTW_ERR_TRANSLATION;
+}
+
+/**
+ * The checks of a stage-1 leaf descriptor `pte` with output `gpa`: the architecture's
+ * address size, access flag (unless CD.AFFD), then permission; QEMU 10.0 checks the
+ * address size last.
+ */
+// @ts-ignore: decorator
+@inline function leafFault(cfg: usize, pte: u64, gpa: u64, oasMask: u64, write: bool): u32 {
+  const checks = S.profile;
+  const sizeFault = (checks & PF_ADDR_SIZE) != 0 && (gpa & oasMask) != 0;
+  if (sizeFault && (checks & PF_QEMU_BUGS) == 0) return PTW_ERR_ADDR_SIZE;
+  if ((checks & PF_AF) != 0 && ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_AFFD) == 0) return PTW_ERR_ACCESS;
+  if (write && (<u32>ex(pte, PTE_AP) & AP_RDONLY) != 0) return PTW_ERR_PERMISSION;
+  if (sizeFault) return PTW_ERR_ADDR_SIZE;
+  return PTW_OK;
+}
+
+/**
+ * `arch`, nested: descriptor address `pteAddr` is an IPA, translated through stage 2
+ * into `s2`; a fault is reported at its stage with CLASS = TT (ADDR2 = the IPA unless
+ * an external abort).
+ */
+function descriptorIpa(cfg: usize, pteAddr: u64, s2: TlbEntry, info: PtwInfo): u32 {
+  const r = s2Translate(cfg, pteAddr, ACC_READ, S2_IAS_ARCH, s2, info);
+  if (r != PTW_OK) {
+    info.ipaDesc = true;
+    if (info.stage == 2 && r != PTW_ERR_WALK_EABT) info.addr = pteAddr;
+    return r;
+  }
+  info.stage = 1;
+  return PTW_OK;
+}
+
+/**
+ * QEMU 10.0 translate_table_addr_ipa: a nested walk's next table base `ipa` (not each
+ * descriptor) through stage 2 into `s2`, with the CD's IPS (`oasBits`) as the input
+ * bound; a failure keeps the stage-2 fault type but is reported at stage 1.
+ */
+function tableIpa(cfg: usize, ipa: u64, oasBits: i32, s2: TlbEntry, info: PtwInfo): u32 {
+  const r = s2Translate(cfg, ipa, ACC_READ, oasBits, s2, info);
+  info.stage = 1;
+  if (r != PTW_OK) {
+    info.ipaDesc = true;
+    info.addr = ipa;
+  }
+  return r;
 }
 
 /** The input bound of a descriptor-address translation in the `arch` profile: the SMMU's IAS (= OAS, 44 bits). */
@@ -221,12 +240,12 @@ export const S2_IAS_ARCH: i32 = 44;
 
 /**
  * Stage-2 walk of `ipa` for configuration `cfg` (QEMU 10.0 smmu_ptw_64_s2); PTW_OK fills
- * s2*. The start table: `qemu-10.0` masks the concatenated table's offset away again
+ * `out`, a fault `info`. The start table: `qemu-10.0` masks the concatenated table's offset away again
  * (so every IPA is looked up in the first table, and a start level deeper than the IPA
  * size needs reads the table at 0), `arch` indexes the concatenated tables.
  */
-export function walkS2(cfg: usize, ipa: u64, access: u32): u32 {
-  pStage = 2;
+export function walkS2(cfg: usize, ipa: u64, access: u32, out: TlbEntry, info: PtwInfo): u32 {
+  info.stage = 2;
   const granule = <u32>load<u8>(cfg, CF_S2_GRANULE);
   const inputsize = 64 - <u32>load<u8>(cfg, CF_S2_TSZ);
   let level = <u32>load<u8>(cfg, CF_S2_LEVEL);
@@ -241,7 +260,7 @@ export function walkS2(cfg: usize, ipa: u64, access: u32): u32 {
   if ((S.profile & PF_QEMU_BUGS) != 0) base = (vttb + idx * tableBytes) & ~indexmask;
   else base = (vttb & ~indexmask) + idx * tableBytes;
   if (ipa >= (<u64>1 << <u64>inputsize)) {
-    pAddr = ipa;
+    info.addr = ipa;
     return PTW_ERR_TRANSLATION;
   }
   const need: u32 = (access & ACC_WRITE) != 0 ? ACC_WRITE : ACC_READ;
@@ -253,7 +272,7 @@ export function walkS2(cfg: usize, ipa: u64, access: u32): u32 {
     const pte = gread64(pteAddr);
     S.bump(ST_WALK_READS);
     if (!readOk) {
-      pAddr = pteAddr;
+      info.addr = pteAddr;
       return PTW_ERR_WALK_EABT;
     }
     if (traceOn) {
@@ -276,22 +295,16 @@ export function walkS2(cfg: usize, ipa: u64, access: u32): u32 {
       else tr(T_PTW_BLOCK_PTE, 2, level, base, pteAddr, pte, ipa, gpa, (mask + 1) >> 20);
     }
     // access flag (unless STE.S2AFFD), then S2AP, then the S2PS output bound (IHI 0070 5.2)
-    pAddr = ipa;
+    info.addr = ipa;
     if (ex(pte, PTE_AF) == 0 && load<u8>(cfg, CF_S2_AFFD) == 0) return PTW_ERR_ACCESS;
     const s2ap = <u32>ex(pte, PTE_AP);
     if ((s2ap & need) == 0) return PTW_ERR_PERMISSION;
     if ((gpa & ~qmask(ps)) != 0) return PTW_ERR_ADDR_SIZE;
-    pAddr = 0;
-    s2Ta = gpa;
-    s2Iova = ipa & ~mask;
-    s2Mask = mask;
-    s2Perm = s2ap;
-    s2Pperm = s2ap;
-    s2Level = level;
-    s2Granule = granule;
+    info.addr = 0;
+    out.set(ipa, gpa, mask, s2ap, s2ap, level, granule);
     return PTW_OK;
   }
-  pAddr = ipa;
+  info.addr = ipa;
   return PTW_ERR_TRANSLATION;
 }
 
@@ -299,34 +312,29 @@ export function walkS2(cfg: usize, ipa: u64, access: u32): u32 {
  * QEMU 10.0 smmu_translate for a stage-2-only lookup (a stage-2 STE's transaction, or a
  * nested configuration's CD or table address): the IOTLB's entries of (no ASID, VMID),
  * else a walk inserted there. `ias`: input addresses at or above 2^ias are a stage-1
- * address size fault (QEMU checks the configuration's current OAS). PTW_OK fills s2*.
+ * address size fault (QEMU checks the configuration's current OAS). PTW_OK fills `out`,
+ * a fault `info`.
  */
-export function s2Translate(cfg: usize, ipa: u64, access: u32, ias: i32): u32 {
+export function s2Translate(cfg: usize, ipa: u64, access: u32, ias: i32, out: TlbEntry, info: PtwInfo): u32 {
   const vmid = load<u32>(cfg, CF_VMID);
   const granule = <u32>load<u8>(cfg, CF_S2_GRANULE);
   const hit = lookup(KEY_NONE, vmid, ipa, granule, <u32>load<u8>(cfg, CF_S2_TSZ));
   if (hit != 0) {
     const perm = <u32>load<u8>(hit, IE_PERM), pperm = <u32>load<u8>(hit, IE_PPERM);
-    const ok = hitAllows(perm, pperm, access, false);
+    const ok = hitAllows(perm, pperm, access, false, info);
     if (ok == HIT_OK) {
-      s2Ta = load<u64>(hit, IE_TA);
-      s2Mask = load<u64>(hit, IE_MASK);
-      s2Iova = ipa & ~s2Mask;
-      s2Perm = perm;
-      s2Pperm = pperm;
-      s2Level = <u32>load<u8>(hit, IE_LEVEL);
-      s2Granule = <u32>load<u8>(hit, IE_GRANULE);
+      out.set(ipa, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), perm, pperm, <u32>load<u8>(hit, IE_LEVEL), <u32>load<u8>(hit, IE_GRANULE));
       return PTW_OK;
     }
     if (ok != HIT_WALK) return PTW_ERR_PERMISSION;
   }
   if (ipa >= (<u64>1 << <u64>(ias & 63))) {
-    pStage = 1;
-    pAddr = 0;
+    info.stage = 1;
+    info.addr = 0;
     return PTW_ERR_ADDR_SIZE;
   }
-  const r = walkS2(cfg, ipa, access);
-  if (r == PTW_OK) iotlbInsert(KEY_NONE, vmid, s2Iova, (s2Granule - 10) >> 1, s2Level, s2Ta, s2Mask, s2Perm, s2Pperm, s2Granule);
+  const r = walkS2(cfg, ipa, access, out, info);
+  if (r == PTW_OK) iotlbInsert(KEY_NONE, vmid, out.iova, (out.granule - 10) >> 1, out.level, out.ta, out.mask, out.perm, out.pperm, out.granule);
   return r;
 }
 
@@ -338,30 +346,30 @@ export const HIT_FAULT: u32 = 2;
  * Whether a cached entry serves `access` (`s1`: the entry has stage-1 permissions, i.e.
  * an ASID). QEMU (7.2 and 10.0) checks writes only, against both stages' permissions,
  * and reports a refused write at stage 1 when the stage-1 permission lacks it, else at
- * stage 2 (pStage; ADDR2 = 0). `arch` refuses at stage 1 what the stage-1 permission
+ * stage 2 (`info`; ADDR2 = 0). `arch` refuses at stage 1 what the stage-1 permission
  * lacks and walks again for what only stage 2 refuses (the walk reports the architected
  * stage-2 fault with its IPA).
  */
 // @ts-ignore: decorator
-@inline export function hitAllows(perm: u32, pperm: u32, access: u32, s1: bool): u32 {
+@inline export function hitAllows(perm: u32, pperm: u32, access: u32, s1: bool, info: PtwInfo): u32 {
   const need: u32 = (access & ACC_WRITE) != 0 ? ACC_WRITE : ACC_READ;
   // the common case first: both stages allow the access
   if ((need & perm & pperm) != 0) return HIT_OK;
-  return hitRefused(perm, need, s1);
+  return hitRefused(perm, need, s1, info);
 }
 
 /** hitAllows when a stage's permission lacks the access. */
-function hitRefused(perm: u32, need: u32, s1: bool): u32 {
+function hitRefused(perm: u32, need: u32, s1: bool, info: PtwInfo): u32 {
   if (qemuRules()) {
     if (need != ACC_WRITE) return HIT_OK; // reads are not checked
-    pStage = (perm & ACC_WRITE) == 0 ? 1 : 2;
+    info.stage = (perm & ACC_WRITE) == 0 ? 1 : 2;
   } else if (s1 && (perm & need) == 0) {
-    pStage = 1;
+    info.stage = 1;
   } else {
     return HIT_WALK;
   }
-  pAddr = 0;
-  pIpaDesc = false;
+  info.addr = 0;
+  info.ipaDesc = false;
   return HIT_FAULT;
 }
 
@@ -377,8 +385,13 @@ function hitRefused(perm: u32, need: u32, s1: bool): u32 {
  */
 export function lookup(asid: u32, vmid: u32, iova: u64, granule: u32, tsz: u32): usize {
   if (!asidHasEntries(asid)) return 0;
+  return lookupFrom(asid, vmid, iova, granule, startLevel(tsz, granule));
+}
+
+/** lookup from level `start`: the levels from there to 3 that hold entries, in ascending order. */
+// @ts-ignore: decorator
+@inline export function lookupFrom(asid: u32, vmid: u32, iova: u64, granule: u32, start: u32): usize {
   const tg = (granule - 10) >> 1;
-  const start = startLevel(tsz, granule);
   let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
   while (lv != 0) {
     const level = ctz(lv);

@@ -5,7 +5,7 @@ import * as S from "./state";
 import { ex, ex32, ld, qmask } from "./bits";
 import { gread, gread64, readOk } from "./guestmem";
 import { baseAddr } from "./queue";
-import { evSet, evSetAddr2 } from "./evtq";
+import { EventInfo, unrecorded } from "./evtq";
 import { traceOn, tr } from "./trace";
 import { QEMU_SIDSIZE, STRTAB_CFG_LOG2SIZE } from "../src/arch/registers";
 import {
@@ -23,15 +23,15 @@ export const steBuf = memory.data(STE_BYTES);
 const L1STD_L2PTR_QEMU_MASK: u64 = ~<u64>0x1f;
 
 /**
- * Reads the STE of `sid` into steBuf (QEMU smmu_find_ste). On failure the event info
- * holds C_BAD_STREAMID, F_STE_FETCH or C_BAD_STE and false is returned.
+ * Reads the STE of `sid` into steBuf (QEMU smmu_find_ste). On failure `ev` holds
+ * C_BAD_STREAMID, F_STE_FETCH or C_BAD_STE and false is returned.
  */
-export function findSte(sid: u32): bool {
+export function findSte(sid: u32, ev: EventInfo = unrecorded): bool {
   if (traceOn) tr(T_FIND_STE, sid, S.features, S.sidSplit);
   const log2size = ex32(S.strtabBaseCfg, STRTAB_CFG_LOG2SIZE);
   const limit = log2size < <u32>QEMU_SIDSIZE ? log2size : <u32>QEMU_SIDSIZE;
   if (<u64>sid >= (<u64>1 << <u64>limit)) {
-    evSet(EVT_C_BAD_STREAMID);
+    ev.type = EVT_C_BAD_STREAMID;
     return false;
   }
   let addr: u64;
@@ -46,20 +46,20 @@ export function findSte(sid: u32): bool {
     const l1ptr = base + l1Off * L1STD_BYTES;
     const l1 = gread64(l1ptr);
     if (!readOk) {
-      evSet(EVT_F_STE_FETCH);
-      evSetAddr2(l1ptr);
+      ev.type = EVT_F_STE_FETCH;
+      ev.addr2 = l1ptr;
       return false;
     }
     const span = <u32>ex(l1, L1STD_SPAN);
     if (span == 0) {
-      evSet(EVT_C_BAD_STREAMID); // L2 pointer not valid
+      ev.type = EVT_C_BAD_STREAMID; // L2 pointer not valid
       return false;
     }
     const maxL2 = (<u64>1 << <u64>span) - 1;
     const l2ptr = l1 & L1STD_L2PTR_QEMU_MASK;
     if (traceOn) tr(T_FIND_STE_2LVL, S.strtabBase, l1ptr, l1Off, l2ptr, l2Off, maxL2);
     if (l2Off > maxL2) {
-      evSet(EVT_C_BAD_STE);
+      ev.type = EVT_C_BAD_STE;
       return false;
     }
     addr = l2ptr + l2Off * STE_BYTES;
@@ -69,8 +69,8 @@ export function findSte(sid: u32): bool {
   }
   if (traceOn) tr(T_GET_STE, addr);
   if (!gread(addr, steBuf, STE_BYTES)) {
-    evSet(EVT_F_STE_FETCH);
-    evSetAddr2(addr);
+    ev.type = EVT_F_STE_FETCH;
+    ev.addr2 = addr;
     return false;
   }
   return true;
@@ -86,22 +86,23 @@ export const STE_DECODED_NESTED: u32 = 5;
 /**
  * QEMU decode_ste without the stage-2 fields (config.ts decodes those): a stage the SMMU
  * does not implement is C_BAD_STE (IHI 0070 5.2; QEMU 7.2 implements stage 1 only); one
- * CD, no stall, also when stage 1 is off (QEMU 10.0).
+ * CD, no stall, also when stage 1 is off (QEMU 10.0). `ste`: the entry's 64 bytes; a bad
+ * STE sets `ev`.
  */
-export function decodeSte(): u32 {
-  if (ld(steBuf, STE_V) == 0) {
-    evSet(EVT_C_BAD_STE);
+export function decodeSte(ste: usize, ev: EventInfo): u32 {
+  if (ld(ste, STE_V) == 0) {
+    ev.type = EVT_C_BAD_STE;
     return STE_DECODED_BAD;
   }
-  const config = <u32>ld(steBuf, STE_CONFIG);
+  const config = <u32>ld(ste, STE_CONFIG);
   if ((config & STE_CFG_ENABLE_BIT) == 0) return STE_DECODED_ABORT;
   if (config == STE_CFG_BYPASS) return STE_DECODED_BYPASS;
   const s1 = (config & STE_CFG_S1_BIT) != 0, s2 = (config & STE_CFG_S2_BIT) != 0;
   const v10 = (S.profile & PF_V10) != 0;
   const s1p = v10 ? (S.profile & PF_NO_S1P) == 0 : true;
   const s2p = v10 && (S.profile & PF_S2P) != 0;
-  if ((s1 && !s1p) || (s2 && !s2p) || ld(steBuf, STE_S1CDMAX) != 0 || ld(steBuf, STE_S1STALLD) != 0) {
-    evSet(EVT_C_BAD_STE);
+  if ((s1 && !s1p) || (s2 && !s2p) || ld(ste, STE_S1CDMAX) != 0 || ld(ste, STE_S1STALLD) != 0) {
+    ev.type = EVT_C_BAD_STE;
     return STE_DECODED_BAD;
   }
   return s1 && s2 ? STE_DECODED_NESTED : s2 ? STE_DECODED_S2 : STE_DECODED_S1;

@@ -5,15 +5,15 @@
 import * as S from "./state";
 import { ex32 } from "./bits";
 import { gread, gwrite, ramLeft, hostBacked } from "./guestmem";
-import { evType, evReset, evSet, evSetAddr, evWalkFault, recordEvent } from "./evtq";
+import { EventInfo, evWalkFault, recordEvent } from "./evtq";
 import {
   getConfig, cfgEntry, CF_CACHED, CF_DEVICE, CF_DEV_HITS, CF_KIND, CF_ASID, CF_RECORD, CF_TT, TT_DISABLED, TT_TSZ, TT_GRANULE,
   CF_IOTLB_HITS, CF_IOTLB_MISSES, KIND_ABORT, KIND_BYPASS, KIND_S2, KIND_NESTED, SID_SPACE, CF_VMID, CF_OAS, CF_S2_GRANULE, CF_S2_RECORD,
 } from "./config";
-import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL } from "./iotlb";
+import { iotlbInsert, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL } from "./iotlb";
 import {
-  qemuRules, selectTt, walk, walkS2, s2Translate, lookup, hitAllows, ptwInfoReset, levelShift, startLevel, wIova, wTa, wMask, wPerm, wPperm, wLevel, wGranule,
-  s2Ta, s2Mask, s2Perm, s2Pperm, s2Level, s2Granule, pStage, pAddr, pIpaDesc, HIT_OK, HIT_FAULT, PTW_OK, PTW_ERR_TRANSLATION, PTW_ERR_PERMISSION,
+  qemuRules, selectTt, walk, walkS2, s2Translate, lookup, lookupFrom, hitAllows, startLevel, TlbEntry, PtwInfo,
+  HIT_OK, HIT_FAULT, PTW_OK, PTW_ERR_TRANSLATION, PTW_ERR_PERMISSION,
 } from "./ptw";
 import { traceOn, tr } from "./trace";
 import { CR0_SMMUEN, GBPA_ABORT } from "../src/arch/registers";
@@ -33,6 +33,13 @@ import { halloc } from "./heap";
 export const xo = memory.data(XO_BYTES);
 let batch: usize = 0;
 let dmaBuf: usize = 0;
+
+// The transaction being translated (QEMU smmuv3_translate's locals): its event, the walk's
+// fault information, the stage-1 and stage-2 results. translate() passes them down.
+const txEvent = changetype<EventInfo>(memory.data(offsetof<EventInfo>(), 8));
+const txInfo = changetype<PtwInfo>(memory.data(offsetof<PtwInfo>(), 8));
+const txS1 = changetype<TlbEntry>(memory.data(offsetof<TlbEntry>(), 8));
+const txS2 = changetype<TlbEntry>(memory.data(offsetof<TlbEntry>(), 8));
 
 /** Start level of a walk by granule ((g - 12) / 2) and T0SZ (startLevel without its division, for valid CDs). */
 const startTab = memory.data(3 * 64);
@@ -56,7 +63,8 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   S.bump(ST_TRANSLATIONS);
   const ce = cfgEntry(sid); // (meaningful when sid < SID_SPACE)
   if (sid < SID_SPACE && load<u8>(ce, CF_DEVICE) == 0) store<u8>(ce, 1, CF_DEVICE); // a device that does DMA exists
-  evReset(sid);
+  const ev = txEvent, info = txInfo;
+  ev.reset(sid);
   store<u32>(xo, 0, XO_EVENT);
   store<u32>(xo, 0, XO_RECORDED);
   const rnw = access & 1;
@@ -77,15 +85,15 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
       S.bump(ST_CFG_HITS);
       cfg = ce;
     } else {
-      cfg = getConfig(sid, iova);
+      cfg = getConfig(sid, iova, ev);
     }
   }
   if (cfg == 0) {
     if (sid >= SID_SPACE) {
       // cannot come from a QEMU device; treated as an out-of-range StreamID
-      findOutOfRange();
+      findOutOfRange(ev);
     }
-    return fail();
+    return fail(ev);
   }
   const kind = load<u8>(cfg, CF_KIND);
   if (kind == KIND_ABORT) {
@@ -97,13 +105,13 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (traceOn) tr(T_TRANSLATE_BYPASS, sid, iova, access);
     return passThrough(iova, access, XS_BYPASS);
   }
-  if (kind == KIND_S2) return translateS2(sid, cfg, iova, access);
+  if (kind == KIND_S2) return translateS2(sid, cfg, iova, access, ev, info);
   const record = load<u8>(cfg, CF_RECORD) != 0;
   const t = selectTt(cfg, iova);
   if (t < 0) {
-    ptwInfoReset();
-    if (record) walkFault(cfg, PTW_ERR_TRANSLATION, iova, rnw);
-    return fail();
+    info.reset();
+    if (record) walkFault(cfg, PTW_ERR_TRANSLATION, iova, rnw, ev, info);
+    return fail(ev);
   }
   const tt = cfg + CF_TT + <usize>(t << 2);
   const granule = <u32>load<u8>(tt, TT_GRANULE);
@@ -112,26 +120,7 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   const vmid = load<u32>(cfg, CF_VMID);
   const nested = kind == KIND_NESTED;
 
-  // IOTLB lookup (QEMU smmu_iotlb_lookup): every level from the start level to 3; a nested
-  // configuration then tries the stage-2 granule (its entries have the smaller page)
-  let hit: usize = 0;
-  if (load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid)) {
-    const tg = (granule - 10) >> 1;
-    // the levels from the start level to 3 that hold entries, in ascending order (a TT
-    // with TT_DISABLED = 0 has T0SZ in [16, 39] and a 4K, 16K or 64K granule: decodeCd)
-    const start = <u32>load<u8>(startTab + (((granule - 12) >> 1) << 6) + <usize>load<u8>(tt, TT_TSZ));
-    let lv: u32 = start <= 3 ? levelMask & (<u32>0xf << start) : 0;
-    while (lv != 0) {
-      const level = ctz(lv);
-      lv &= lv - 1;
-      const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
-      hit = iotlbFind(asid, vmid, aligned & ~m, tg, level);
-      if (hit != 0) break;
-    }
-    if (hit == 0 && nested && <u32>load<u8>(cfg, CF_S2_GRANULE) != granule) {
-      hit = lookup(asid, vmid, iova, <u32>load<u8>(cfg, CF_S2_GRANULE), <u32>load<u8>(tt, TT_TSZ));
-    }
-  }
+  const hit = load<u8>(tt, TT_DISABLED) == 0 && asidHasEntries(asid) ? cached(cfg, tt, granule, asid, vmid, iova, aligned, nested) : 0;
   if (hit != 0) {
     const h = load<u32>(cfg, CF_IOTLB_HITS) + 1;
     store<u32>(cfg, h, CF_IOTLB_HITS);
@@ -141,18 +130,36 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
       tr(T_IOTLB_LOOKUP_HIT, asid, aligned, h, m, <u64>(100 * <u64>h / (<u64>h + m)));
     }
     const perm = <u32>load<u8>(hit, IE_PERM), pperm = <u32>load<u8>(hit, IE_PPERM);
-    const ok = hitAllows(perm, pperm, access, true);
+    const ok = hitAllows(perm, pperm, access, true, info);
     if (ok == HIT_FAULT) {
-      walkFault(cfg, PTW_ERR_PERMISSION, iova, rnw);
-      return fail();
+      walkFault(cfg, PTW_ERR_PERMISSION, iova, rnw, ev, info);
+      return fail(ev);
     }
     if (ok == HIT_OK) return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), outPerm(perm, pperm), <u32>load<u8>(hit, IE_LEVEL));
   }
-  return translateMiss(sid, cfg, iova, access, asid, vmid, aligned, nested);
+  return translateMiss(sid, cfg, iova, access, asid, vmid, aligned, nested, ev, info);
 }
 
-/** The IOTLB missed: walk (both stages when nested), insert, or record the fault. */
-function translateMiss(sid: u32, cfg: usize, iova: u64, access: u32, asid: u32, vmid: u32, aligned: u64, nested: bool): u32 {
+/**
+ * IOTLB lookup (QEMU smmu_iotlb_lookup) for table `tt` of `cfg`: every level from the
+ * start level to 3; a nested configuration then tries the stage-2 granule (its entries
+ * have the smaller page). The entry, or 0.
+ */
+// @ts-ignore: decorator
+@inline function cached(cfg: usize, tt: usize, granule: u32, asid: u32, vmid: u32, iova: u64, aligned: u64, nested: bool): usize {
+  // the start level from the table (a TT with TT_DISABLED = 0 has T0SZ in [16, 39] and a
+  // 4K, 16K or 64K granule: decodeCd)
+  const start = <u32>load<u8>(startTab + (((granule - 12) >> 1) << 6) + <usize>load<u8>(tt, TT_TSZ));
+  const hit = lookupFrom(asid, vmid, aligned, granule, start);
+  if (hit != 0) return hit;
+  if (nested && <u32>load<u8>(cfg, CF_S2_GRANULE) != granule) {
+    return lookup(asid, vmid, iova, <u32>load<u8>(cfg, CF_S2_GRANULE), <u32>load<u8>(tt, TT_TSZ));
+  }
+  return 0;
+}
+
+/** The IOTLB missed: walk (both stages when nested), insert, or record the fault in `ev`. */
+function translateMiss(sid: u32, cfg: usize, iova: u64, access: u32, asid: u32, vmid: u32, aligned: u64, nested: bool, ev: EventInfo, info: PtwInfo): u32 {
   const rnw = access & 1;
   const mi = load<u32>(cfg, CF_IOTLB_MISSES) + 1;
   store<u32>(cfg, mi, CF_IOTLB_MISSES);
@@ -161,48 +168,49 @@ function translateMiss(sid: u32, cfg: usize, iova: u64, access: u32, asid: u32, 
     const h = load<u32>(cfg, CF_IOTLB_HITS);
     tr(T_IOTLB_LOOKUP_MISS, asid, aligned, h, mi, <u64>(100 * <u64>h / (<u64>h + mi)));
   }
-  ptwInfoReset();
-  const r = walk(cfg, selectTt(cfg, aligned), aligned, access);
+  info.reset();
+  const s1 = txS1, s2 = txS2;
+  const r = walk(cfg, selectTt(cfg, aligned), aligned, access, s1, s2, info);
   if (r != PTW_OK) {
-    walkFault(cfg, r, iova, rnw);
-    return fail();
+    walkFault(cfg, r, iova, rnw, ev, info);
+    return fail(ev);
   }
   if (!nested) {
-    iotlbInsert(asid, vmid, wIova, (wGranule - 10) >> 1, wLevel, wTa, wMask, wPerm, wPperm, wGranule);
-    return success(sid, iova, wTa, wMask, wPerm, wLevel);
+    iotlbInsert(asid, vmid, s1.iova, (s1.granule - 10) >> 1, s1.level, s1.ta, s1.mask, s1.perm, s1.pperm, s1.granule);
+    return success(sid, iova, s1.ta, s1.mask, s1.perm, s1.level);
   }
   // nested (QEMU 10.0 smmu_ptw, combine_tlb): the IPA through stage 2, then one entry
   // with the smaller of the two pages
-  const ipa = wTa + (iova & wMask);
-  const s1Ta = wTa, s1Perm = wPerm;
-  let mask = wMask, level = wLevel, gran = wGranule;
-  const r2 = walkS2(cfg, ipa, access);
+  const ipa = s1.ta + (iova & s1.mask);
+  let mask = s1.mask, level = s1.level, gran = s1.granule;
+  const r2 = walkS2(cfg, ipa, access, s2, info);
   if (r2 != PTW_OK) {
-    walkFault(cfg, r2, iova, rnw);
-    return fail();
+    walkFault(cfg, r2, iova, rnw, ev, info);
+    return fail(ev);
   }
-  if (s2Mask < mask) {
-    mask = s2Mask;
-    gran = s2Granule;
-    level = s2Level;
+  if (s2.mask < mask) {
+    mask = s2.mask;
+    gran = s2.granule;
+    level = s2.level;
   }
-  const ta = s2Ta + (s1Ta & s2Mask);
-  iotlbInsert(asid, vmid, iova & ~mask, (gran - 10) >> 1, level, ta, mask, s1Perm, s2Perm, gran);
-  return success(sid, iova, ta, mask, outPerm(s1Perm, s2Perm), level);
+  const ta = s2.ta + (s1.ta & s2.mask);
+  iotlbInsert(asid, vmid, iova & ~mask, (gran - 10) >> 1, level, ta, mask, s1.perm, s2.perm, gran);
+  return success(sid, iova, ta, mask, outPerm(s1.perm, s2.perm), level);
 }
 
 /**
  * A stage-2-only transaction (QEMU 10.0 smmu_translate with stage 2): the IOVA is the
  * IPA; the IOTLB entries are those of (no ASID, VMID), shared by every STE of the VMID.
  */
-function translateS2(sid: u32, cfg: usize, iova: u64, access: u32): u32 {
-  ptwInfoReset();
-  const r = s2Translate(cfg, iova, access, <i32>load<u8>(cfg, CF_OAS));
+function translateS2(sid: u32, cfg: usize, iova: u64, access: u32, ev: EventInfo, info: PtwInfo): u32 {
+  info.reset();
+  const s2 = txS2;
+  const r = s2Translate(cfg, iova, access, <i32>load<u8>(cfg, CF_OAS), s2, info);
   if (r != PTW_OK) {
-    walkFault(cfg, r, iova, access & 1);
-    return fail();
+    walkFault(cfg, r, iova, access & 1, ev, info);
+    return fail(ev);
   }
-  return success(sid, iova, s2Ta, s2Mask, outPerm(s2Perm, s2Pperm), s2Level);
+  return success(sid, iova, s2.ta, s2.mask, outPerm(s2.perm, s2.pperm), s2.level);
 }
 
 /**
@@ -215,23 +223,24 @@ function translateS2(sid: u32, cfg: usize, iova: u64, access: u32): u32 {
   return perm == pperm || qemuRules() ? perm : perm & pperm;
 }
 
-/** Event info of a failed walk (p* of ptw.ts), recorded as the stage's CD.R / STE.S2R say. */
-function walkFault(cfg: usize, r: u32, iova: u64, rnw: u32): void {
-  evSetAddr(iova);
+/** `ev` of a failed walk (fault `info`), recorded as the stage's CD.R / STE.S2R say. */
+function walkFault(cfg: usize, r: u32, iova: u64, rnw: u32, ev: EventInfo, info: PtwInfo): void {
+  ev.addr = iova;
   const v10 = (S.profile & PF_V10) != 0;
-  const record = pStage == 2 ? load<u8>(cfg, CF_S2_RECORD) != 0 : load<u8>(cfg, CF_RECORD) != 0;
-  evWalkFault(r, pStage, pAddr, pIpaDesc, v10 ? EVT_CLASS_IN : 0, rnw, record, v10);
+  const record = info.stage == 2 ? load<u8>(cfg, CF_S2_RECORD) != 0 : load<u8>(cfg, CF_RECORD) != 0;
+  evWalkFault(ev, r, info, v10 ? EVT_CLASS_IN : 0, rnw, record, v10);
 }
 
 /** StreamIDs beyond QEMU's 16-bit device IDs: nothing is cached, the lookup fails as smmu_find_ste does. */
-function findOutOfRange(): void {
-  evSet(EVT_C_BAD_STREAMID);
+function findOutOfRange(ev: EventInfo): void {
+  ev.type = EVT_C_BAD_STREAMID;
 }
 
-function fail(): u32 {
+/** A failed translation: records `ev` and reports it in `xo`. */
+function fail(ev: EventInfo): u32 {
   store<u32>(xo, 0, XO_PERM);
-  const recorded = recordEvent();
-  store<u32>(xo, evType, XO_EVENT);
+  const recorded = recordEvent(ev);
+  store<u32>(xo, ev.type, XO_EVENT);
   store<u32>(xo, recorded ? 1 : 0, XO_RECORDED);
   return XS_ERROR;
 }

@@ -44,9 +44,9 @@ export const ENGINE_FUNCTIONS = {
   vasid_mask: 'i>i', // (asid) -> backends that learned it
   wildcard_mask: '>i',
   set_vasid_table: 'i>v', // (on)
-  fwd_log_ptr: '>i',
   fwd_count: '>i',
-  fwd_done: 'i>v', // (failIndex: -1 when every entry was applied)
+  fwd_out_ptr: '>i', // -> per-backend output header (FWH_*)
+  fwd_done: 'i>v', // (result: FWR_DONE, FWR_ERROR or the failed entry, as fwd_flush answers)
   bev_ptr: '>i',
   backend_event: 'i>i', // (backend) -> 1 when delivered
   snap_ptr: '>i',
@@ -73,6 +73,7 @@ export const ENGINE_IMPORTS = {
   host_read: 'jii>i', // (addr, len, dst) -> 1 when read
   host_write: 'jii>i', // (addr, len, src) -> 1 when written
   trace_flush: 'i>v', // (count of records at trace_ptr())
+  fwd_flush: 'i>i', // (limit: command index of a command error behind the entries, FWT_INDEX when none) -> FWR_* or the failed entry
 } as const;
 
 type Value<C> = C extends 'j' ? bigint : number;
@@ -100,7 +101,7 @@ export type EngineImports = {
  * and more) would arrive negative. They are wrapped to read unsigned, once, here.
  */
 const UNSIGNED_RESULTS = [
-  'add_ram', 'xo_ptr', 'batch_ptr', 'dma_buf_ptr', 'irq_ptr', 'stats_ptr', 'trace_ptr', 'fwd_log_ptr', 'bev_ptr',
+  'add_ram', 'xo_ptr', 'batch_ptr', 'dma_buf_ptr', 'irq_ptr', 'stats_ptr', 'trace_ptr', 'fwd_out_ptr', 'bev_ptr',
   'heap_top', 'debug_iotlb_entry', 'dma_run', 'dma_failed', 'fwd_count', 'iotlb_count', 'trace_take',
   'vasid_mask', 'wildcard_mask', 'snap_ptr', 'snap_chunk_ptr', 'snap_chunk_records', 'snap_save', 'snap_export',
   'snap_check', 'snap_check_records', 'snap_arrive',
@@ -138,6 +139,7 @@ export async function instantiateEngine(imports: EngineImports, source?: WasmSou
     host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
     host_write: (addr: bigint, len: number, src: number) => imports.host_write(BigInt.asUintN(64, addr), len >>> 0, src >>> 0),
     trace_flush: (n: number) => imports.trace_flush(n >>> 0),
+    fwd_flush: (n: number) => imports.fwd_flush(n >>> 0),
   };
   const inst = await WebAssembly.instantiate(module, { env });
   const raw = inst.exports as unknown as Record<string, unknown>;

@@ -5,7 +5,7 @@
 // included (the real path must stay inside the real folder). Files are streamed, so
 // memory stays bounded whatever the number of requests and the size of the files.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { open, realpath } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -92,72 +92,78 @@ export async function realInside(root: string, file: string): Promise<string | n
 export function startServer(opts: ServeOptions = {}): Promise<RunningServer> {
   const root = path.resolve(opts.root ?? PACKAGE_ROOT);
   const host = opts.host ?? '127.0.0.1';
-  const server = createServer((req, res) => {
-    const method = req.method ?? 'GET';
-    const done = (status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, {
-        'content-type': type,
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-      });
-      res.end(method === 'HEAD' ? undefined : body);
-      opts.log?.(method, req.url ?? '', status);
-    };
-    if (method !== 'GET' && method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      done(405, 'method not allowed\n');
-      return;
-    }
-    const file = resolveRequest(root, req.url ?? '/');
-    if (file === null) {
-      done(404, 'not found\n');
-      return;
-    }
-    (async () => {
-      const real = await realInside(root, file);
-      if (real === null) return done(404, 'not found\n');
-      // open once, then stat and stream that same descriptor (no swap between check and read)
-      const fh = await open(real, 'r').catch(() => null);
-      if (!fh) return done(404, 'not found\n');
-      const st = await fh.stat().catch(() => null);
-      if (!st || !st.isFile()) {
-        await fh.close();
-        return done(404, 'not found\n');
-      }
-      res.writeHead(200, {
-        'content-type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
-        'content-length': st.size,
-        'cache-control': 'no-store',
-        'x-content-type-options': 'nosniff',
-      });
-      opts.log?.(method, req.url ?? '', 200);
-      if (method === 'HEAD') {
-        await fh.close();
-        res.end();
-        return;
-      }
-      if (st.size === 0) {
-        await fh.close();
-        res.end();
-        return;
-      }
-      // the stream owns the handle from here (closed when it ends or is destroyed)
-      const stream = fh.createReadStream({ start: 0, end: st.size - 1, highWaterMark: 64 * 1024 });
-      stream.on('error', () => res.destroy());
-      res.on('close', () => stream.destroy());
-      stream.pipe(res);
-    })().catch(() => {
-      if (!res.headersSent) done(500, 'internal error\n');
-      else res.destroy();
+  const server = createServer((req, res) => handle(root, opts, req, res));
+  return listen(server, host, opts.port ?? 8080);
+}
+
+/** One request: GET or HEAD of a file inside the served folders, else an error status. */
+function handle(root: string, opts: ServeOptions, req: IncomingMessage, res: ServerResponse): void {
+  const method = req.method ?? 'GET';
+  const done = (status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8') => {
+    res.writeHead(status, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
     });
+    res.end(method === 'HEAD' ? undefined : body);
+    opts.log?.(method, req.url ?? '', status);
+  };
+  if (method !== 'GET' && method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    done(405, 'method not allowed\n');
+    return;
+  }
+  const file = resolveRequest(root, req.url ?? '/');
+  if (file === null) {
+    done(404, 'not found\n');
+    return;
+  }
+  sendFile(root, file, method === 'HEAD', res, () => done(404, 'not found\n'), () => opts.log?.(method, req.url ?? '', 200)).catch(() => {
+    if (!res.headersSent) done(500, 'internal error\n');
+    else res.destroy();
   });
+}
+
+/** Streams `file` (or its headers only, for HEAD) when its real path stays inside `root`'s folder; else `notFound()`. */
+async function sendFile(root: string, file: string, head: boolean, res: ServerResponse, notFound: () => void, logOk: () => void): Promise<void> {
+  const real = await realInside(root, file);
+  if (real === null) return notFound();
+  // open once, then stat and stream that same descriptor (no swap between check and read)
+  const fh = await open(real, 'r').catch(() => null);
+  if (!fh) return notFound();
+  const st = await fh.stat().catch(() => null);
+  if (!st || !st.isFile()) {
+    await fh.close();
+    return notFound();
+  }
+  res.writeHead(200, {
+    'content-type': MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'content-length': st.size,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  logOk();
+  if (head || st.size === 0) {
+    await fh.close();
+    res.end();
+    return;
+  }
+  // the stream owns the handle from here (closed when it ends or is destroyed)
+  const stream = fh.createReadStream({ start: 0, end: st.size - 1, highWaterMark: 64 * 1024 });
+  stream.on('error', () => res.destroy());
+  res.on('close', () => stream.destroy());
+  stream.pipe(res);
+}
+
+/** Listens on `host`:`port` (0: any free port); resolves with the server's address. */
+function listen(server: Server, host: string, want: number): Promise<RunningServer> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 8080, host, () => {
+    server.listen(want, host, () => {
       server.off('error', reject);
       const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : opts.port ?? 8080;
+      const port = typeof addr === 'object' && addr ? addr.port : want;
       const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
       resolve({
         server,

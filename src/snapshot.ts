@@ -137,6 +137,36 @@ export function encodeSnapshot(p: SnapshotParts): Uint8Array {
  * present once with the sizes the state block's counts give. Throws SnapshotError.
  */
 export function decodeSnapshot(bytes: unknown): SnapshotParts {
+  const { dv, end, flags } = checkFraming(bytes);
+  const found = sections(bytes as Uint8Array, dv, end);
+  const need = (tag: number, what: string): Uint8Array => {
+    const s = found.get(tag);
+    if (!s) throw new SnapshotError('corrupt', `the ${what} section is missing`);
+    return s;
+  };
+  const { profile, variant } = decodeProfile(need(TAG_PROFILE, 'profile'));
+  const state = need(TAG_STATE, 'state');
+  if (state.length !== N.SN_BYTES) throw new SnapshotError('corrupt', `state section is ${state.length} bytes, not ${N.SN_BYTES}`);
+  const sv = new DataView(state.buffer, state.byteOffset, state.length);
+  const records: Uint8Array[] = [];
+  for (let s = 0; s < N.SEC_COUNT; s++) {
+    const r = need(TAG_RECORDS + s, `record ${s}`);
+    const n = sv.getUint32(COUNT_OFFSET[s], true);
+    if (r.length !== n * recordBytes(s)) throw new SnapshotError('corrupt', `record section ${s} holds ${r.length} bytes for ${n} records of ${recordBytes(s)}`);
+    records.push(r);
+  }
+  const names = decodeNames(need(TAG_NAMES, 'backend names'));
+  if (names.length !== sv.getUint32(N.SN_N_BACKENDS, true) || new Set(names).size !== names.length) {
+    throw new SnapshotError('corrupt', 'backend names do not match the backends');
+  }
+  const rs = found.get(TAG_RAM);
+  if (!!(flags & FLAG_RAM) !== !!rs) throw new SnapshotError('corrupt', 'RAM flag and RAM section disagree');
+  const ram = rs ? decodeRam(rs) : [];
+  return { flags, profile, variant, state, records, names, ram };
+}
+
+/** The header and trailer: magic, version, length, checksum, flags. Returns where the sections end. */
+function checkFraming(bytes: unknown): { dv: DataView; end: number; flags: number } {
   if (!(bytes instanceof Uint8Array)) throw new SnapshotError('corrupt', 'a snapshot is a Uint8Array');
   if (bytes.length < SNAPSHOT_MAGIC.length || !SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b)) {
     throw new SnapshotError(bytes.length < SNAPSHOT_MAGIC.length ? 'truncated' : 'magic', 'not a vsmmu snapshot (the magic "VSMMUSNP" is missing)');
@@ -153,6 +183,11 @@ export function decodeSnapshot(bytes: unknown): SnapshotParts {
   if (want !== got) throw new SnapshotError('checksum', `checksum mismatch (stored 0x${want.toString(16)}, computed 0x${got.toString(16)}): the bytes are corrupt`);
   const flags = dv.getUint16(H_FLAGS, true);
   if ((flags & ~(FLAG_CACHES | FLAG_RAM)) !== 0) throw new SnapshotError('corrupt', `unknown flags 0x${flags.toString(16)}`);
+  return { dv, end, flags };
+}
+
+/** The sections between the header and byte `end`, by tag: each known, present once, inside the snapshot. */
+function sections(bytes: Uint8Array, dv: DataView, end: number): Map<number, Uint8Array> {
   const found = new Map<number, Uint8Array>();
   let at = H_BYTES;
   while (at < end) {
@@ -166,35 +201,28 @@ export function decodeSnapshot(bytes: unknown): SnapshotParts {
     found.set(tag, bytes.subarray(at + SECTION_HEADER, at + SECTION_HEADER + len));
     at += SECTION_HEADER + len;
   }
-  const need = (tag: number, what: string): Uint8Array => {
-    const s = found.get(tag);
-    if (!s) throw new SnapshotError('corrupt', `the ${what} section is missing`);
-    return s;
-  };
-  const pb = need(TAG_PROFILE, 'profile');
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const text = (b: Uint8Array, what: string): string => {
-    try {
-      return decoder.decode(b);
-    } catch {
-      throw new SnapshotError('corrupt', `${what} is not UTF-8`);
-    }
-  };
+  return found;
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+function text(b: Uint8Array, what: string): string {
+  try {
+    return utf8Strict.decode(b);
+  } catch {
+    throw new SnapshotError('corrupt', `${what} is not UTF-8`);
+  }
+}
+
+/** The profile section: a length-prefixed profile name, then length-prefixed options. */
+function decodeProfile(pb: Uint8Array): { profile: string; variant: string } {
   const pl = pb[0] ?? 0;
   if (pb.length < 2 + pl || pb.length !== 2 + pl + pb[1 + pl]) throw new SnapshotError('corrupt', 'profile section has the wrong length');
-  const profile = text(pb.subarray(1, 1 + pl), 'profile name');
-  const variant = text(pb.subarray(2 + pl), 'profile options');
-  const state = need(TAG_STATE, 'state');
-  if (state.length !== N.SN_BYTES) throw new SnapshotError('corrupt', `state section is ${state.length} bytes, not ${N.SN_BYTES}`);
-  const sv = new DataView(state.buffer, state.byteOffset, state.length);
-  const records: Uint8Array[] = [];
-  for (let s = 0; s < N.SEC_COUNT; s++) {
-    const r = need(TAG_RECORDS + s, `record ${s}`);
-    const n = sv.getUint32(COUNT_OFFSET[s], true);
-    if (r.length !== n * recordBytes(s)) throw new SnapshotError('corrupt', `record section ${s} holds ${r.length} bytes for ${n} records of ${recordBytes(s)}`);
-    records.push(r);
-  }
-  const nb = need(TAG_NAMES, 'backend names');
+  return { profile: text(pb.subarray(1, 1 + pl), 'profile name'), variant: text(pb.subarray(2 + pl), 'profile options') };
+}
+
+/** The backend names section: u16-length-prefixed UTF-8 names, none empty. */
+function decodeNames(nb: Uint8Array): string[] {
   const names: string[] = [];
   const ndv = new DataView(nb.buffer, nb.byteOffset, nb.length);
   for (let o = 0; o < nb.length;) {
@@ -204,23 +232,21 @@ export function decodeSnapshot(bytes: unknown): SnapshotParts {
     names.push(text(nb.subarray(o + 2, o + 2 + l), 'a backend name'));
     o += 2 + l;
   }
-  if (names.length !== sv.getUint32(N.SN_N_BACKENDS, true) || new Set(names).size !== names.length) {
-    throw new SnapshotError('corrupt', 'backend names do not match the backends');
-  }
+  return names;
+}
+
+/** The RAM section: regions of (u64 base, u64 size, bytes). */
+function decodeRam(rs: Uint8Array): RamImage[] {
   const ram: RamImage[] = [];
-  const rs = found.get(TAG_RAM);
-  if (!!(flags & FLAG_RAM) !== !!rs) throw new SnapshotError('corrupt', 'RAM flag and RAM section disagree');
-  if (rs) {
-    const rdv = new DataView(rs.buffer, rs.byteOffset, rs.length);
-    for (let o = 0; o < rs.length;) {
-      if (rs.length - o < 16) throw new SnapshotError('corrupt', 'RAM region header runs past its section');
-      const base = rdv.getBigUint64(o, true), size = rdv.getBigUint64(o + 8, true);
-      if (size > BigInt(rs.length - o - 16) || base >= 1n << 53n) throw new SnapshotError('corrupt', 'a RAM region runs past its section');
-      ram.push({ base: Number(base), bytes: rs.subarray(o + 16, o + 16 + Number(size)) });
-      o += 16 + Number(size);
-    }
+  const rdv = new DataView(rs.buffer, rs.byteOffset, rs.length);
+  for (let o = 0; o < rs.length;) {
+    if (rs.length - o < 16) throw new SnapshotError('corrupt', 'RAM region header runs past its section');
+    const base = rdv.getBigUint64(o, true), size = rdv.getBigUint64(o + 8, true);
+    if (size > BigInt(rs.length - o - 16) || base >= 1n << 53n) throw new SnapshotError('corrupt', 'a RAM region runs past its section');
+    ram.push({ base: Number(base), bytes: rs.subarray(o + 16, o + 16 + Number(size)) });
+    o += 16 + Number(size);
   }
-  return { flags, profile, variant, state, records, names, ram };
+  return ram;
 }
 
 const ENGINE_ERRORS: Record<number, [SnapshotErrorCode, string]> = {

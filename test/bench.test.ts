@@ -54,6 +54,7 @@ describe.each(STREAMS.map((s) => [s.name, s] as const))('stream %s', (_name, spe
       expect(model.cachedConfigs()).toEqual(EMULATED);
       ref.load();
       const entries0 = [...model.backends, ...ref.backends].map((b) => b.counters.entries);
+      const nulls0 = [...model.nulls, ...ref.nulls].map((b) => b.entries);
       const c0 = model.smmu.stats().commands;
       model.run(); // throws unless CONS = N, no command error, and N commands counted
       expect(model.smmu.stats().commands - c0).toBe(N);
@@ -63,6 +64,11 @@ describe.each(STREAMS.map((s) => [s.name, s] as const))('stream %s', (_name, spe
       expect(model.cachedConfigs()).toEqual(EMULATED.filter((s) => ref.last!.configs.has(s)));
       if (spec.viommu) {
         expect(model.smmu.stats().forwarded).toBeGreaterThan(0);
+        // null backends: each got every entry the reference's got
+        expect(model.nulls.length).toBe(spec.backends === 'null' ? 2 : 0);
+        const got = [...model.nulls, ...ref.nulls].map((b, i) => b.entries - nulls0[i]);
+        expect(got.slice(2)).toEqual(got.slice(0, 2)); // engine = reference, per backend
+        for (const n of got) expect(n).toBeGreaterThan(0);
         for (let b = 0; b < model.backends.length; b++) {
           const nb = model.backends.length;
           expect(model.backends[b].counters.entries - entries0[b]).toBe(ref.backends[b].counters.entries - entries0[nb + b]);
@@ -92,7 +98,17 @@ test('runBench on tiny sizes: every field, counts that add up', async () => {
     expect(s.samples.wasm).toHaveLength(3);
     expect(s.samples.ts).toHaveLength(1);
   }
-  expect(j.streams.find((s: { name: string }) => s.name === 'mixed vIOMMU').forwarded.wasm).toBeGreaterThan(0);
+  const mixed = j.streams.find((s: { name: string }) => s.name === 'mixed vIOMMU');
+  const nul = j.streams.find((s: { name: string }) => s.name === 'mixed vIOMMU null backends');
+  expect(mixed.forwarded.wasm).toBeGreaterThan(0);
+  expect(nul.forwarded).toEqual(mixed.forwarded); // the same guest stream, the same entries
+  expect(nul.excluding_backends).toBeUndefined();
+  expect(mixed.dispatcher_share).toBeGreaterThan(0);
+  const targets = j.targets.map((t: { target: string }) => t.target);
+  expect(targets).toContain('mixed vIOMMU null backends: >= 10% of TLBI_NH_VA + SYNC/17');
+  expect(targets).toContain('mixed vIOMMU: dispatcher share < 25% (time with null backends / time)');
+  expect(mixed.dispatcher_share).toBeCloseTo(mixed.wasm_mcmd_s / nul.wasm_mcmd_s, 1);
+  expect(targets).toContain('mixed vIOMMU: >= 2x the TS reference');
   for (const f of ['hit_batch_m_s', 'hit_single_m_s', 'miss_m_s', 'dma_4k_m_s']) expect(j.translate[f]).toBeGreaterThan(0);
   expect(j.translate.counts).toEqual({ hit_batch: 2 * A.XB_CAPACITY, hit_single: 2000, miss: 2 * A.XB_CAPACITY, dma_pages: 200 });
   expect(typeof j.growth_bytes).toBe('number');
@@ -106,6 +122,7 @@ test('runBench on tiny sizes: every field, counts that add up', async () => {
   const text = toText(r);
   expect(text).toContain('| stream (Mcmd/s) | wasm | TS ref | QEMU 7.2 | memcpy |');
   for (const s of STREAMS) expect(text).toContain(`| ${s.name} |`);
+  expect(text.match(/ {2}spread \(min \/ median \/ max Mcmd\/s\): wasm [\d.]+ \/ [\d.]+ \/ [\d.]+; TS /g)).toHaveLength(STREAMS.length);
 });
 
 qemuTest('test/bench.test.ts')('QEMU 7.2 consumes every command of every stream', async () => {

@@ -63,21 +63,36 @@ export const RAM_MAX_REGIONS = 16;
 // DMA staging buffer (device side of a dma() call).
 export const DMA_BUF_BYTES = 65536;
 
-// Forwarding log: what the dispatcher sends to physical SMMUs, in guest order.
-export const FW_BACKEND = 0; // u8 backend index
-export const FW_KIND = 1; // u8: FWK_INV or FWK_STE
-export const FW_FLAGS = 2; // u8: FWF_*
-export const FW_SEQ = 4; // u32 sequence number of the guest command in this window
-export const FW_CONS = 8; // u32 CMDQ_CONS value of the guest command
-export const FW_PSID = 12; // u32 physical StreamID (FWK_STE)
-export const FW_W0 = 16; // u64 entry word 0 (rewritten command, or STE word 0)
-export const FW_W1 = 24; // u64 entry word 1
-export const FW_BYTES = 32;
-export const FW_CAPACITY = 8192;
+// Forwarding window: what the dispatcher sends to the physical SMMUs, per backend, in the
+// form each receives it. Backend b's entries (16 bytes each: the rewritten command, or STE
+// words 0-1) lie contiguously in its entry area, in guest order; beside each a u32 tag (the
+// index of its guest command among the window's forwarding commands, FWT_* flags) and, for
+// an entry naming a physical StreamID, that pSID. The header (FWH_BYTES per backend, at
+// fwd_out_ptr()) says where and how many.
+export const FW_CAPACITY = 8192; // entries per window (and per backend area)
+export const FW_ENTRY_BYTES = 16;
+export const FWH_COUNT = 0; // u32 entries for the backend in this window
+export const FWH_STES = 4; // u32 of them STE installs (0: one invalidate() takes them all)
+export const FWH_ENTRIES = 8; // u32 address of the entry area (FW_CAPACITY x 16 bytes)
+export const FWH_TAGS = 12; // u32 address of the tags (FW_CAPACITY x u32)
+export const FWH_PSIDS = 16; // u32 address of the pSIDs (FW_CAPACITY x u32; set for FWT_PSID entries)
+export const FWH_BYTES = 32;
+export const FWT_STE = 0x80000000; // tag: the entry is an STE install (installSte), else an invalidation
+export const FWT_PSID = 0x40000000; // tag: the entry names a physical StreamID (an STE install, CFGI_CD, CFGI_CD_ALL, ATC_INV)
+export const FWT_INDEX = 0x3fffffff; // tag: index of the guest command (0, 1, ... in guest order, per window)
+// fwd_flush(limit) is the engine's call to the host where a window ends (a CMD_SYNC with
+// entries, a nearly full window, a command error behind entries, the end of the queue).
+// `limit`: entries whose command index is at or past it are not sent (the command error's
+// place), FWT_INDEX when there is none. Its result, and fwd_done's argument: one of these,
+// or the failed entry as backend * FW_CAPACITY + position.
+export const FWR_DONE = -1; // every entry took effect
+export const FWR_PENDING = -2; // a backend answers later: the window is held (CQ_FORWARD), fwd_done completes it
+export const FWR_ERROR = -3; // every entry sent took effect: raise the command error at the limit
+// Kinds of forwarded entries in the TypeScript reference's list (src/reference/cmdq.ts).
 export const FWK_INV = 0;
 export const FWK_STE = 1;
-export const FWK_ERROR = 2; // marker: a command error found while entries were pending (W0 = error, W1 = opcode)
-/** The entry names a physical StreamID (FW_PSID): an STE install, or CFGI_CD / CFGI_CD_ALL / ATC_INV rewritten for the pSMMU. */
+export const FWK_ERROR = 2; // marker: a command error found while entries were pending (w0 = error, w1 = opcode)
+/** The entry names a physical StreamID: an STE install, or CFGI_CD / CFGI_CD_ALL / ATC_INV rewritten for the pSMMU. */
 export const FWF_PSID = 1;
 
 // Limits of the vIOMMU dispatcher (assembly/dispatch.ts).
@@ -88,7 +103,7 @@ export const MAX_VDEVS = 1024; // passthrough devices per vSMMU
 
 // cmdq_consume / mmio_write result.
 export const CQ_IDLE = 0; // nothing for the host to do
-export const CQ_FORWARD = 1; // forwarding log holds entries: flush, then fwd_done / fwd_fail
+export const CQ_FORWARD = 1; // a forwarding window is held: the host completes it (Forwarder.flush), then fwd_done
 export const CQ_BUSY = 2; // a flush is outstanding; consumption resumes after it
 
 // Backend event staging: one 32-byte record.

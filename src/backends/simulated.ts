@@ -72,20 +72,80 @@ export interface SteSlot {
   vmid: number;
 }
 
-interface Walk {
-  root: number;
-  granule: number; // shift
-  tsz: number;
+/**
+ * The IOTLB: `sets` sets of `ways` slots in parallel typed arrays (no object per entry);
+ * set s holds len[s] entries at slots [s * ways, s * ways + len[s]), least recently used
+ * first. Each entry keeps the walk it came from (root, granule shift, TSZ) for the
+ * over-invalidation check.
+ */
+class Iotlb {
+  readonly len: Int32Array;
+  readonly vmid: Int32Array;
+  readonly asid: Int32Array;
+  readonly page: Float64Array;
+  readonly pa: Float64Array; // page base
+  readonly writable: Uint8Array;
+  readonly root: Float64Array;
+  readonly granule: Uint8Array;
+  readonly tsz: Uint8Array;
+  constructor(readonly sets: number, readonly ways: number) {
+    const n = sets * ways;
+    this.len = new Int32Array(sets);
+    this.vmid = new Int32Array(n);
+    this.asid = new Int32Array(n);
+    this.page = new Float64Array(n);
+    this.pa = new Float64Array(n);
+    this.writable = new Uint8Array(n);
+    this.root = new Float64Array(n);
+    this.granule = new Uint8Array(n);
+    this.tsz = new Uint8Array(n);
+  }
+
+  /** Moves slot `from` to slot `to` (same set). */
+  private move(from: number, to: number): void {
+    this.vmid[to] = this.vmid[from];
+    this.asid[to] = this.asid[from];
+    this.page[to] = this.page[from];
+    this.pa[to] = this.pa[from];
+    this.writable[to] = this.writable[from];
+    this.root[to] = this.root[from];
+    this.granule[to] = this.granule[from];
+    this.tsz[to] = this.tsz[from];
+  }
+
+  /** Removes entry `i` of set `s` (the later ones move down one slot). */
+  remove(s: number, i: number): void {
+    const base = s * this.ways;
+    const last = this.len[s] - 1;
+    for (let k = i; k < last; k++) this.move(base + k + 1, base + k);
+    this.len[s] = last;
+  }
+
+  /** Makes entry `i` of set `s` the most recently used (last). */
+  touch(s: number, i: number): void {
+    const base = s * this.ways;
+    const last = this.len[s] - 1;
+    if (i === last) return;
+    const v = this.vmid[base + i], a = this.asid[base + i], pg = this.page[base + i], pa = this.pa[base + i];
+    const w = this.writable[base + i], r = this.root[base + i], g = this.granule[base + i], t = this.tsz[base + i];
+    for (let k = i; k < last; k++) this.move(base + k + 1, base + k);
+    this.put(base + last, v, a, pg, pa, w, r, g, t);
+  }
+
+  put(slot: number, vmid: number, asid: number, page: number, pa: number, writable: number, root: number, granule: number, tsz: number): void {
+    this.vmid[slot] = vmid;
+    this.asid[slot] = asid;
+    this.page[slot] = page;
+    this.pa[slot] = pa;
+    this.writable[slot] = writable;
+    this.root[slot] = root;
+    this.granule[slot] = granule;
+    this.tsz[slot] = tsz;
+  }
 }
 
-interface TlbEntry {
-  vmid: number;
-  asid: number;
-  page: number;
-  pa: number; // page base
-  writable: boolean;
-  walk: Walk;
-}
+/** What an invalidation drops: by VMID, ASID (unless `anyAsid`) and a page range. */
+const DROP_VMID = 0, DROP_ASID = 1, DROP_RANGE = 2;
 
 /** A vSMMU's handle on a pSMMU (an iommufd vIOMMU object): its VMID and what took effect through it. */
 export interface ViommuHandle extends PsmmuBackend {
@@ -121,11 +181,15 @@ export class SimulatedPsmmu implements PsmmuBackend {
   private throwIn = -1;
   private delayMs = 0;
   private readonly listeners = new Set<(r: Uint8Array) => void>();
-  private readonly sets: TlbEntry[][];
+  private readonly tlb: Iotlb;
   /** Entries in the IOTLB. */
   private live = 0;
   private readonly ways: number;
-  private readonly s2 = new Map<string, true>();
+  /** Stage-2 walk cache: keys VMID * 2^40 + IPA page, in LRU order (Map insertion order), no strings or objects. */
+  private readonly s2 = new Map<number, true>();
+  /** The entries of the synchronous invalidate() call under way, and its per-entry step (made once). */
+  private cur: Uint8Array = new Uint8Array(0);
+  private readonly applyCur = (i: number): string | undefined => this.applyInvalidation(this.cur, i * 16);
   private readonly o: Required<Omit<SimulatedPsmmuOptions, 'memory'>> & Pick<SimulatedPsmmuOptions, 'memory'>;
 
   constructor(options: SimulatedPsmmuOptions) {
@@ -142,7 +206,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
       if (!Number.isInteger(v) || v < 1) throw new RangeError(`SimulatedPsmmu: ${k} must be a positive integer, got ${v}`);
     }
     this.ways = Math.min(this.o.iotlbWays, this.o.iotlbEntries);
-    this.sets = Array.from({ length: Math.max(1, Math.floor(this.o.iotlbEntries / this.ways)) }, () => []);
+    this.tlb = new Iotlb(Math.max(1, Math.floor(this.o.iotlbEntries / this.ways)), this.ways);
   }
 
   // ---- vIOMMU handles ------------------------------------------------------------
@@ -191,7 +255,13 @@ export class SimulatedPsmmu implements PsmmuBackend {
 
   invalidate(entries: Uint8Array): BatchResult | Promise<BatchResult> {
     if (!(entries instanceof Uint8Array) || entries.length % 16 !== 0) return { done: 0, error: 'entries must be a multiple of 16 bytes' };
-    return this.run(entries.length / 16, (i) => this.applyInvalidation(entries.subarray(i * 16, i * 16 + 16)));
+    if (this.delayMs > 0) return this.run(entries.length / 16, (i) => this.applyInvalidation(entries, i * 16));
+    this.cur = entries;
+    try {
+      return this.run(entries.length / 16, this.applyCur);
+    } finally {
+      this.cur = EMPTY; // the view is the caller's: not kept
+    }
   }
 
   installSte(psid: number, ste: Uint8Array): BatchResult | Promise<BatchResult> {
@@ -258,25 +328,27 @@ export class SimulatedPsmmu implements PsmmuBackend {
     return exec();
   }
 
-  private applyInvalidation(e: Uint8Array): string | undefined {
+  /** The invalidation entry at `o` of `e`. */
+  private applyInvalidation(e: Uint8Array, o: number): string | undefined {
     // word 0: opcode [7:0], VMID [47:32], ASID [63:48] (src/arch/commands.ts)
-    const op = e[0];
-    const vmid = e[4] | (e[5] << 8);
-    const asid = e[6] | (e[7] << 8);
+    const op = e[o];
+    const vmid = e[o + 4] | (e[o + 5] << 8);
+    const asid = e[o + 6] | (e[o + 7] << 8);
     switch (op) {
       case C.CMD_TLBI_NH_ALL:
         this.vmidsSeen.add(vmid);
-        this.drop((t) => t.vmid === vmid);
+        this.drop(DROP_VMID, vmid, 0, 0, 0);
         break;
       case C.CMD_TLBI_NH_ASID:
         this.vmidsSeen.add(vmid);
-        this.drop((t) => t.vmid === vmid && t.asid === asid);
+        this.drop(DROP_ASID, vmid, asid, 0, 0);
         break;
       case C.CMD_TLBI_NH_VA:
       case C.CMD_TLBI_NH_VAA: {
         this.vmidsSeen.add(vmid);
-        const [first, pages] = vaRangeOf(e);
-        this.drop((t) => t.vmid === vmid && (op === C.CMD_TLBI_NH_VAA || t.asid === asid) && t.page >= first && t.page < first + pages);
+        if (this.live === 0) break;
+        const first = vaFirstPage(e, o);
+        this.drop(DROP_RANGE, vmid, op === C.CMD_TLBI_NH_VAA ? -1 : asid, first, first + vaPages(e, o));
         break;
       }
       case C.CMD_CFGI_CD:
@@ -286,20 +358,25 @@ export class SimulatedPsmmu implements PsmmuBackend {
       default:
         return `opcode 0x${op.toString(16)} is not accepted (iommufd takes TLBI_NH_*, CFGI_CD*, ATC_INV)`;
     }
-    if (this.o.log) this.applied.push(`inv:${toHex(e)}`);
+    if (this.o.log) this.applied.push(`inv:${toHex(e.subarray(o, o + 16))}`);
     return undefined;
   }
 
-  private drop(match: (t: TlbEntry) => boolean): void {
+  /** Drops the IOTLB entries of `vmid` (DROP_VMID), of its `asid` (DROP_ASID), or of its `asid` (-1: any) in pages [first, end) (DROP_RANGE). */
+  private drop(how: number, vmid: number, asid: number, first: number, end: number): void {
     if (this.live === 0) return;
-    for (const set of this.sets) {
-      for (let i = set.length - 1; i >= 0; i--) {
-        const t = set[i];
-        if (!match(t)) continue;
+    const t = this.tlb;
+    for (let s = 0; s < t.sets; s++) {
+      const base = s * t.ways;
+      for (let i = t.len[s] - 1; i >= 0; i--) {
+        const k = base + i;
+        if (t.vmid[k] !== vmid) continue;
+        if (how !== DROP_VMID && asid >= 0 && t.asid[k] !== asid) continue;
+        if (how === DROP_RANGE && (t.page[k] < first || t.page[k] >= end)) continue;
         this.counters.iotlbDropped++;
-        const now = this.walkFrom(t.walk, t.page * PAGE, false, false);
-        if (typeof now === 'object' && now.pa === t.pa && now.writable === t.writable) this.counters.overInvalidations++;
-        set.splice(i, 1);
+        const now = this.walkFrom(t.root[k], t.granule[k], t.tsz[k], t.page[k] * PAGE, false, false);
+        if (typeof now === 'object' && now.pa === t.pa[k] && now.writable === (t.writable[k] === 1)) this.counters.overInvalidations++;
+        t.remove(s, i);
         this.live--;
       }
     }
@@ -320,7 +397,7 @@ export class SimulatedPsmmu implements PsmmuBackend {
 
   /** Stage 2 (identity) through the walk cache: a miss costs s2Levels reads. */
   private s2Translate(vmid: number, ipa: number): void {
-    const key = `${vmid}:${Math.floor(ipa / PAGE)}`;
+    const key = vmid * 2 ** 40 + Math.floor(ipa / PAGE); // IPA pages below 2^40 (52-bit IPAs)
     if (this.s2.has(key)) {
       this.counters.s2Hits++;
       this.s2.delete(key);
@@ -330,17 +407,16 @@ export class SimulatedPsmmu implements PsmmuBackend {
     this.counters.s2Misses++;
     this.counters.walkReads += this.o.s2Levels;
     this.counters.walkNs += this.o.s2Levels * this.o.costPerReadNs;
-    if (this.s2.size >= this.o.s2CacheEntries) this.s2.delete(this.s2.keys().next().value as string);
+    if (this.s2.size >= this.o.s2CacheEntries) this.s2.delete(this.s2.keys().next().value as number);
     this.s2.set(key, true);
   }
 
   /** Stage-1 walk from a root; a fault number, or the page and its permission. */
-  private walkFrom(w: Walk, va: number, costed: boolean, write: boolean, vmid = 0): { pa: number; writable: boolean } | number {
-    const g = w.granule;
+  private walkFrom(root: number, g: number, tsz: number, va: number, costed: boolean, write: boolean, vmid = 0): { pa: number; writable: boolean } | number {
     const stride = g - 3;
-    const inputsize = 64 - w.tsz;
+    const inputsize = 64 - tsz;
     let level = 4 - Math.floor((inputsize - 4) / stride);
-    let table = w.root;
+    let table = root;
     if (va >= 2 ** inputsize) return E.EVT_F_TRANSLATION;
     for (; level <= 3; level++) {
       const shift = g + (3 - level) * stride;
@@ -401,45 +477,54 @@ export class SimulatedPsmmu implements PsmmuBackend {
     const tsz = Number(field64(cd, CD.CD_T0SZ));
     if (!granule || tsz < 16 || tsz > 39) return fault(E.EVT_C_BAD_CD);
     const asid = Number(field64(cd, CD.CD_ASID));
-    const walk: Walk = { root: Number(cd[1] & 0x000ffffffffffff0n), granule, tsz };
+    const root = Number(cd[1] & 0x000ffffffffffff0n);
     const page = Math.floor(iova / PAGE);
-    const set = this.sets[(page * 31 + asid * 131 + ste.vmid * 7919) % this.sets.length];
-    for (let i = 0; i < set.length; i++) {
-      const t = set[i];
-      if (t.vmid === ste.vmid && t.asid === asid && t.page === page) {
-        if (write && !t.writable) return fault(E.EVT_F_PERMISSION);
+    const t = this.tlb;
+    const s = (page * 31 + asid * 131 + ste.vmid * 7919) % t.sets;
+    const base = s * t.ways;
+    for (let i = 0; i < t.len[s]; i++) {
+      const k = base + i;
+      if (t.vmid[k] === ste.vmid && t.asid[k] === asid && t.page[k] === page) {
+        if (write && !t.writable[k]) return fault(E.EVT_F_PERMISSION);
         this.counters.iotlbHits++;
-        set.splice(i, 1);
-        set.push(t); // most recently used last
-        return { ok: true, pa: t.pa + (iova % PAGE), event: 0 };
+        const pa = t.pa[k];
+        t.touch(s, i); // most recently used last
+        return { ok: true, pa: pa + (iova % PAGE), event: 0 };
       }
     }
     this.counters.iotlbMisses++;
-    const r = this.walkFrom(walk, iova, true, write, ste.vmid);
+    const r = this.walkFrom(root, granule, tsz, iova, true, write, ste.vmid);
     if (typeof r === 'number') return fault(r);
     this.s2Translate(ste.vmid, r.pa); // the output IPA goes through stage 2 too
-    if (set.length >= this.ways) set.shift();
+    if (t.len[s] >= this.ways) t.remove(s, 0);
     else this.live++;
-    set.push({ vmid: ste.vmid, asid, page, pa: r.pa, writable: r.writable, walk });
+    t.put(base + t.len[s], ste.vmid, asid, page, r.pa, r.writable ? 1 : 0, root, granule, tsz);
+    t.len[s]++;
     return { ok: true, pa: r.pa + (iova % PAGE), event: 0 };
   }
 
   /** IOTLB entries cached for `vmid` (and `asid` when given). */
   cached(vmid: number, asid?: number): number {
-    let n = 0;
-    for (const set of this.sets) for (const t of set) if (t.vmid === vmid && (asid === undefined || t.asid === asid)) n++;
-    return n;
+    return this.entries().filter((t) => t.vmid === vmid && (asid === undefined || t.asid === asid)).length;
   }
 
   /** Whether the IOTLB holds a translation of this page. */
   holds(vmid: number, asid: number, va: number): boolean {
     const page = Math.floor(va / PAGE);
-    return this.sets.some((s) => s.some((t) => t.vmid === vmid && t.asid === asid && t.page === page));
+    return this.entries().some((t) => t.vmid === vmid && t.asid === asid && t.va === page * PAGE);
   }
 
-  /** Every cached translation (for checks): VMID, ASID, VA page address, PA. */
+  /** Every cached translation (for checks): VMID, ASID, VA page address, PA; set by set, least recently used first. */
   entries(): Array<{ vmid: number; asid: number; va: number; pa: number }> {
-    return this.sets.flatMap((s) => s.map((t) => ({ vmid: t.vmid, asid: t.asid, va: t.page * PAGE, pa: t.pa })));
+    const t = this.tlb;
+    const out: Array<{ vmid: number; asid: number; va: number; pa: number }> = [];
+    for (let s = 0; s < t.sets; s++) {
+      for (let i = 0; i < t.len[s]; i++) {
+        const k = s * t.ways + i;
+        out.push({ vmid: t.vmid[k], asid: t.asid[k], va: t.page[k] * PAGE, pa: t.pa[k] });
+      }
+    }
+    return out;
   }
 }
 
@@ -454,17 +539,23 @@ export function vaRange(w: bigint[]): [number, number] {
   return [Math.floor(addr / PAGE), Math.max(1, ((num + 1) * 2 ** scale * granule) / PAGE)];
 }
 
-/** vaRange of a 16-byte entry, without bigints. */
-function vaRangeOf(e: Uint8Array): [number, number] {
-  const lo = e[8] | (e[9] << 8) | (e[10] << 16) | (e[11] << 24);
-  const hi = (e[12] | (e[13] << 8) | (e[14] << 16) | (e[15] << 24)) >>> 0;
-  const page = hi * 2 ** 20 + (lo >>> 12); // CMD_ADDR [127:76]: address bits 63:12
-  const tg = (lo >>> 10) & 3;
-  if (tg === 0) return [page, 1];
-  const num = (e[1] >>> 4) | ((e[2] & 1) << 4); // CMD_NUM [16:12]
-  const scale = (e[2] >>> 4) | ((e[3] & 1) << 4); // CMD_SCALE [24:20]
+const EMPTY = new Uint8Array(0);
+
+/** vaRange of the 16-byte entry at `o` of `e`, without bigints: its first page. */
+function vaFirstPage(e: Uint8Array, o: number): number {
+  const lo = e[o + 8] | (e[o + 9] << 8) | (e[o + 10] << 16) | (e[o + 11] << 24);
+  const hi = (e[o + 12] | (e[o + 13] << 8) | (e[o + 14] << 16) | (e[o + 15] << 24)) >>> 0;
+  return hi * 2 ** 20 + (lo >>> 12); // CMD_ADDR [127:76]: address bits 63:12
+}
+
+/** vaRange of the 16-byte entry at `o` of `e`: its page count. */
+function vaPages(e: Uint8Array, o: number): number {
+  const tg = (e[o + 9] >>> 2) & 3; // CMD_TG [75:74]
+  if (tg === 0) return 1;
+  const num = (e[o + 1] >>> 4) | ((e[o + 2] & 1) << 4); // CMD_NUM [16:12]
+  const scale = (e[o + 2] >>> 4) | ((e[o + 3] & 1) << 4); // CMD_SCALE [24:20]
   const granule = 2 ** (tg * 2 + 10);
-  return [page, Math.max(1, ((num + 1) * 2 ** scale * granule) / PAGE)];
+  return Math.max(1, ((num + 1) * 2 ** scale * granule) / PAGE);
 }
 
 /** iommufd's check of a nested STE (arm_smmu_validate_vste); undefined when acceptable. */

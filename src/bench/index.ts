@@ -42,6 +42,14 @@ export interface StreamResult {
   forwarded?: { wasm: number; ts: number };
   /** Medians with the time spent inside the simulated pSMMUs left out (mixed stream). */
   excluding_backends?: { wasm_mcmd_s: number; ts_mcmd_s: number };
+  /**
+   * The dispatcher's share of the engine's time with the simulated pSMMUs: the time of the
+   * same guest stream with null backends (the dispatcher, the crossing and the engine's own
+   * work, nothing inside the pSMMUs) over the time with the simulated ones, medians of the
+   * same run (= null-stream median time / this stream's median time). Set when both
+   * streams ran.
+   */
+  dispatcher_share?: number;
 }
 
 export interface MachineInfo {
@@ -104,6 +112,98 @@ function runsWithin(budget: number, oneRun: number, min: number, max: number): n
   return Math.max(min, Math.min(max, Math.floor(budget / Math.max(oneRun, 1e-6))));
 }
 
+/** The engine's and the reference's timed runs of one stream, with memcpy for scale. */
+class StreamSampler {
+  readonly wasm: number[] = [];
+  readonly ts: number[] = [];
+  readonly cp: number[] = [];
+  /** Runs without the backends' time (vIOMMU streams). */
+  readonly wasmBe: number[] = [];
+  readonly tsBe: number[] = [];
+  /** Entries forwarded by the last run of each. */
+  readonly fwd = { wasm: 0, ts: 0 };
+  private readonly src: Uint8Array;
+  private readonly dst: Uint8Array;
+
+  constructor(readonly model: ModelStreamBench, readonly ref: ReferenceStreamBench, private readonly n: number) {
+    this.src = model.queueBytes();
+    this.dst = new Uint8Array(this.src.length);
+  }
+
+  /** Millions of commands per second for a run of `t` seconds. */
+  mcmd(t: number): number {
+    return this.n / t / 1e6;
+  }
+
+  memcpy(): number {
+    const t0 = now();
+    this.dst.set(this.src);
+    return seconds(t0, now());
+  }
+
+  runWasm(): number {
+    const model = this.model;
+    const f0 = model.smmu.stats().forwarded;
+    const t = model.run();
+    this.fwd.wasm = model.smmu.stats().forwarded - f0;
+    this.wasm.push(this.mcmd(t));
+    this.wasmBe.push(this.mcmd(Math.max(t - model.backendSeconds, 1e-9)));
+    return t;
+  }
+
+  runTs(): number {
+    const t = this.ref.run();
+    this.fwd.ts = this.ref.forwarded;
+    this.ts.push(this.mcmd(t));
+    this.tsBe.push(this.mcmd(Math.max(t - this.ref.backendSeconds, 1e-9)));
+    return t;
+  }
+
+  /** Drops the last sample of an implementation (a warm-up run). */
+  forget(which: 'wasm' | 'ts'): void {
+    (which === 'wasm' ? this.wasm : this.ts).pop();
+    (which === 'wasm' ? this.wasmBe : this.tsBe).pop();
+  }
+
+  /**
+   * Warm-up (wasm tier-up, JIT): one run each, two more for the engine when its runs are
+   * short. A run longer than a second is warm enough and counts as a sample. Returns the
+   * last run times.
+   */
+  warmUp(): { tWasm: number; tTs: number } {
+    this.model.prepare();
+    this.ref.load();
+    let tWasm = this.runWasm();
+    this.memcpy();
+    const tTs = this.runTs();
+    if (tTs <= 1) this.forget('ts');
+    if (tWasm <= 1) {
+      this.forget('wasm');
+      for (let i = 0; i < 2; i++) {
+        this.model.prepare();
+        tWasm = this.runWasm();
+        this.forget('wasm');
+        this.memcpy();
+      }
+    }
+    return { tWasm, tTs };
+  }
+
+  /** Samples both implementations, as many runs as their budgets allow, memcpy in between. */
+  sample(runs: number, tWasm: number, tTs: number): void {
+    const wasmRuns = tWasm < 0.1 ? 2 * runs + 1 : runsWithin(BUDGET.wasm, tWasm, Math.min(3, 2 * runs + 1), 2 * runs + 1);
+    const tsRuns = runsWithin(BUDGET.ts, tTs, Math.min(3, runs), runs);
+    while (this.wasm.length < wasmRuns || this.ts.length < tsRuns) {
+      this.model.prepare();
+      const withTs = this.ts.length < tsRuns;
+      if (withTs) this.ref.load();
+      if (this.wasm.length < wasmRuns) this.runWasm();
+      for (let k = 0; k < 3; k++) this.cp.push(this.mcmd(this.memcpy())); // (short and noisy: more samples)
+      if (withTs) this.runTs();
+    }
+  }
+}
+
 /** One stream on every implementation. */
 export async function benchStream(spec: StreamSpec, n: number, runs: number, useQemu: boolean, log: (s: string) => void): Promise<StreamResult> {
   const bytes = streamBytes(spec, n);
@@ -114,81 +214,30 @@ export async function benchStream(spec: StreamSpec, n: number, runs: number, use
   }
   log(`${spec.name}: engine, reference, memcpy`);
   const model = await ModelStreamBench.create(spec, bytes);
-  const ref = new ReferenceStreamBench(model);
-  const src = model.queueBytes();
-  const dst = new Uint8Array(src.length);
-  const memcpy = () => {
-    const t0 = now();
-    dst.set(src);
-    return seconds(t0, now());
-  };
-  const wasm: number[] = [], ts: number[] = [], cp: number[] = [];
-  const wasmBe: number[] = [], tsBe: number[] = [];
-  const fwd = { wasm: 0, ts: 0 };
-  const mcmd = (t: number) => n / t / 1e6;
-  const runWasm = () => {
-    const f0 = model.smmu.stats().forwarded;
-    const t = model.run();
-    fwd.wasm = model.smmu.stats().forwarded - f0;
-    wasm.push(mcmd(t));
-    wasmBe.push(mcmd(Math.max(t - model.backendSeconds, 1e-9)));
-    return t;
-  };
-  const runTs = () => {
-    const t = ref.run();
-    fwd.ts = ref.forwarded;
-    ts.push(mcmd(t));
-    tsBe.push(mcmd(Math.max(t - ref.backendSeconds, 1e-9)));
-    return t;
-  };
-  const forget = (xs: number[], ys: number[]) => {
-    xs.pop();
-    ys.pop();
-  };
-  // Warm-up (wasm tier-up, JIT): one run each, two more for the engine when its runs are
-  // short. A run longer than a second is warm enough and counts as a sample.
-  model.prepare();
-  ref.load();
-  let tWasm = runWasm();
-  memcpy();
-  const tTs = runTs();
-  if (tTs <= 1) forget(ts, tsBe);
-  if (tWasm <= 1) {
-    forget(wasm, wasmBe);
-    for (let i = 0; i < 2; i++) {
-      model.prepare();
-      tWasm = runWasm();
-      forget(wasm, wasmBe);
-      memcpy();
-    }
-  }
+  const s = new StreamSampler(model, new ReferenceStreamBench(model), n);
+  const { tWasm, tTs } = s.warmUp();
   fullGc();
-  const wasmRuns = tWasm < 0.1 ? 2 * runs + 1 : runsWithin(BUDGET.wasm, tWasm, Math.min(3, 2 * runs + 1), 2 * runs + 1);
-  const tsRuns = runsWithin(BUDGET.ts, tTs, Math.min(3, runs), runs);
-  while (wasm.length < wasmRuns || ts.length < tsRuns) {
-    model.prepare();
-    const withTs = ts.length < tsRuns;
-    if (withTs) ref.load();
-    if (wasm.length < wasmRuns) runWasm();
-    for (let k = 0; k < 3; k++) cp.push(mcmd(memcpy())); // (short and noisy: more samples)
-    if (withTs) runTs();
-  }
+  s.sample(runs, tWasm, tTs);
+  const out = streamResult(spec, n, s, qemu);
+  model.smmu.dispose();
+  return out;
+}
+
+function streamResult(spec: StreamSpec, n: number, s: StreamSampler, qemu: { runs: number[]; rtt: number } | null): StreamResult {
+  const qemuRuns = qemu ? qemu.runs.map((t) => s.mcmd(t)) : null;
   const out: StreamResult = {
     name: spec.name,
     commands: n,
-    wasm_mcmd_s: median(wasm),
-    ts_mcmd_s: median(ts),
-    qemu_mcmd_s: qemu ? median(qemu.runs.map(mcmd)) : null,
-    memcpy_mcmd_s: median(cp),
+    wasm_mcmd_s: median(s.wasm),
+    ts_mcmd_s: median(s.ts),
+    qemu_mcmd_s: qemuRuns ? median(qemuRuns) : null,
+    memcpy_mcmd_s: median(s.cp),
     note: spec.note,
-    samples: { wasm, ts, qemu: qemu ? qemu.runs.map(mcmd) : null, memcpy: cp },
+    samples: { wasm: s.wasm, ts: s.ts, qemu: qemuRuns, memcpy: s.cp },
     qemu_rtt_us: qemu ? qemu.rtt * 1e6 : null,
   };
-  if (spec.viommu) {
-    out.forwarded = fwd;
-    out.excluding_backends = { wasm_mcmd_s: median(wasmBe), ts_mcmd_s: median(tsBe) };
-  }
-  model.smmu.dispose();
+  if (spec.viommu) out.forwarded = s.fwd;
+  if (spec.viommu && spec.backends !== 'null') out.excluding_backends = { wasm_mcmd_s: median(s.wasmBe), ts_mcmd_s: median(s.tsBe) };
   return out;
 }
 
@@ -200,12 +249,30 @@ export function checkTargets(r: Omit<BenchResult, 'targets'>): TargetCheck[] {
     t.push({ target: `${s.name}: >= 25% of memcpy`, value: `${((100 * s.wasm_mcmd_s) / s.memcpy_mcmd_s).toFixed(1)}%`, met: s.wasm_mcmd_s >= 0.25 * s.memcpy_mcmd_s });
     t.push({ target: `${s.name}: >= 2x the TS reference`, value: x(s.wasm_mcmd_s / s.ts_mcmd_s), met: s.wasm_mcmd_s >= 2 * s.ts_mcmd_s });
   }
+  // the vIOMMU path (issue 16): its own cost against the plain path, in the same run
+  const plain = r.streams.find((s) => s.name === 'TLBI_NH_VA + SYNC/17');
+  const nul = r.streams.find((s) => s.name === 'mixed vIOMMU null backends');
+  if (plain && nul) {
+    t.push({ target: 'mixed vIOMMU null backends: >= 10% of TLBI_NH_VA + SYNC/17', value: `${((100 * nul.wasm_mcmd_s) / plain.wasm_mcmd_s).toFixed(1)}%`, met: nul.wasm_mcmd_s >= 0.1 * plain.wasm_mcmd_s });
+  }
+  for (const s of r.streams) {
+    if (s.dispatcher_share === undefined) continue;
+    t.push({ target: `${s.name}: dispatcher share < 25% (time with null backends / time)`, value: `${(100 * s.dispatcher_share).toFixed(1)}%`, met: s.dispatcher_share < 0.25 });
+  }
   t.push({ target: 'IOTLB hit, batched: >= 50 M/s', value: r.translate.hit_batch_m_s.toFixed(1), met: r.translate.hit_batch_m_s >= 50 });
   t.push({ target: 'IOTLB hit, single calls: >= 10 M/s', value: r.translate.hit_single_m_s.toFixed(1), met: r.translate.hit_single_m_s >= 10 });
   t.push({ target: '4-level walk miss: >= 5 M/s', value: r.translate.miss_m_s.toFixed(1), met: r.translate.miss_m_s >= 5 });
   t.push({ target: 'memory growth: 0 bytes', value: `${r.growth_bytes} B`, met: r.growth_bytes === 0 });
   t.push({ target: 'release .wasm <= 64 KiB', value: `${r.wasm_bytes} B`, met: r.wasm_bytes <= 65536 });
   return t;
+}
+
+/** dispatcher_share of each simulated vIOMMU stream whose null-backend twin (the same guest stream) ran too. */
+export function setDispatcherShare(streams: StreamResult[]): void {
+  for (const s of streams) {
+    const twin = streams.find((x) => x.name === `${s.name} null backends`);
+    if (twin && s.excluding_backends) s.dispatcher_share = s.wasm_mcmd_s / twin.wasm_mcmd_s;
+  }
 }
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
@@ -227,6 +294,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     fullGc();
     streams.push(await benchStream(spec, n, runs, qemuVersion !== undefined, log));
   }
+  setDispatcherShare(streams);
   log('memory growth');
   fullGc();
   const g = opts.growth ?? { commands: 1e7, translations: 1e7 };

@@ -4,6 +4,7 @@
 
 import { createSmmu, type Smmu } from '../smmu.js';
 import { SimulatedPsmmu } from '../backends/simulated.js';
+import { NullPsmmu } from '../backends/null.js';
 import { engineExports } from '../engine-debug.js';
 import type { EngineExports } from '../engine.js';
 import * as R from '../arch/registers.js';
@@ -40,18 +41,19 @@ export class TimedBackend implements PsmmuBackend {
     return this.inner.name;
   }
 
+  // performance.now(): a double, no BigInt per call (the wrapper's own cost counts as the vSMMU's)
   invalidate(entries: Uint8Array): BatchResult | Promise<BatchResult> {
-    const t0 = now();
+    const t0 = performance.now();
     const r = this.inner.invalidate(entries);
-    this.seconds += seconds(t0, now());
+    this.seconds += (performance.now() - t0) / 1e3;
     this.calls++;
     return r;
   }
 
   installSte(psid: number, ste: Uint8Array): BatchResult | Promise<BatchResult> {
-    const t0 = now();
+    const t0 = performance.now();
     const r = this.inner.installSte(psid, ste);
-    this.seconds += seconds(t0, now());
+    this.seconds += (performance.now() - t0) / 1e3;
     this.calls++;
     return r;
   }
@@ -70,6 +72,8 @@ export function simulatedPsmmu(name: string, log: boolean): SimulatedPsmmu {
 export class ModelStreamBench {
   /** The backends as the vSMMU sees them (timing wrappers around `backends`). */
   readonly timed: TimedBackend[];
+  /** The null backends (a stream with backends: 'null'; then `backends` is empty and nothing is timed inside them). */
+  readonly nulls: NullPsmmu[];
 
   private constructor(
     readonly spec: StreamSpec,
@@ -79,8 +83,10 @@ export class ModelStreamBench {
     readonly backends: SimulatedPsmmu[],
     timed: TimedBackend[],
     readonly log: boolean,
+    nulls: NullPsmmu[],
   ) {
     this.timed = timed;
+    this.nulls = nulls;
   }
 
   /** Seconds the last run spent inside the simulated pSMMUs. */
@@ -91,14 +97,16 @@ export class ModelStreamBench {
    * checks); off when timing, where it is the simulator's bookkeeping, not pSMMU work.
    */
   static async create(spec: StreamSpec, bytes: Uint8Array, log = false): Promise<ModelStreamBench> {
-    const backends = spec.viommu ? BACKENDS.map((b) => simulatedPsmmu(b.name, log)) : [];
+    const nulls = spec.viommu && spec.backends === 'null' ? BACKENDS.map((b) => new NullPsmmu(b.name)) : [];
+    const backends = spec.viommu && !nulls.length ? BACKENDS.map((b) => simulatedPsmmu(b.name, log)) : [];
     const timed = backends.map((b) => new TimedBackend(b));
+    const bound: PsmmuBackend[] = nulls.length ? nulls : timed;
     const smmu = await createSmmu({
       ram: [{ base: RAM_BASE, size: ENGINE_RAM_SIZE }],
       devices: EMULATED,
       viommu: spec.viommu
         ? {
-          backends: BACKENDS.map((b, i) => ({ name: b.name, vmid: b.vmid, backend: timed[i] })),
+          backends: BACKENDS.map((b, i) => ({ name: b.name, vmid: b.vmid, backend: bound[i] })),
           devices: PASSTHROUGH.map((p) => ({ sid: p.sid, backend: p.backend, psid: p.psid })),
         }
         : undefined,
@@ -109,7 +117,7 @@ export class ModelStreamBench {
     });
     guest.init();
     smmu.ram().set(bytes, STREAM_QUEUE - RAM_BASE);
-    return new ModelStreamBench(spec, bytes.length / 16, smmu, guest, backends, timed, log);
+    return new ModelStreamBench(spec, bytes.length / 16, smmu, guest, backends, timed, log, nulls);
   }
 
   /** The queue bytes as the engine reads them (inside its memory). */

@@ -7,6 +7,8 @@
 
 import { ReferenceCmdq, type RefDispatchConfig, type RefForward } from '../reference/cmdq.js';
 import type { SimulatedPsmmu } from '../backends/simulated.js';
+import { NullPsmmu } from '../backends/null.js';
+import type { PsmmuBackend } from '../backends/types.js';
 import { refDispatchConfig } from '../reference/dispatch-config.js';
 import * as A from '../arch/abi.js';
 import * as R from '../arch/registers.js';
@@ -18,6 +20,10 @@ import { BACKENDS, EMULATED, PASSTHROUGH, RAM_BASE, STREAM_LOG2, STREAM_QUEUE } 
 export class ReferenceStreamBench {
   readonly backends: SimulatedPsmmu[];
   private readonly timed: TimedBackend[];
+  /** Null backends (a stream with backends: 'null'). */
+  readonly nulls: NullPsmmu[];
+  /** What the deliveries call: the timed simulated pSMMUs, or the null ones. */
+  private readonly targets: PsmmuBackend[];
   /** Seconds the last run spent inside the simulated pSMMUs. */
   backendSeconds = 0;
   private readonly ram: Uint8Array;
@@ -31,8 +37,10 @@ export class ReferenceStreamBench {
   constructor(readonly model: ModelStreamBench) {
     this.ram = model.smmu.ram();
     this.dv = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
-    this.backends = model.spec.viommu ? BACKENDS.map((b) => simulatedPsmmu(b.name, model.log)) : [];
+    this.nulls = model.spec.viommu && model.spec.backends === 'null' ? BACKENDS.map((b) => new NullPsmmu(b.name)) : [];
+    this.backends = model.spec.viommu && !this.nulls.length ? BACKENDS.map((b) => simulatedPsmmu(b.name, model.log)) : [];
     this.timed = this.backends.map((b) => new TimedBackend(b));
+    this.targets = this.nulls.length ? this.nulls : this.timed;
   }
 
   private u64(addr: bigint): bigint | null {
@@ -108,7 +116,7 @@ export class ReferenceStreamBench {
   /** The Forwarder's batching: per backend, one invalidate() per run of entries, one installSte() per STE. */
   private deliver(fw: RefForward[]): void {
     this.forwarded += fw.length;
-    for (let b = 0; b < this.timed.length; b++) {
+    for (let b = 0; b < this.targets.length; b++) {
       const mine = fw.filter((f) => f.backend === b);
       let i = 0;
       while (i < mine.length) {
@@ -117,7 +125,7 @@ export class ReferenceStreamBench {
           const dv = new DataView(s.buffer);
           dv.setBigUint64(0, mine[i].w0, true);
           dv.setBigUint64(8, mine[i].w1, true);
-          this.timed[b].installSte(mine[i].psid, s);
+          this.targets[b].installSte(mine[i].psid, s);
           i++;
           continue;
         }
@@ -129,7 +137,7 @@ export class ReferenceStreamBench {
           dv.setBigUint64((k - i) * 16, BigInt.asUintN(64, mine[k].w0), true);
           dv.setBigUint64((k - i) * 16 + 8, BigInt.asUintN(64, mine[k].w1), true);
         }
-        this.timed[b].invalidate(bytes);
+        this.targets[b].invalidate(bytes);
         i = j;
       }
     }

@@ -1,7 +1,7 @@
 // Output of `vsmmu bench`: the JSON object of the issue, and a Markdown report (the
 // table the README shows, then translation, growth, size and the targets).
 
-import type { BenchResult } from './index.js';
+import { median, type BenchResult } from './index.js';
 import { FULL_STREAM } from './streams.js';
 
 /** The JSON object: the fields the issue names first, then details. */
@@ -18,6 +18,7 @@ export function toJson(r: BenchResult): Record<string, unknown> {
       qemu_rtt_us: s.qemu_rtt_us === null ? null : round(s.qemu_rtt_us),
       ...(s.forwarded ? { forwarded: s.forwarded } : {}),
       ...(s.excluding_backends ? { excluding_backends: { wasm_mcmd_s: round(s.excluding_backends.wasm_mcmd_s), ts_mcmd_s: round(s.excluding_backends.ts_mcmd_s) } } : {}),
+      ...(s.dispatcher_share !== undefined ? { dispatcher_share: Math.round(s.dispatcher_share * 1e4) / 1e4 } : {}),
       samples: {
         wasm: s.samples.wasm.map(round),
         ts: s.samples.ts.map(round),
@@ -96,6 +97,12 @@ export function readmeSection(r: BenchResult): string {
   ].join('\n');
 }
 
+/** min / median / max of one implementation's samples. */
+function spread(xs: number[], label: string): string {
+  if (xs.length === 0) return `${label} -`;
+  return `${label} ${num(Math.min(...xs))} / ${num(median(xs))} / ${num(Math.max(...xs))}`;
+}
+
 function span(r: BenchResult, k: 'wasm' | 'ts' | 'qemu' | 'memcpy'): string {
   const ns = r.streams.map((s) => s.samples[k]?.length ?? 0).filter((x) => x > 0);
   if (ns.length === 0) return '0';
@@ -107,9 +114,14 @@ export function toText(r: BenchResult): string {
   const out = [readmeSection(r), '', 'Streams:'];
   for (const s of r.streams) {
     out.push(`- ${s.name}: ${s.note}`);
+    out.push(`  spread (min / median / max Mcmd/s): ${spread(s.samples.wasm, 'wasm')}; ${spread(s.samples.ts, 'TS')}` +
+      `${s.samples.qemu ? '; ' + spread(s.samples.qemu, 'QEMU') : ''}; ${spread(s.samples.memcpy, 'memcpy')}`);
     if (s.forwarded && s.excluding_backends) {
       out.push(`  entries sent to the simulated pSMMUs per run: ${s.forwarded.wasm}; without the time spent inside them: ` +
-        `wasm ${num(s.excluding_backends.wasm_mcmd_s)} Mcmd/s, TS ${num(s.excluding_backends.ts_mcmd_s)} Mcmd/s`);
+        `wasm ${num(s.excluding_backends.wasm_mcmd_s)} Mcmd/s, TS ${num(s.excluding_backends.ts_mcmd_s)} Mcmd/s` +
+        (s.dispatcher_share !== undefined ? `; dispatcher share ${(100 * s.dispatcher_share).toFixed(1)}%` : ''));
+    } else if (s.forwarded) {
+      out.push(`  entries sent to the pSMMUs per run: ${s.forwarded.wasm}`);
     }
   }
   out.push('', 'Targets:');

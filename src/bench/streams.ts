@@ -57,8 +57,10 @@ export interface StreamSpec {
   name: string;
   /** What the stream does to the state above. */
   note: string;
-  /** The vIOMMU dispatcher is on (passthrough devices on two simulated pSMMUs). */
+  /** The vIOMMU dispatcher is on (passthrough devices on two pSMMUs). */
   viommu: boolean;
+  /** The pSMMUs behind it: simulated (SimulatedPsmmu, the default) or null (accept every entry, do nothing). */
+  backends?: 'simulated' | 'null';
   /** Command `i` of `n`. */
   command(i: number, n: number): Words;
 }
@@ -133,6 +135,13 @@ export const STREAMS: StreamSpec[] = [
       '6 TLBI_NH_VA passthrough ASIDs (sent to their pSMMU), CFGI_CD passthrough (to its pSMMU), CFGI_STE emulated (every 4th: passthrough, an STE install), ' +
       'TLBI_NH_ASID passthrough, CFGI_CD emulated, CMD_SYNC (each window of forwarded entries is sent before the SYNC completes)',
     viommu: true,
+    command: (i) => mixedAt(i),
+  },
+  {
+    name: 'mixed vIOMMU null backends',
+    note: 'the mixed vIOMMU stream with pSMMUs that accept every entry and do nothing (NullPsmmu): the dispatcher and the host crossing alone',
+    viommu: true,
+    backends: 'null',
     command: (i) => mixedAt(i),
   },
 ];

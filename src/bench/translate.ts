@@ -3,7 +3,7 @@
 // every lookup a miss), and dma() of 4 KiB pages. Every measurement checks its counts
 // (hits, misses, statuses) against what it asked for.
 
-import { createSmmu, type Smmu } from '../smmu.js';
+import { createSmmu, type Smmu, type TranslateBatch } from '../smmu.js';
 import { GuestDriver } from '../guest/driver.js';
 import * as A from '../arch/abi.js';
 import { now, seconds } from './model.js';
@@ -59,16 +59,44 @@ function check(cond: boolean, what: string): void {
   if (!cond) throw new Error(`bench: translation check failed: ${what}`);
 }
 
+type Counts = TranslateResults['counts'];
+/** One timed sample of a kind: translations (or pages) per second. */
+type Sampler = () => number;
+
 export async function translationBench(sz: TranslateSizes): Promise<TranslateResults> {
   // hits (batch, single calls, DMA) on one model, misses on another (their walks refill its IOTLB)
   const smmu = await translationModel();
   const missModel = await translationModel();
   const b = smmu.batch();
   const mb = missModel.batch();
-  const cap = b.capacity;
-  const counts = { hit_batch: 0, hit_single: 0, miss: 0, dma_pages: 0 };
+  const counts: Counts = { hit_batch: 0, hit_single: 0, miss: 0, dma_pages: 0 };
+  const hitBatch = hitBatchSampler(smmu, b, sz, counts);
+  const hitSingle = hitSingleSampler(smmu, sz, counts);
+  const miss = missSampler(missModel, mb, sz, counts);
+  const dma = dmaSampler(smmu, sz, counts);
 
-  // IOTLB hits, batched: 4096 requests over the 256 pages of a full IOTLB
+  // round robin, so that a busy moment of the machine touches every kind alike
+  const r = { hb: [] as number[], hs: [] as number[], m: [] as number[], d: [] as number[] };
+  for (let s = 0; s < sz.samples; s++) {
+    r.hb.push(hitBatch());
+    r.hs.push(hitSingle());
+    r.m.push(miss());
+    r.d.push(dma());
+  }
+  checkBatchResults(b, mb);
+
+  return {
+    hit_batch_m_s: median(r.hb) / 1e6,
+    hit_single_m_s: median(r.hs) / 1e6,
+    miss_m_s: median(r.m) / 1e6,
+    dma_4k_m_s: median(r.d) / 1e6,
+    counts,
+  };
+}
+
+/** IOTLB hits, batched: 4096 requests over the 256 pages of a full IOTLB. */
+function hitBatchSampler(smmu: Smmu, b: TranslateBatch, sz: TranslateSizes, counts: Counts): Sampler {
+  const cap = b.capacity;
   for (let i = 0; i < cap; i++) {
     b.sid[i] = XLATE_SID;
     b.iova[i] = IOVA_BASE + (i % HIT_PAGES) * 4096 + ((i * 64) & 0xfff);
@@ -77,7 +105,7 @@ export async function translationBench(sz: TranslateSizes): Promise<TranslateRes
   b.run(cap); // warm: 256 walks
   b.run(cap);
   const reps = Math.max(1, Math.round(sz.batchPerSample / cap));
-  const hitBatch = () => {
+  return () => {
     const st0 = smmu.stats();
     const t0 = now();
     for (let k = 0; k < reps; k++) b.run(cap);
@@ -87,13 +115,15 @@ export async function translationBench(sz: TranslateSizes): Promise<TranslateRes
     counts.hit_batch += reps * cap;
     return (reps * cap) / dt;
   };
+}
 
-  // IOTLB hits, one translate() call each
+/** IOTLB hits, one translate() call each. */
+function hitSingleSampler(smmu: Smmu, sz: TranslateSizes, counts: Counts): Sampler {
   const iovas = new Float64Array(HIT_PAGES);
   for (let p = 0; p < HIT_PAGES; p++) iovas[p] = IOVA_BASE + p * 4096 + 8;
   let want = 0;
   for (let k = 0; k < sz.singlePerSample; k++) want += DATA_PA + (k & (HIT_PAGES - 1)) * 4096 + 8;
-  const hitSingle = () => {
+  return () => {
     const st0 = smmu.stats();
     let sum = 0;
     const t0 = now();
@@ -105,8 +135,11 @@ export async function translationBench(sz: TranslateSizes): Promise<TranslateRes
     counts.hit_single += sz.singlePerSample;
     return sz.singlePerSample / dt;
   };
+}
 
-  // misses: 4096 distinct pages in turn, more than the IOTLB holds: every lookup walks
+/** Misses: 4096 distinct pages in turn, more than the IOTLB holds: every lookup walks. */
+function missSampler(missModel: Smmu, mb: TranslateBatch, sz: TranslateSizes, counts: Counts): Sampler {
+  const cap = mb.capacity;
   for (let i = 0; i < cap; i++) {
     mb.sid[i] = XLATE_SID;
     mb.iova[i] = IOVA_BASE + (i % XLATE_PAGES) * 4096;
@@ -114,7 +147,7 @@ export async function translationBench(sz: TranslateSizes): Promise<TranslateRes
   }
   mb.run(cap);
   const mreps = Math.max(1, Math.round(sz.missPerSample / cap));
-  const miss = () => {
+  return () => {
     const st0 = missModel.stats();
     const t0 = now();
     for (let k = 0; k < mreps; k++) mb.run(cap);
@@ -125,10 +158,12 @@ export async function translationBench(sz: TranslateSizes): Promise<TranslateRes
     counts.miss += mreps * cap;
     return (mreps * cap) / dt;
   };
+}
 
-  // DMA of 4 KiB pages (IOTLB hits, one translation and one 4 KiB copy each)
+/** DMA of 4 KiB pages (IOTLB hits, one translation and one 4 KiB copy each). */
+function dmaSampler(smmu: Smmu, sz: TranslateSizes, counts: Counts): Sampler {
   const page = new Uint8Array(4096);
-  const dma = () => {
+  return () => {
     const st0 = smmu.stats();
     let failed = 0;
     const t0 = now();
@@ -139,25 +174,13 @@ export async function translationBench(sz: TranslateSizes): Promise<TranslateRes
     counts.dma_pages += sz.dmaPerSample;
     return sz.dmaPerSample / dt;
   };
+}
 
-  // round robin, so that a busy moment of the machine touches every kind alike
-  const r = { hb: [] as number[], hs: [] as number[], m: [] as number[], d: [] as number[] };
-  for (let s = 0; s < sz.samples; s++) {
-    r.hb.push(hitBatch());
-    r.hs.push(hitSingle());
-    r.m.push(miss());
-    r.d.push(dma());
-  }
+/** The last batches' statuses and addresses (hits: every request; misses: the last). */
+function checkBatchResults(b: TranslateBatch, mb: TranslateBatch): void {
+  const cap = b.capacity;
   for (let i = 0; i < cap; i++) {
     check(b.status[i] === A.XS_SUCCESS && b.addr[i] === DATA_PA + (i % HIT_PAGES) * 4096 + ((i * 64) & 0xfff), `batch result ${i}`);
   }
   check(mb.status[cap - 1] === A.XS_SUCCESS && mb.addr[cap - 1] === DATA_PA + ((cap - 1) % XLATE_PAGES) * 4096, 'miss result');
-
-  return {
-    hit_batch_m_s: median(r.hb) / 1e6,
-    hit_single_m_s: median(r.hs) / 1e6,
-    miss_m_s: median(r.m) / 1e6,
-    dma_4k_m_s: median(r.d) / 1e6,
-    counts,
-  };
 }

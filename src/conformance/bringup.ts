@@ -5,6 +5,8 @@ import type { World } from './world.js';
 import * as R from '../arch/registers.js';
 import * as C from '../arch/commands.js';
 import { put, type Words } from '../guest/encode.js';
+import { sync } from './command-gen.js';
+import { drainEvents } from './traffic.js';
 
 const B = BigInt;
 
@@ -46,7 +48,7 @@ export function bringUp(w: World, o: BringUp = {}): void {
   let cr0 = 8;
   w.writeCr0(cr0);
   if (r.chance(0.8)) {
-    w.submit([cfgiAll(), w.sync()]);
+    w.submit([cfgiAll(), sync(w)]);
     w.afterBatch();
   }
   if (o.eventq ?? r.chance(0.95)) cr0 |= 4;
@@ -70,7 +72,7 @@ export function finish(w: World): void {
   b.mmioR(R.R_GERROR);
   if (r.chance(0.5)) b.mmioR(R.R_GERRORN);
   b.mmioR(R.R_CR0ACK);
-  w.drainEvents(false);
+  drainEvents(w, false);
   if (w.dataSize) w.observeData();
 }
 

@@ -16,6 +16,10 @@ import type { Device, Domain, Mapping, World } from './world.js';
 import {
   guestPages, mapGuest, mutateS2, newS2Space, s2Invalidation, s2MapRandom, s2Ste, startLevels, tlbiS2Ipa, type S2Fields, type S2Space,
 } from './stage2.js';
+import { unassigned } from './safe-memory.js';
+import { pickSid, tlbiCmd, sync as syncCmd } from './command-gen.js';
+import { drainEvents, pickIova, pickLen, dmaAction } from './traffic.js';
+import { mapRandom } from './page-tables.js';
 
 const B = BigInt;
 const OA = 0x0000fffffffff000n;
@@ -25,7 +29,7 @@ function cfgiSte(sid: number): Words {
 }
 
 function sync(w: World, cmds: Words[]): void {
-  w.submit([...cmds, w.sync()]);
+  w.submit([...cmds, syncCmd(w)]);
   w.afterBatch();
 }
 
@@ -41,13 +45,13 @@ function attachS2(w: World, dev: Device, sp: S2Space, d?: Domain, fields: Partia
 /** DMA of `dev` through mapping `m` and another address: read one, write the other. */
 function dmaVia(w: World, dev: Device, m: Mapping, read: boolean): void {
   const r = w.r;
-  const len = Math.min(w.pickLen(), Math.max(1, m.len));
+  const len = Math.min(pickLen(w), Math.max(1, m.len));
   const off = B(r.int(0, Math.max(0, m.len - len)));
-  const other = w.pickIova(dev, len);
+  const other = pickIova(w, dev, len);
   if (read) w.b.dma(dev.sid, m.iova + off, other, len);
   else w.b.dma(dev.sid, other, m.iova + off, len);
   if (r.chance(0.6)) w.observeData();
-  if (r.chance(0.6)) w.drainEvents(r.chance(0.9));
+  if (r.chance(0.6)) drainEvents(w, r.chance(0.9));
 }
 
 // ---- stage 2 ----------------------------------------------------------------------------------
@@ -90,7 +94,7 @@ export const s2Walk = (w: World): void => {
     const dev = r.pick(w.devices);
     const maps = dev.domain?.mappings ?? [];
     if (maps.length && r.chance(0.7)) dmaVia(w, dev, r.pick(maps), r.chance(0.5));
-    else w.dmaAction(dev);
+    else dmaAction(w, dev);
   }
   finish(w);
 };
@@ -119,7 +123,7 @@ export const s2SteChecks = (w: World): void => {
       [1, { ptw: 1, ha: 1, hd: 1 }],
       [1, { cdmax: true }],
       [1, { stalld: true }],
-      [1, { ttb: B(w.unassigned(2 ** 16)) }],
+      [1, { ttb: B(unassigned(w, 2 ** 16)) }],
       [0.5, { ttb: sp.fields.ttb + B(r.int(1, 3) * 16) }],
       [1, { vmid: r.int(0, 0xffff) }],
       [1, { cfg: 5 }],
@@ -139,8 +143,8 @@ export const s2SteChecks = (w: World): void => {
       dev.domain = sp.dom;
     }
     if (r.chance(0.85)) sync(w, [cfgiSte(dev.sid), ...(r.chance(0.3) ? s2Invalidation(w, sp, undefined, dev.sid) : [])]);
-    w.dmaAction(dev);
-    if (r.chance(0.5)) w.drainEvents();
+    dmaAction(w, dev);
+    if (r.chance(0.5)) drainEvents(w);
   }
   finish(w);
 };
@@ -173,7 +177,7 @@ export const s2Perm = (w: World): void => {
     } else if (sp) {
       sync(w, s2Invalidation(w, sp, mine.length ? r.pick(mine).iova : undefined, dev.sid));
     } else {
-      w.dmaAction(dev);
+      dmaAction(w, dev);
     }
   }
   finish(w);
@@ -188,15 +192,15 @@ export const s2Cache = (w: World): void => {
     const sp = spaceOf(s, dev) ?? r.pick(s.spaces);
     const m = sp.dom.mappings.length ? r.pick(sp.dom.mappings) : undefined;
     if (m) dmaVia(w, dev, m, r.chance(0.5));
-    else w.dmaAction(dev);
+    else dmaAction(w, dev);
     if (r.chance(0.8) && m) mutateS2(w, sp, m.iova);
     else attachS2(w, r.pick(w.devices), r.pick(s.spaces), undefined, r.chance(0.3) ? { vmid: r.int(0, 15) } : {});
-    if (r.chance(0.5)) (m ? dmaVia(w, r.pick(w.devices), m, r.chance(0.5)) : w.dmaAction());
+    if (r.chance(0.5)) (m ? dmaVia(w, r.pick(w.devices), m, r.chance(0.5)) : dmaAction(w));
     const cmds: Words[] = [];
     for (let k = r.int(0, 3); k > 0; k--) cmds.push(...(m && r.chance(0.5) ? [tlbiS2Ipa(w, sp, m.iova)] : s2Invalidation(w, sp, m?.iova, dev.sid)));
     if (cmds.length || r.chance(0.5)) sync(w, cmds);
     if (m) dmaVia(w, dev, m, r.chance(0.5));
-    for (const other of w.devices) if (other !== dev && r.chance(0.3)) w.dmaAction(other);
+    for (const other of w.devices) if (other !== dev && r.chance(0.3)) dmaAction(w, other);
   }
   finish(w);
 };
@@ -227,7 +231,7 @@ function nestedSetup(w: World, o: { s1Granule?: 12 | 14 | 16; s2Granule?: 12 | 1
   const doms: Domain[] = [];
   for (let i = r.int(1, 2); i > 0; i--) {
     const d = w.newDomain({ granule: r.chance(0.8) ? g1 : undefined });
-    for (let n = r.int(2, 8); n > 0; n--) w.mapRandom(d);
+    for (let n = r.int(2, 8); n > 0; n--) mapRandom(w, d);
     doms.push(d);
   }
   // a few stage-2 mappings beyond the guest's RAM (device windows, holes) and the guest's own pages
@@ -243,13 +247,13 @@ export const nestedWalk = (w: World): void => {
   const n = nestedSetup(w);
   for (let i = r.int(4, 12); i > 0; i--) {
     if (r.chance(0.15)) {
-      w.mapRandom(r.pick(n.doms));
+      mapRandom(w, r.pick(n.doms));
       mapGuest(w, n.sp, n.doms);
     }
     const dev = r.pick(w.devices);
     const maps = dev.domain?.mappings ?? [];
     if (maps.length && r.chance(0.6)) dmaVia(w, dev, r.pick(maps), r.chance(0.5));
-    else w.dmaAction(dev);
+    else dmaAction(w, dev);
   }
   finish(w);
 };
@@ -306,13 +310,13 @@ function nestedFault(w: World, n: NestedSetup): { ipa?: bigint; sid?: number } {
       const m = d.mappings.length ? r.pick(d.mappings) : undefined;
       if (!m) return {};
       const cur = b.peek64(m.desc);
-      b.memW(m.desc, 8, r.weighted<bigint>([[3, cur ^ (2n << 6n)], [2, 0n], [1, cur & ~(1n << 10n)], [1, (cur & ~OA) | w.ipaOf(w.unassigned(0x10000))]]));
+      b.memW(m.desc, 8, r.weighted<bigint>([[3, cur ^ (2n << 6n)], [2, 0n], [1, cur & ~(1n << 10n)], [1, (cur & ~OA) | w.ipaOf(unassigned(w, 0x10000))]]));
       return { sid: dev.sid };
     }
     case 'cd-outside': {
       // the CD's IPA page now maps to unassigned memory: F_CD_FETCH with the PA
       const desc = n.sp.pt.descAddr(ipaPage(w, n.sp, d.cd), 3);
-      b.memW(desc, 8, (b.peek64(desc) & ~OA) | B(w.unassigned(2 ** n.sp.shape.granule)));
+      b.memW(desc, 8, (b.peek64(desc) & ~OA) | B(unassigned(w, 2 ** n.sp.shape.granule)));
       return { ipa: ipaPage(w, n.sp, d.cd), sid: dev.sid };
     }
     case 'ste-r':
@@ -331,14 +335,14 @@ export const nestedFaults = (w: World): void => {
   const n = nestedSetup(w);
   for (let i = r.int(3, 8); i > 0; i--) {
     const { ipa, sid } = nestedFault(w, n);
-    w.dmaAction(sid !== undefined ? w.devices.find((x) => x.sid === sid) : undefined);
+    dmaAction(w, sid !== undefined ? w.devices.find((x) => x.sid === sid) : undefined);
     if (r.chance(0.6)) {
       const cmds: Words[] = [];
       if (ipa !== undefined && r.chance(0.6)) cmds.push(tlbiS2Ipa(w, n.sp, ipa));
       if (r.chance(0.5)) cmds.push(put([B(C.CMD_TLBI_S12_VMALL), 0n], C.CMD_VMID, n.sp.fields.vmid));
-      if (r.chance(0.5)) cmds.push(r.chance(0.5) ? cfgiAll() : put(put([B(C.CMD_CFGI_CD), 0n], C.CMD_SID, sid ?? w.pickSid()), C.CMD_LEAF, 1));
+      if (r.chance(0.5)) cmds.push(r.chance(0.5) ? cfgiAll() : put(put([B(C.CMD_CFGI_CD), 0n], C.CMD_SID, sid ?? pickSid(w)), C.CMD_LEAF, 1));
       sync(w, cmds);
-      w.dmaAction();
+      dmaAction(w);
     }
   }
   finish(w);
@@ -373,14 +377,14 @@ export const nestedCache = (w: World): void => {
     } else {
       ipa = nestedFault(w, n).ipa;
     }
-    if (r.chance(0.5)) w.dmaAction(dev);
+    if (r.chance(0.5)) dmaAction(w, dev);
     const cmds: Words[] = [];
     for (let k = r.int(0, 3); k > 0; k--) {
       cmds.push(
         ...r.weighted<Words[]>([
           [3, ipa !== undefined ? [tlbiS2Ipa(w, n.sp, ipa)] : s2Invalidation(w, n.sp, undefined, dev.sid)],
           [2, s2Invalidation(w, n.sp, ipa, dev.sid)],
-          [2, m ? [put(w.tlbiCmd(C.CMD_TLBI_NH_VA, m), C.CMD_VMID, r.chance(0.8) ? n.sp.fields.vmid : 0)] : []],
+          [2, m ? [put(tlbiCmd(w, C.CMD_TLBI_NH_VA, m), C.CMD_VMID, r.chance(0.8) ? n.sp.fields.vmid : 0)] : []],
           [1, [put(put([B(C.CMD_CFGI_CD), 0n], C.CMD_SID, dev.sid), C.CMD_LEAF, 1)]],
           [1, [cfgiSte(dev.sid)]],
         ]),
@@ -388,7 +392,7 @@ export const nestedCache = (w: World): void => {
     }
     if (cmds.length || r.chance(0.5)) sync(w, cmds);
     if (m) dmaVia(w, dev, m, r.chance(0.5));
-    else w.dmaAction(dev);
+    else dmaAction(w, dev);
   }
   finish(w);
 };
@@ -408,7 +412,7 @@ export const regs10 = (w: World): void => {
   w.setupData(dataSizeFor([12]));
   const tlbis = [C.CMD_TLBI_NH_ALL, C.CMD_TLBI_NH_ASID, C.CMD_TLBI_NH_VA, C.CMD_TLBI_NH_VAA, C.CMD_TLBI_S12_VMALL, C.CMD_TLBI_S2_IPA, C.CMD_TLBI_NSNH_ALL, C.CMD_TLBI_EL2_ALL, C.CMD_TLBI_EL2_ASID, C.CMD_TLBI_EL2_VA, C.CMD_TLBI_EL2_VAA, C.CMD_TLBI_EL3_ALL, C.CMD_TLBI_EL3_VA];
   for (let i = r.int(4, 12); i > 0; i--) {
-    const c = w.tlbiCmd(r.pick(tlbis));
+    const c = tlbiCmd(w, r.pick(tlbis));
     if (r.chance(0.3)) c[0] |= 1n << 10n; // SSEC
     sync(w, [c]);
   }
@@ -416,9 +420,9 @@ export const regs10 = (w: World): void => {
     // a disabled SMMU with GBPA.ABORT, then without
     b.mmioW(R.R_GBPA, 4, 0x80100000);
     w.writeCr0(w.cr0 & ~1);
-    w.dmaAction();
+    dmaAction(w);
     b.mmioW(R.R_GBPA, 4, 0x80001000);
-    w.dmaAction();
+    dmaAction(w);
     w.writeCr0(w.cr0 | 1);
   }
   finish(w);

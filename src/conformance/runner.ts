@@ -127,31 +127,7 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
         const o = msg.outcome;
         outcomes.push(o);
         done++;
-        summary.ops += o.ops ?? 0;
-        summary.migrations += o.migrations ?? 0;
-        summary.expects += o.expects ?? 0;
-        summary.qemuSeconds += (o.qemuMs ?? 0) / 1000;
-        if (o.family) summary.families[o.family] = (summary.families[o.family] ?? 0) + 1;
-        for (const x of o.opcodes ?? []) opcodes.add(x);
-        add(summary.commands, o.commands);
-        add(summary.events, o.events);
-        add(summary.cerrors, o.cerrors);
-        if (o.traceDiff) summary.traceDifferences++;
-        if (o.error) {
-          summary.errors++;
-          summary.failures.push(o);
-          log(`conformance: scenario ${o.name ?? o.seed} failed to run: ${o.error.split('\n')[0]}`);
-        } else if (o.mismatchCount > 0) {
-          summary.mismatched++;
-          summary.failures.push(o);
-          const m = o.regress?.mismatch ?? o.mismatches[0];
-          log(`conformance: MISMATCH in ${o.name} (${o.mismatchCount} differences; first at line ${m.line}, ${m.op}: QEMU ${JSON.stringify(m.expect)}, model ${JSON.stringify(m.got)})` +
-            (o.regress ? `; shrunk ${o.regress.from} -> ${o.regress.to} ops` : ''));
-          if (o.unsafe) log(`conformance:   but the scenario reached memory outside RAM (a generator bug): ${o.unsafe[0]}`);
-        } else {
-          summary.passed++;
-        }
-        if (o.qemuUnsafe) log(`conformance: ${o.name} made QEMU reach memory outside RAM (a generator bug): ${o.qemuUnsafe[0]}`);
+        tally(summary, opcodes, o, log);
         opts.onOutcome?.(o);
         opts.progress?.(done, total, status());
         feed();
@@ -169,8 +145,44 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
   summary.perMinute = total / Math.max(summary.minutes, 1e-9);
   summary.opcodes = [...opcodes].sort((a, b) => a - b);
 
-  // regress traces: the shortest scenario of each kind of difference
-  const dir = opts.regressDir;
+  if (opts.regressDir) summary.regressFiles = writeRegress(outcomes, opts.regressDir, opts.maxRegress ?? 5);
+  return summary;
+}
+
+/** Adds scenario outcome `o` to the summary (and its opcodes to `opcodes`), logging a failure. */
+function tally(summary: RunSummary, opcodes: Set<number>, o: ScenarioOutcome, log: (line: string) => void): void {
+  summary.ops += o.ops ?? 0;
+  summary.migrations += o.migrations ?? 0;
+  summary.expects += o.expects ?? 0;
+  summary.qemuSeconds += (o.qemuMs ?? 0) / 1000;
+  if (o.family) summary.families[o.family] = (summary.families[o.family] ?? 0) + 1;
+  for (const x of o.opcodes ?? []) opcodes.add(x);
+  add(summary.commands, o.commands);
+  add(summary.events, o.events);
+  add(summary.cerrors, o.cerrors);
+  if (o.traceDiff) summary.traceDifferences++;
+  if (o.error) {
+    summary.errors++;
+    summary.failures.push(o);
+    log(`conformance: scenario ${o.name ?? o.seed} failed to run: ${o.error.split('\n')[0]}`);
+  } else if (o.mismatchCount > 0) {
+    summary.mismatched++;
+    summary.failures.push(o);
+    const m = o.regress?.mismatch ?? o.mismatches[0];
+    log(`conformance: MISMATCH in ${o.name} (${o.mismatchCount} differences; first at line ${m.line}, ${m.op}: QEMU ${JSON.stringify(m.expect)}, model ${JSON.stringify(m.got)})` +
+      (o.regress ? `; shrunk ${o.regress.from} -> ${o.regress.to} ops` : ''));
+    if (o.unsafe) log(`conformance:   but the scenario reached memory outside RAM (a generator bug): ${o.unsafe[0]}`);
+  } else {
+    summary.passed++;
+  }
+  if (o.qemuUnsafe) log(`conformance: ${o.name} made QEMU reach memory outside RAM (a generator bug): ${o.qemuUnsafe[0]}`);
+}
+
+/**
+ * Regress traces: the shortest shrunk scenario of each kind of difference, at most `max`,
+ * written to `dir` (an existing file is kept). Returns their paths.
+ */
+function writeRegress(outcomes: readonly ScenarioOutcome[], dir: string, max: number): string[] {
   const bySig = new Map<string, ScenarioOutcome>();
   for (const o of outcomes) {
     if (!o.regress) continue;
@@ -178,16 +190,16 @@ export async function runConformance(opts: RunOptions): Promise<RunSummary> {
     const cur = bySig.get(s);
     if (!cur || o.regress.to < cur.regress!.to) bySig.set(s, o);
   }
-  if (dir && bySig.size > 0) {
-    mkdirSync(dir, { recursive: true });
-    const chosen = [...bySig.values()].sort((a, b) => a.regress!.to - b.regress!.to).slice(0, opts.maxRegress ?? 5);
-    for (const o of chosen) {
-      const file = join(dir, `regress-${o.name}.jsonl`);
-      if (!existsSync(file)) writeFileSync(file, o.regress!.text);
-      summary.regressFiles.push(file);
-    }
+  if (bySig.size === 0) return [];
+  mkdirSync(dir, { recursive: true });
+  const files: string[] = [];
+  const chosen = [...bySig.values()].sort((a, b) => a.regress!.to - b.regress!.to).slice(0, max);
+  for (const o of chosen) {
+    const file = join(dir, `regress-${o.name}.jsonl`);
+    if (!existsSync(file)) writeFileSync(file, o.regress!.text);
+    files.push(file);
   }
-  return summary;
+  return files;
 }
 
 /** Human-readable summary lines. */

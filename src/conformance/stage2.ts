@@ -9,11 +9,14 @@
 // Avoided on purpose (QEMU 10.0 aborts or reads flash): S2AA64 = 0, S2SL0 = 3, and start
 // levels that resolve no IPA bit (QEMU's start-table mask then reads PA 0).
 
-import { PageTable, World, type Domain, type Mapping, type Tt } from './world.js';
+import { World, type Domain, type Mapping, type Tt } from './world.js';
 import { put, ste as encodeSte, pteS2Leaf, cmdTlbiS2Ipa, cmdTlbiS12Vmall, type Words } from '../guest/encode.js';
 import * as STE from '../arch/ste.js';
 import * as PTE from '../arch/pte.js';
 import * as C from '../arch/commands.js';
+import { unassigned, safeBlockOut } from './safe-memory.js';
+import { pickSid, pickAsid, invalidation } from './command-gen.js';
+import { PageTable, mapRandom } from './page-tables.js';
 
 const B = BigInt;
 
@@ -173,7 +176,7 @@ export function s2MapRandom(w: World, sp: S2Space, o: { level?: number; perm?: n
   // blocks at most at level 2 of 4K and 16K (2 MiB, 32 MiB); 64K uses pages (its level-2 blocks are 512 MiB)
   const level = o.level ?? (sp.shape.granule === 16 || sp.shape.start > 2 ? 3 : w.r.weighted([[5, 3], [1, 2]]));
   if (level < sp.shape.start) return undefined;
-  return w.mapRandom(sp.dom, { tt: sp.tt, level, leaf: (pa, l) => s2Leaf(w, pa, l, o.perm, o.af) });
+  return mapRandom(w, sp.dom, { tt: sp.tt, level, leaf: (pa, l) => s2Leaf(w, pa, l, o.perm, o.af) });
 }
 
 /**
@@ -203,7 +206,7 @@ export function mapGuest(w: World, sp: S2Space, doms: Domain[]): void {
 }
 
 /** The level-3 (or block) descriptor address of a mapped IPA page of the space, if its tables exist. */
-export function s2DescOf(w: World, sp: S2Space, ipa: bigint): { addr: number; level: number } | undefined {
+export function s2DescOf(sp: S2Space, ipa: bigint): { addr: number; level: number } | undefined {
   const m = sp.dom.mappings.find((x) => ipa >= x.iova - (x.iova % 2n ** B(sp.pt.shift(x.level))) && ipa < x.iova - (x.iova % 2n ** B(sp.pt.shift(x.level))) + 2n ** B(sp.pt.shift(x.level)));
   if (m) return { addr: m.desc, level: m.level };
   const ipaPage = ipa & ~(2n ** B(sp.shape.granule) - 1n);
@@ -218,20 +221,20 @@ export function s2DescOf(w: World, sp: S2Space, ipa: bigint): { addr: number; le
  */
 export function mutateS2(w: World, sp: S2Space, ipa: bigint, guestPage = false): void {
   const { b, r } = w;
-  const at = s2DescOf(w, sp, ipa);
+  const at = s2DescOf(sp, ipa);
   if (!at) return;
   if (r.chance(0.2)) {
     const u = sp.pt.upperDesc(ipa, at.level);
     if (u) {
       const cur = b.peek64(u.addr);
-      b.memW(u.addr, 8, r.chance(0.6) ? cur & ~1n : (cur & ~0x0000fffffffff000n) | B(w.unassigned(2 ** sp.shape.granule))); // invalid, or a table outside RAM
+      b.memW(u.addr, 8, r.chance(0.6) ? cur & ~1n : (cur & ~0x0000fffffffff000n) | B(unassigned(w, 2 ** sp.shape.granule))); // invalid, or a table outside RAM
       return;
     }
   }
   const cur = b.peek64(at.addr);
   const OA = 0x0000fffffffff000n;
   const size = 2 ** sp.pt.shift(at.level);
-  const remap = at.level === 3 && size <= w.dataSize ? B(w.data + r.int(0, Math.floor(w.dataSize / size) - 1) * size) : B(w.safeBlockOut(size));
+  const remap = at.level === 3 && size <= w.dataSize ? B(w.data + r.int(0, Math.floor(w.dataSize / size) - 1) * size) : B(safeBlockOut(w, size));
   const ap: Words = [cur];
   put(ap, PTE.PTE_AP, r.int(0, 3)); // S2AP
   const v = r.weighted<bigint>([
@@ -286,10 +289,10 @@ export function s2Invalidation(w: World, sp: S2Space, ipa?: bigint, sid?: number
       return [c];
     }
     case 'nhasid':
-      return [put(cmd(C.CMD_TLBI_NH_ASID), C.CMD_ASID, w.pickAsid())];
+      return [put(cmd(C.CMD_TLBI_NH_ASID), C.CMD_ASID, pickAsid(w))];
     case 'cfgi':
-      return [put(put([B(C.CMD_CFGI_STE), 0n], C.CMD_SID, sid ?? w.pickSid()), C.CMD_LEAF, 1)];
+      return [put(put([B(C.CMD_CFGI_STE), 0n], C.CMD_SID, sid ?? pickSid(w)), C.CMD_LEAF, 1)];
     default:
-      return w.invalidation(undefined, sid);
+      return invalidation(w, undefined, sid);
   }
 }

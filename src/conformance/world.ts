@@ -1,7 +1,9 @@
 // A guest's view of one SMMU while a scenario is generated: what it programmed
 // (stream table, queues, CR0), its devices, address spaces (CDs and page tables) and
 // mappings, and the actions a driver (careful, careless or hostile) takes on them.
-// Everything goes through the Builder, which records trace operations.
+// Everything goes through the Builder, which records trace operations. The page tables and
+// mappings are in page-tables.ts, safe addresses in safe-memory.ts, commands in
+// command-gen.ts, DMA and event-queue reads in traffic.ts.
 //
 // Safety rules (QEMU is a whole machine, not just an SMMU): every address the SMMU may
 // access for us (queues, tables, DMA targets) is guest RAM outside what QEMU wrote at
@@ -11,101 +13,18 @@
 // The only exception is a scenario with small input ranges ("low IOVAs"), which then
 // never lets a device bypass.
 
-import { Builder, ARENAS, UNASSIGNED } from './builder.js';
+import type { Builder } from './builder.js';
 import type { Rng } from './rng.js';
 import * as R from '../arch/registers.js';
 import * as C from '../arch/commands.js';
 import { put, type Words } from '../guest/encode.js';
 import * as CD from '../arch/cd.js';
-import * as STE from '../arch/ste.js';
 import { QEMU72, type QemuTarget } from '../qtest/target.js';
+import { PageTable } from './page-tables.js';
+import { safeBase, safeIova } from './safe-memory.js';
+import { randomCmd } from './command-gen.js';
 
 const B = BigInt;
-const TWO48 = 1n << 48n;
-
-export interface PtOptions {
-  granule: 12 | 14 | 16;
-  tsz: number;
-}
-
-/** A stage-1 translation table tree built by the guest (io-pgtable style), with hostile variations. */
-export class PageTable {
-  readonly stride: number;
-  readonly inputsize: number;
-  readonly start: number;
-  readonly rootBytes: number;
-  readonly root: number;
-  /** Every table of the tree (guest physical addresses). */
-  readonly tables = new Set<number>();
-
-  /**
-   * `start`: the start level when the guest chooses it (stage 2's SL0; stage 1 derives it
-   * from the input size). A start level that resolves more than `stride` bits means
-   * concatenated start tables (stage 2 only), laid out one after the other.
-   */
-  constructor(private readonly w: World, readonly granule: 12 | 14 | 16, readonly tsz: number, start?: number) {
-    this.stride = granule - 3;
-    this.inputsize = 64 - tsz;
-    this.start = start ?? 4 - Math.floor((this.inputsize - 4) / this.stride);
-    this.rootBytes = 2 ** (this.inputsize - this.stride * (4 - this.start));
-    this.root = w.b.alloc(Math.max(this.rootBytes, 64), Math.max(this.rootBytes, 64));
-    this.tables.add(this.root);
-  }
-
-  shift(level: number): number {
-    return this.granule + (3 - level) * this.stride;
-  }
-
-  index(iova: bigint, level: number): number {
-    const masked = iova & ((1n << B(this.inputsize)) - 1n);
-    const idx = masked >> B(this.shift(level));
-    // the start level indexes the (maybe concatenated) root with every bit left
-    return Number(level === this.start ? idx : idx & ((1n << B(this.stride)) - 1n));
-  }
-
-  /** Address of the descriptor for `iova` at `level`, creating (or re-creating) the tables above it. */
-  descAddr(iova: bigint, level: number): number {
-    const b = this.w.b;
-    let table = this.root;
-    for (let l = this.start; l < level; l++) {
-      const d = table + this.index(iova, l) * 8;
-      const pte = b.peek64(d);
-      const next = this.w.physOf(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n), this);
-      if ((pte & 3n) === 3n && this.tables.has(next)) {
-        table = next;
-        continue;
-      }
-      const t = b.alloc(2 ** this.granule, 2 ** this.granule);
-      this.tables.add(t);
-      b.memW(d, 8, this.w.tableDesc(t, this));
-      table = t;
-    }
-    return table + this.index(iova, level) * 8;
-  }
-
-  /** An existing table descriptor above `level` on the walk of `iova` (for hostile edits), with its level. */
-  upperDesc(iova: bigint, level: number): { addr: number; level: number } | undefined {
-    const b = this.w.b;
-    let table = this.root;
-    let last: { addr: number; level: number } | undefined;
-    for (let l = this.start; l < level; l++) {
-      const d = table + this.index(iova, l) * 8;
-      const pte = b.peek64(d);
-      const next = this.w.physOf(pte & 0x0000ffffffffffffn & ~((1n << B(this.granule)) - 1n), this);
-      if ((pte & 3n) !== 3n || !this.tables.has(next)) return last;
-      last = { addr: d, level: l };
-      table = next;
-    }
-    return last;
-  }
-
-  /** A fresh, empty table of this tree (for a descriptor that becomes a table descriptor). */
-  newTable(): number {
-    const t = this.w.b.alloc(2 ** this.granule, 2 ** this.granule);
-    this.tables.add(t);
-    return t;
-  }
-}
 
 export interface Tt {
   pt: PageTable;
@@ -210,61 +129,6 @@ export class World {
   /** The guest physical address behind a pointer found in a table of `tree`. */
   physOf(addr: bigint, tree?: PageTable): number {
     return Number(tree && this.physTrees.has(tree) ? addr : addr - this.ipaDelta);
-  }
-
-  // ---- safe addresses -----------------------------------------------------------------------
-
-  /** An unassigned physical address (no RAM, no device): accesses to it fail. */
-  unassigned(align = 64): number {
-    const r = this.r;
-    const a = r.weighted<number>([
-      [4, UNASSIGNED + r.int(0, 0xfffff) * 0x1000],
-      [2, 0x1_0000_0000 + r.int(0, 0xffffff) * 0x1000],
-      [1, 2 ** 40 + r.int(0, 0xffffff) * 0x10000],
-      [1, 2 ** 47 + r.int(0, 0xffffff) * 0x10000],
-    ]);
-    return Math.floor(a / align) * align;
-  }
-
-  /**
-   * An output address for a block of `size` bytes that is safe whatever part of the
-   * block a DMA reaches: inside scenario RAM for small blocks, unassigned for big ones.
-   */
-  safeBlockOut(size: number): number {
-    const r = this.r;
-    if (size <= 0x2000000 && r.chance(0.7)) {
-      const lo = Math.ceil(ARENAS[0].base / size) * size;
-      const n = Math.floor((ARENAS[0].end - lo) / size);
-      if (n > 0) return lo + r.int(0, n - 1) * size;
-    }
-    const lo = Math.ceil(Math.max(UNASSIGNED, 2 ** 32) / size) * size;
-    const n = Math.max(1, Math.min(64, Math.floor((2 ** 48 - lo) / size)));
-    return lo + r.int(0, n - 1) * size;
-  }
-
-  /**
-   * Whether a DMA of `len` bytes at `iova` stays in safe memory even through the blocks
-   * that map (some of) the data area but cover more than it: outside their windows they
-   * reach whatever RAM or device lies next to it.
-   */
-  safeThroughBlocks(iova: bigint, len: number): boolean {
-    const end = iova + B(len);
-    for (const blk of this.ramBlocks) {
-      const bEnd = blk.base + blk.size;
-      if (end <= blk.base || iova >= bEnd) continue;
-      const from = iova > blk.base ? iova : blk.base;
-      const to = end < bEnd ? end : bEnd;
-      const pa = blk.out + (from - blk.base);
-      if (!safeIova(pa, Number(to - from))) return false;
-    }
-    return true;
-  }
-
-  /** Random (safe) physical address of a base register: arena or unassigned. */
-  safeBase(align = 64, below4G = false): number {
-    if (this.r.chance(0.85)) return this.b.alloc(0x1000, Math.max(align, 64));
-    if (below4G) return UNASSIGNED + this.r.int(0, 0xaffff) * Math.max(align, 0x1000);
-    return this.unassigned(Math.max(align, 64));
   }
 
   /**
@@ -498,7 +362,7 @@ export class World {
         for (let i = 0; i < 8; i++) w[i] = r.u64();
         if (!this.canBypass && (w[0] & 0xfn) === 9n) w[0] ^= 2n; // never bypass here
         // whatever it says, the CD pointer QEMU may follow (bits 47:6) points at safe memory
-        w[0] = (w[0] & ~0x0000ffffffffffc0n) | (B(r.chance(0.5) ? cd || this.safeBase() : this.safeBase()) & 0x0000ffffffffffc0n);
+        w[0] = (w[0] & ~0x0000ffffffffffc0n) | (B(r.chance(0.5) ? cd || safeBase(this) : safeBase(this)) & 0x0000ffffffffffc0n);
         break;
     }
     // On an SMMU with stage 2, an STE that enables it is decoded: QEMU 10.0 aborts on
@@ -608,102 +472,6 @@ export class World {
     return w;
   }
 
-  // ---- descriptors ------------------------------------------------------------------------------
-
-  /** A table descriptor with random APTable and ignored attribute bits. */
-  tableDesc(addr: number, tree?: PageTable): bigint {
-    let v = this.ipaOf(addr, tree) | 3n;
-    const r = this.r;
-    if (r.chance(0.15 + this.chaos)) v |= B(r.int(0, 3)) << 61n; // APTable
-    if (r.chance(this.chaos)) v |= B(r.int(0, 1)) << 63n | B(r.int(0, 3)) << 59n; // NSTable, XN/PXNTable
-    if (r.chance(this.chaos)) v |= B(r.int(0, 0x7f)) << 52n; // ignored
-    if (r.chance(this.chaos)) v |= B(r.int(0, 0x3ff)) << 2n; // ignored low bits
-    return v;
-  }
-
-  /** A block or page descriptor for output `pa` at `level`. */
-  leafDesc(pa: number, level: number, o: { ro?: boolean; junkAddr?: number } = {}): bigint {
-    const r = this.r;
-    let v = B(pa) | (level === 3 ? 3n : 1n);
-    const ro = o.ro ?? r.chance(0.25);
-    if (ro) v |= 2n << 6n; // AP[2] write protect
-    if (r.chance(0.6)) v |= 1n << 6n; // AP[1] (EL0): ignored for privileged accesses
-    if (r.chance(0.8)) v |= 1n << 10n; // AF (QEMU 7.2 ignores it)
-    if (r.chance(0.5)) v |= 3n << 8n; // SH
-    if (r.chance(0.5)) v |= B(r.int(0, 7)) << 2n; // AttrIndx
-    if (r.chance(0.2)) v |= 1n << 11n; // nG
-    if (r.chance(this.chaos + 0.1)) v |= B(r.int(0, 0xfff)) << 52n; // Contiguous, PXN, XN, software bits
-    if (o.junkAddr) v |= B(o.junkAddr);
-    return v;
-  }
-
-  // ---- mappings ---------------------------------------------------------------------------------
-
-  /** Picks a TT of the domain. */
-  pickTt(d: Domain): Tt {
-    return d.tts[1] && this.r.chance(0.4) ? d.tts[1] : d.tts[0]!;
-  }
-
-  /** An IOVA inside the TT's range that is also a safe physical address, aligned to `align`. */
-  iovaIn(tt: Tt, align: bigint): bigint | undefined {
-    const lo0 = this.lowIova ? tt.lo : maxB(tt.lo, B(ARENAS[0].base));
-    const hi = minB(tt.hi, TWO48);
-    for (let i = 0; i < 8; i++) {
-      const lo = alignUp(lo0, align);
-      if (lo >= hi) return undefined;
-      const span = (hi - lo) / align;
-      const k = span <= 1n ? 0n : randBig(this.r, span);
-      const iova = lo + k * align;
-      // room for an offset into the page and a DMA running on: safe even if the device bypasses
-      const room = Number(align > 0x1000000n ? 0x3000n : align + 0x2000n);
-      if ((this.lowIova || safeIova(iova, room)) && this.safeThroughBlocks(iova, room)) return iova;
-    }
-    return undefined;
-  }
-
-  /**
-   * Maps something in domain d: a page or a block at a level the granule allows (QEMU
-   * 7.2 also takes level-0 and 16K/64K level-1 blocks, which the architecture forbids).
-   */
-  mapRandom(d: Domain, o: { level?: number; ro?: boolean; tt?: Tt; leaf?: (out: number, level: number) => bigint } = {}): Mapping | undefined {
-    const r = this.r;
-    const tt = o.tt ?? this.pickTt(d);
-    const pt = tt.pt;
-    const level = o.level ?? r.weighted([[6, 3], [2, 2], [1, 1], [1, 0]].filter(([, l]) => l >= pt.start && (l as number) <= 3) as Array<[number, number]>);
-    if (level < pt.start) return undefined;
-    const size = 2n ** B(pt.shift(level));
-    if (size > tt.hi - tt.lo) return undefined;
-    let target: number;
-    let out: number;
-    const unassignedOut = r.chance(0.06 + this.chaos * 0.1);
-    if (size <= B(this.dataSize)) {
-      // the whole page or block lies in the data area
-      out = unassignedOut ? this.unassigned(Number(size)) : this.data + r.int(0, Math.floor(this.dataSize / Number(size)) - 1) * Number(size);
-      target = out;
-    } else {
-      target = unassignedOut ? this.unassigned(0x1000) : this.dataAddr(0x1000, 0x1000);
-      out = Number(B(target) & ~(size - 1n));
-    }
-    const base = this.iovaIn(tt, size);
-    if (base === undefined) return undefined;
-    const winOff = B(target - out);
-    const winLen = size <= B(this.dataSize) ? Number(size) : Math.min(0x1000 * r.int(1, 4), this.data + this.dataSize - target);
-    const desc = pt.descAddr(base, level);
-    const oa = Number(this.ipaOf(out, pt)); // stage-1 outputs of a nested guest are IPAs
-    if (r.chance(0.04 + this.chaos * 0.1)) {
-      // a hole that is not all zeros: invalid (bit 0 clear) with junk, or reserved at level 3
-      const v = level === 3 && r.chance(0.5) ? this.leafDesc(oa, 3) & ~2n : this.leafDesc(oa, level) & ~1n;
-      this.b.memW(desc, 8, v);
-      return undefined;
-    }
-    const junk = level < 3 && r.chance(this.chaos) ? r.int(1, 2 ** Math.min(20, pt.shift(level) - 12) - 1) * 0x1000 : 0; // address bits below the block size: ignored
-    this.b.memW(desc, 8, (o.leaf ?? ((a: number, l: number) => this.leafDesc(a, l, { ro: o.ro })))(oa, level) | B(junk & (Number(size) - 1)));
-    if (size > B(this.dataSize) && !unassignedOut) this.ramBlocks.push({ base, size, out: B(out) });
-    const m: Mapping = { d, iova: base + winOff, len: Math.max(1, winLen), level, desc, tt };
-    d.mappings.push(m);
-    return m;
-  }
-
   // ---- command queue ----------------------------------------------------------------------------
 
   /** Programs the command queue (2^log2 entries). */
@@ -775,261 +543,15 @@ export class World {
       const cons = this.b.peek(R.R_CMDQ_CONS);
       const idx = cons & (this.cmdqEntries - 1);
       if (how === 'skip') this.b.words(this.cmdq.base + idx * 16, [put([0n, 0n], C.CMD_OPCODE, C.CMD_SYNC)[0] | B(r.int(0, 3) << 12), 0n]);
-      if (how === 'replace') this.b.words(this.cmdq.base + idx * 16, this.randomCmd());
+      if (how === 'replace') this.b.words(this.cmdq.base + idx * 16, randomCmd(this));
       this.b.mmioR(R.R_GERROR);
       this.b.mmioW(R.R_GERRORN, 4, this.b.peek(R.R_GERROR) ^ (r.chance(this.chaos) ? r.int(0, 0x1ff) & ~1 : 0));
       this.b.observeCmdq();
     }
   }
 
-  // ---- commands ---------------------------------------------------------------------------------
-
-  /** A random command: a valid one with random fields, any opcode, or garbage. */
-  randomCmd(): Words {
-    const r = this.r;
-    const kind = r.weighted<'valid' | 'any' | 'garbage'>([[8, 'valid'], [2, 'any'], [1, 'garbage']]);
-    if (kind === 'garbage') return [r.u64(), r.u64()];
-    const op = kind === 'any' ? r.int(0, 255) : r.pick(VALID_OPCODES);
-    const w: Words = [B(op), 0n];
-    const sid = this.pickSid();
-    switch (op) {
-      case C.CMD_SYNC:
-        put(w, C.CMD_SYNC_CS, r.int(0, 3));
-        if (r.chance(0.3)) w[1] = r.u64() & ~3n; // MSI address / data: ignored
-        if (r.chance(0.3)) put(w, C.CMD_SID, r.u32()); // MSIData
-        break;
-      case C.CMD_CFGI_STE:
-      case C.CMD_CFGI_CD:
-      case C.CMD_CFGI_CD_ALL:
-      case C.CMD_PREFETCH_CONFIG:
-      case C.CMD_PREFETCH_ADDR:
-      case C.CMD_ATC_INV:
-      case C.CMD_PRI_RESP:
-      case C.CMD_RESUME:
-      case C.CMD_STALL_TERM:
-        put(w, C.CMD_SID, sid);
-        if (r.chance(0.3)) put(w, C.CMD_SSID, r.int(0, 0xfffff));
-        if (r.chance(0.3)) w[0] |= 1n << 11n; // SSV
-        w[1] = r.chance(0.5) ? B(r.int(0, 1)) : r.u64();
-        break;
-      case C.CMD_CFGI_STE_RANGE:
-        put(w, C.CMD_SID, sid);
-        put(w, C.CMD_STE_RANGE, r.weighted([[3, r.int(0, 8)], [1, 31], [1, r.int(0, 31)]]));
-        break;
-      case C.CMD_TLBI_NH_ASID:
-      case C.CMD_TLBI_NH_VA:
-      case C.CMD_TLBI_NH_VAA:
-      case C.CMD_TLBI_NH_ALL:
-      case C.CMD_TLBI_EL2_ASID:
-      case C.CMD_TLBI_EL2_VA:
-      case C.CMD_TLBI_EL2_VAA:
-      case C.CMD_TLBI_EL2_ALL:
-      case C.CMD_TLBI_EL3_ALL:
-      case C.CMD_TLBI_EL3_VA:
-      case C.CMD_TLBI_S12_VMALL:
-      case C.CMD_TLBI_S2_IPA:
-      case C.CMD_TLBI_NSNH_ALL:
-        return this.tlbiCmd(op);
-      default:
-        w[0] |= r.u64() & ~0xffn;
-        w[1] = r.u64();
-    }
-    if (r.chance(this.chaos * 0.5)) w[0] |= 1n << 10n; // SSEC
-    return w;
-  }
-
-  pickSid(): number {
-    const r = this.r;
-    return r.weighted<number>([
-      [8, r.pick(this.devices).sid],
-      [1, r.int(0, 0xff)],
-      [1, r.pick(this.devices).sid | (r.int(1, 0xffff) << 16)], // QEMU keys devices by the low 16 bits
-      [0.5, r.u32()],
-    ]);
-  }
-
-  pickAsid(): number {
-    const r = this.r;
-    if (this.domains.length && r.chance(0.8)) return r.pick(this.domains).asid;
-    return r.int(0, 0xffff);
-  }
-
-  /** A TLBI command of opcode `op`, aimed at something mapped most of the time. */
-  tlbiCmd(op: number, target?: Mapping): Words {
-    const r = this.r;
-    const w: Words = [B(op), 0n];
-    const m = target ?? (this.allMappings().length && r.chance(0.8) ? r.pick(this.allMappings()) : undefined);
-    put(w, C.CMD_ASID, m && r.chance(0.85) ? m.d.asid : this.pickAsid());
-    put(w, C.CMD_VMID, r.chance(0.8) ? 0 : r.int(0, 0xffff));
-    let addr = m ? m.iova + (r.chance(0.5) ? 0n : B(r.int(0, Math.max(0, m.len - 1)))) : B(r.int(0, 0xfffff)) << 12n;
-    if (r.chance(0.1)) addr = r.u64();
-    w[1] = addr & ~0xfffn;
-    put(w, C.CMD_LEAF, r.int(0, 1));
-    if (r.chance(0.45)) {
-      // range invalidation (IDR3.RIL): TG, TTL, NUM, SCALE
-      const gr = m ? m.tt.pt.granule : r.pick([12, 14, 16]);
-      const tg = r.chance(0.8) ? (gr - 10) / 2 : r.int(0, 3);
-      put(w, C.CMD_TG, tg);
-      put(w, C.CMD_TTL, r.chance(0.5) && m ? m.level & 3 : r.int(0, 3));
-      put(w, C.CMD_NUM, r.weighted([[3, 0], [2, r.int(0, 3)], [1, r.int(0, 31)]]));
-      put(w, C.CMD_SCALE, r.weighted([[3, 0], [2, r.int(0, 4)], [1, r.int(0, 31)]]));
-    } else if (r.chance(0.2)) {
-      put(w, C.CMD_TTL, r.int(0, 3));
-    }
-    if (r.chance(this.chaos)) w[0] |= B(r.int(0, 3)) << 8n | B(r.int(0, 1)) << 11n;
-    return w;
-  }
-
   allMappings(): Mapping[] {
     return this.domains.flatMap((d) => d.mappings);
-  }
-
-  /** One invalidation (of any kind) that a driver might issue after changing `m` or an STE/CD. */
-  invalidation(m?: Mapping, sid?: number): Words[] {
-    const r = this.r;
-    const s = sid ?? this.pickSid();
-    const kind = r.weighted<number>([
-      [6, C.CMD_TLBI_NH_VA], [2, C.CMD_TLBI_NH_VAA], [3, C.CMD_TLBI_NH_ASID], [2, C.CMD_TLBI_NH_ALL],
-      [1, C.CMD_TLBI_NSNH_ALL], [1, r.pick([C.CMD_TLBI_EL2_ALL, C.CMD_TLBI_EL2_ASID, C.CMD_TLBI_EL2_VA, C.CMD_TLBI_EL2_VAA, C.CMD_TLBI_S12_VMALL, C.CMD_TLBI_S2_IPA, C.CMD_TLBI_EL3_ALL, C.CMD_TLBI_EL3_VA])],
-      [3, C.CMD_CFGI_STE], [2, C.CMD_CFGI_STE_RANGE], [2, C.CMD_CFGI_CD], [1, C.CMD_CFGI_CD_ALL], [1, -1],
-      [1, C.CMD_PREFETCH_CONFIG],
-    ]);
-    const out: Words[] = [];
-    switch (kind) {
-      case C.CMD_CFGI_STE:
-        out.push(put(put([B(kind), 0n], C.CMD_SID, s), C.CMD_LEAF, r.int(0, 1)));
-        break;
-      case C.CMD_CFGI_STE_RANGE:
-        out.push(put(put([B(kind), 0n], C.CMD_SID, s), C.CMD_STE_RANGE, r.weighted([[2, r.int(0, 8)], [1, 31], [1, r.int(0, 31)]])));
-        break;
-      case -1: // CFGI_ALL
-        out.push(put(put([B(C.CMD_CFGI_STE_RANGE), 0n], C.CMD_SID, r.chance(0.8) ? 0 : r.u32()), C.CMD_STE_RANGE, 31));
-        break;
-      case C.CMD_CFGI_CD:
-      case C.CMD_CFGI_CD_ALL:
-      case C.CMD_PREFETCH_CONFIG:
-        out.push(put(put([B(kind), 0n], C.CMD_SID, s), C.CMD_SSID, r.chance(0.8) ? 0 : r.int(0, 0xfffff)));
-        if (kind === C.CMD_CFGI_CD) put(out[0], C.CMD_LEAF, r.int(0, 1));
-        break;
-      default:
-        out.push(this.tlbiCmd(kind, m));
-    }
-    if (r.chance(this.chaos * 0.5)) out[0][0] |= 1n << 10n; // SSEC: CERROR_ILL for the CFGI ones
-    return out;
-  }
-
-  /** CMD_SYNC with a random CS (and junk MSI fields sometimes). */
-  sync(): Words {
-    const r = this.r;
-    const w = put([B(C.CMD_SYNC), 0n], C.CMD_SYNC_CS, r.weighted([[4, 0], [3, 1], [1, 2], [1, 3]]));
-    if (r.chance(0.2)) w[1] = r.u64() & ~3n;
-    return w;
-  }
-
-  // ---- event queue --------------------------------------------------------------------------------
-
-  /**
-   * Reads EVENTQ_PROD, the records written since CONS (up to a few, word by word, then
-   * a digest of the queue), and consumes them (CONS = PROD) unless told not to.
-   */
-  drainEvents(consume = true): void {
-    const b = this.b;
-    const r = this.r;
-    const prodOff = r.chance(0.8) ? R.R_EVENTQ_PROD + R.SMMU_PAGE1 : R.R_EVENTQ_PROD;
-    const consOff = r.chance(0.8) ? R.R_EVENTQ_CONS + R.SMMU_PAGE1 : R.R_EVENTQ_CONS;
-    const prod = Number(b.mmioR(prodOff));
-    const cons = Number(b.mmioR(consOff));
-    const log2 = this.evtq.log2;
-    const n = 2 ** log2;
-    const wrapIdx = 2 * n - 1;
-    let c = cons & wrapIdx;
-    const p = prod & wrapIdx;
-    let shown = 0;
-    const base = Number(B(this.evtq.base) & 0xffffffffffc0n);
-    const inRam = base >= ARENAS[0].base && base < UNASSIGNED;
-    while (c !== p && shown < 6 && inRam) {
-      const idx = c & (n - 1);
-      for (let k = 0; k < 4; k++) if (k !== 3 || r.chance(0.5)) b.memR(base + idx * 32 + k * 8, 8);
-      c = (c + 1) & wrapIdx;
-      shown++;
-    }
-    if (inRam && (c !== p || r.chance(0.3))) b.digest(base, Math.min(n, 256) * 32);
-    if (r.chance(0.3)) b.mmioR(R.R_GERROR);
-    if (consume) {
-      let v = p;
-      if (r.chance(this.chaos * 0.3)) v = r.u32();
-      b.mmioW(consOff, 4, v);
-      if (((b.peek(R.R_GERROR) ^ b.peek(R.R_GERRORN)) & 4) !== 0 && r.chance(0.7)) {
-        b.mmioW(R.R_GERRORN, 4, b.peek(R.R_GERRORN) ^ 4);
-      }
-    }
-  }
-
-  // ---- DMA ------------------------------------------------------------------------------------------
-
-  /** An IOVA for device d: mapped most of the time, otherwise unmapped, tagged or odd. */
-  pickIova(dev: Device, len: number): bigint {
-    const v = this.pickIova0(dev, len);
-    if (v >= TWO48 || this.safeThroughBlocks(v, len)) return v;
-    return B(this.dataAddr(len, 4)); // maps to itself through every block
-  }
-
-  private pickIova0(dev: Device, len: number): bigint {
-    const r = this.r;
-    const smmuOn = (this.cr0 & 1) === 1;
-    const maps = dev.domain ? dev.domain.mappings : [];
-    const choice = r.weighted<'map' | 'other' | 'data' | 'unmapped' | 'tagged' | 'unassigned'>([
-      [maps.length ? 10 : 0, 'map'],
-      [this.allMappings().length ? 1 : 0, 'other'],
-      [!smmuOn || dev.state !== 's1' || dev.mayBypass ? 4 : 1, 'data'],
-      [2, 'unmapped'],
-      [0.5, 'tagged'],
-      [0.5, 'unassigned'],
-    ]);
-    const misalign = (v: bigint) => (r.chance(0.25) ? v + B(r.int(1, 3)) : v);
-    switch (choice) {
-      case 'map':
-      case 'other': {
-        const m = r.pick(choice === 'map' ? maps : this.allMappings());
-        const off = r.chance(0.3) ? 0 : r.int(0, Math.max(0, m.len - 1));
-        let v = m.iova + B(off);
-        if (r.chance(0.5)) v &= ~3n;
-        return this.lowIova || safeIova(v, len) ? v : B(this.dataAddr(len));
-      }
-      case 'data':
-        return misalign(B(this.dataAddr(len, 4)));
-      case 'unmapped': {
-        if (dev.domain) {
-          const tt = this.pickTt(dev.domain);
-          const v = this.iovaIn(tt, 0x1000n);
-          if (v !== undefined) return misalign(v + B(r.int(0, 0x3ff) * 4));
-        }
-        return misalign(B(this.dataAddr(len, 4)));
-      }
-      case 'tagged':
-        // at or above 2^48: outside the IOMMU region of the device, never translated in QEMU
-        return r.chance(0.5) ? (B(r.int(1, 0xffff)) << 48n) | B(this.dataAddr(len, 4)) : TWO48 - B(r.int(1, 8) * 4);
-      case 'unassigned':
-        return B(this.unassigned(4)) + B(r.int(0, 0x3ff) * 4);
-    }
-  }
-
-  pickLen(): number {
-    return this.r.weighted<number>([
-      [4, 4], [4, 16], [3, 64], [2, 256], [1, this.r.int(1, 32)], [1, this.r.int(1, 4095)], [1, 4095], [1, 4096 - 16], [1, this.r.int(1, 7) * 512],
-    ]);
-  }
-
-  /** One DMA by a device, then observations of memory and events. */
-  dmaAction(dev?: Device): void {
-    const r = this.r;
-    const d = dev ?? r.pick(this.devices);
-    const len = this.pickLen();
-    const src = this.pickIova(d, len);
-    const dst = this.pickIova(d, len);
-    this.b.dma(d.sid, src, dst, len);
-    if (r.chance(0.7)) this.observeData();
-    if (r.chance(0.5)) this.drainEvents(r.chance(0.85));
   }
 }
 
@@ -1055,40 +577,3 @@ export interface CdVariant {
   had0: boolean;
   had1: boolean;
 }
-
-/** Opcodes QEMU 7.2 decodes (0x07 CFGI_ALL is not among them: it is CFGI_STE_RANGE with Range 31). */
-export const VALID_OPCODES: readonly number[] = [
-  C.CMD_PREFETCH_CONFIG, C.CMD_PREFETCH_ADDR, C.CMD_CFGI_STE, C.CMD_CFGI_STE_RANGE, C.CMD_CFGI_CD, C.CMD_CFGI_CD_ALL,
-  C.CMD_TLBI_NH_ALL, C.CMD_TLBI_NH_ASID, C.CMD_TLBI_NH_VA, C.CMD_TLBI_NH_VAA, C.CMD_TLBI_EL3_ALL, C.CMD_TLBI_EL3_VA,
-  C.CMD_TLBI_EL2_ALL, C.CMD_TLBI_EL2_ASID, C.CMD_TLBI_EL2_VA, C.CMD_TLBI_EL2_VAA, C.CMD_TLBI_S12_VMALL, C.CMD_TLBI_S2_IPA,
-  C.CMD_TLBI_NSNH_ALL, C.CMD_ATC_INV, C.CMD_PRI_RESP, C.CMD_RESUME, C.CMD_STALL_TERM, C.CMD_SYNC,
-];
-
-/** Whether [iova, iova+len) is safe as a physical address (RAM away from boot data, unassigned, or at/above 2^48). */
-export function safeIova(iova: bigint, len: number): boolean {
-  if (iova >= TWO48) return true;
-  const end = iova + B(len);
-  if (iova < B(ARENAS[0].base)) return false;
-  if (iova < B(ARENAS[0].end) && end <= B(ARENAS[0].end)) return true;
-  return iova >= B(ARENAS[1].base);
-}
-
-function alignUp(v: bigint, a: bigint): bigint {
-  return ((v + a - 1n) / a) * a;
-}
-
-function maxB(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
-}
-
-function minB(a: bigint, b: bigint): bigint {
-  return a < b ? a : b;
-}
-
-function randBig(r: Rng, n: bigint): bigint {
-  if (n <= 0n) return 0n;
-  if (n < 2n ** 32n) return B(Math.floor(r.float() * Number(n)));
-  return (r.u64() % n);
-}
-
-export { STE };

@@ -11,7 +11,7 @@ import * as R from '../arch/registers.js';
 import * as T from '../arch/trace-events.js';
 import * as A from '../arch/abi.js';
 import * as STE from '../arch/ste.js';
-import { field32, mask32 } from '../bits.js';
+import { mask32 } from '../bits.js';
 import { RefIotlb } from './iotlb.js';
 
 export interface RefQueueState {
