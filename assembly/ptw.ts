@@ -88,7 +88,8 @@ export { PtwInfo, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_S
  * (IHI 0070 3.4.1, QEMU 8.0 and later), all zeros on QEMU 7.2 (its select_tt tested TTB1
  * like TTB0).
  */
-export function selectTt(cfg: usize, iova: u64): i32 {
+// @ts-ignore: decorator
+@inline export function selectTt(cfg: usize, iova: u64): i32 {
   const tbi = <u64>(load<u8>(cfg, CF_TBI) & 1) * 8;
   const tsz0 = <u64>load<u8>(cfg + CF_TT, TT_TSZ);
   const tsz1 = <u64>load<u8>(cfg + CF_TT + 4, TT_TSZ);
