@@ -95,6 +95,12 @@ export function iotlbInit(): void {
 /** Entry with exactly this key (ASID and VMID keys: 0..0xffff or KEY_NONE), or 0. */
 export function iotlbFind(asid: u32, vmid: u32, iova: u64, tg: u32, level: u32): usize {
   if (asid > <u32>KEY_NONE || vmid > <u32>KEY_NONE || (tg | level) > 0xff) return 0; // no entry has such a key (only the debug hook passes more)
+  return iotlbProbe(asid, vmid, iova, tg, level);
+}
+
+/** iotlbFind inline, for keys an entry can have (a TG and level below 256: the lookups). */
+// @ts-ignore: decorator
+@inline export function iotlbProbe(asid: u32, vmid: u32, iova: u64, tg: u32, level: u32): usize {
   let s = home(asid, vmid, iova, tg, level);
   const k2 = ids(asid, vmid);
   while (true) {

@@ -13,7 +13,7 @@ import { gread64, readOk } from "./guestmem";
 import { traceOn, tr } from "./trace";
 import { CF_TT, CF_TTB, CF_OAS, CF_TBI, TT_DISABLED, TT_TSZ, TT_GRANULE, TT_HAD, CF_KIND, KIND_NESTED, CF_AFFD, CF_VMID,
   CF_S2_GRANULE, CF_S2_TSZ, CF_S2_LEVEL, CF_S2_PS, CF_S2_AFFD, CF_VTTB } from "./config";
-import { iotlbFind, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL, IE_GRANULE, KEY_NONE } from "./iotlb";
+import { iotlbFind, iotlbProbe, iotlbInsert, levelMask, asidHasEntries, IE_TA, IE_MASK, IE_PERM, IE_PPERM, IE_LEVEL, IE_GRANULE, KEY_NONE } from "./iotlb";
 import { PTE_BYTES, PTE_VALID, PTE_TYPE, PTE_TYPE_TABLE, PTE_TYPE_PAGE, PTE_TYPE_L3_RESERVED, PTE_AP, PTE_AF, PTE_APTABLE, PTE_OA_TOP, AP_RDONLY } from "../src/arch/pte";
 import { ACC_READ, ACC_WRITE, ST_WALK_READS, PF_AF, PF_ADDR_SIZE, PF_QEMU_BUGS, PF_V10 } from "../src/arch/abi";
 import { T_GET_PTE, T_PTW_LEVEL, T_PTW_INVALID_PTE, T_PTW_PAGE_PTE, T_PTW_BLOCK_PTE } from "../src/arch/trace-events";
@@ -88,7 +88,8 @@ export { PtwInfo, PTW_OK, PTW_ERR_WALK_EABT, PTW_ERR_TRANSLATION, PTW_ERR_ADDR_S
  * (IHI 0070 3.4.1, QEMU 8.0 and later), all zeros on QEMU 7.2 (its select_tt tested TTB1
  * like TTB0).
  */
-export function selectTt(cfg: usize, iova: u64): i32 {
+// @ts-ignore: decorator
+@inline export function selectTt(cfg: usize, iova: u64): i32 {
   const tbi = <u64>(load<u8>(cfg, CF_TBI) & 1) * 8;
   const tsz0 = <u64>load<u8>(cfg + CF_TT, TT_TSZ);
   const tsz1 = <u64>load<u8>(cfg + CF_TT + 4, TT_TSZ);
@@ -397,7 +398,7 @@ export function lookup(asid: u32, vmid: u32, iova: u64, granule: u32, tsz: u32):
     const level = ctz(lv);
     lv &= lv - 1;
     const m = (<u64>1 << <u64>levelShift(level, granule)) - 1;
-    const e = iotlbFind(asid, vmid, iova & ~m, tg, level);
+    const e = iotlbProbe(asid, vmid, iova & ~m, tg, level);
     if (e != 0) return e;
   }
   return 0;

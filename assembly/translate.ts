@@ -64,7 +64,6 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   const ce = cfgEntry(sid); // (meaningful when sid < SID_SPACE)
   if (sid < SID_SPACE && load<u8>(ce, CF_DEVICE) == 0) store<u8>(ce, 1, CF_DEVICE); // a device that does DMA exists
   const ev = txEvent, info = txInfo;
-  ev.reset(sid);
   store<u32>(xo, 0, XO_EVENT);
   store<u32>(xo, 0, XO_RECORDED);
   const rnw = access & 1;
@@ -77,19 +76,25 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (traceOn) tr(T_TRANSLATE_DISABLE, sid, iova, access);
     return passThrough(iova, access, XS_DISABLE);
   }
+  // `ev` is reset before its first use: here unless the configuration is cached, else on
+  // leaving the IOTLB-hit path (a hit that succeeds never touches it)
   let cfg: usize = 0;
+  let evStale = false;
   if (sid < SID_SPACE) {
     if (!traceOn && load<u8>(ce, CF_CACHED) != 0) {
       // getConfig's cache hit, inline (it traces nothing when tracing is off)
       store<u32>(ce, load<u32>(ce, CF_DEV_HITS) + 1, CF_DEV_HITS);
       S.bump(ST_CFG_HITS);
       cfg = ce;
+      evStale = true;
     } else {
+      ev.reset(sid);
       cfg = getConfig(sid, iova, ev);
     }
   }
   if (cfg == 0) {
     if (sid >= SID_SPACE) {
+      ev.reset(sid);
       // cannot come from a QEMU device; treated as an out-of-range StreamID
       findOutOfRange(ev);
     }
@@ -105,10 +110,14 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     if (traceOn) tr(T_TRANSLATE_BYPASS, sid, iova, access);
     return passThrough(iova, access, XS_BYPASS);
   }
-  if (kind == KIND_S2) return translateS2(sid, cfg, iova, access, ev, info);
+  if (kind == KIND_S2) {
+    if (evStale) ev.reset(sid);
+    return translateS2(sid, cfg, iova, access, ev, info);
+  }
   const record = load<u8>(cfg, CF_RECORD) != 0;
   const t = selectTt(cfg, iova);
   if (t < 0) {
+    if (evStale) ev.reset(sid);
     info.reset();
     if (record) walkFault(cfg, PTW_ERR_TRANSLATION, iova, rnw, ev, info);
     return fail(ev);
@@ -132,11 +141,13 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
     const perm = <u32>load<u8>(hit, IE_PERM), pperm = <u32>load<u8>(hit, IE_PPERM);
     const ok = hitAllows(perm, pperm, access, true, info);
     if (ok == HIT_FAULT) {
+      if (evStale) ev.reset(sid);
       walkFault(cfg, PTW_ERR_PERMISSION, iova, rnw, ev, info);
       return fail(ev);
     }
     if (ok == HIT_OK) return success(sid, iova, load<u64>(hit, IE_TA), load<u64>(hit, IE_MASK), outPerm(perm, pperm), <u32>load<u8>(hit, IE_LEVEL));
   }
+  if (evStale) ev.reset(sid);
   return translateMiss(sid, cfg, iova, access, asid, vmid, aligned, nested, ev, info);
 }
 
