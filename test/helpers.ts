@@ -4,6 +4,8 @@ import { createSmmu, type Smmu } from '../src/index.js';
 import { GuestDriver, type DriverOptions, type GuestBus } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
 import { existsSync } from 'node:fs';
+import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
+import { bytesToWords } from '../src/guest/encode.js';
 import { qemuAvailability } from '../src/qtest/env.js';
 import type { QemuTarget } from '../src/qtest/target.js';
 
@@ -82,4 +84,22 @@ export class MovableBus implements GuestBus {
   mmioWrite(off: number, size: number, v: number | bigint): void { this.cur.mmioWrite(off, size, v); }
   readMemory(a: number, n: number): Uint8Array { return this.cur.readMemory(a, n); }
   writeMemory(a: number, d: Uint8Array): void { this.cur.writeMemory(a, d); }
+}
+
+/** A backend that accepts everything and records each entry as text (`inv w0 w1`, `ste psid w0 w1`, hex). */
+export class Recorder implements PsmmuBackend {
+  got: string[] = [];
+  constructor(readonly name: string) {}
+  invalidate(entries: Uint8Array): BatchResult {
+    for (let i = 0; i < entries.length; i += 16) {
+      const [w0, w1] = bytesToWords(entries.subarray(i, i + 16));
+      this.got.push(`inv ${w0.toString(16)} ${w1.toString(16)}`);
+    }
+    return { done: entries.length / 16 };
+  }
+  installSte(psid: number, s: Uint8Array): BatchResult {
+    const [w0, w1] = bytesToWords(s);
+    this.got.push(`ste ${psid.toString(16)} ${w0.toString(16)} ${w1.toString(16)}`);
+    return { done: 1 };
+  }
 }

@@ -16,7 +16,7 @@ import * as A from '../src/arch/abi.js';
 import * as C from '../src/arch/commands.js';
 import * as R from '../src/arch/registers.js';
 import { cd, ste, wordsToBytes, bytesToWords } from '../src/guest/encode.js';
-import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
+import { Recorder } from './helpers.js';
 
 const RAM = 0x40000000;
 const STRTAB = RAM + 0x10000; // linear, 256 entries
@@ -153,22 +153,6 @@ const arbScenario: fc.Arbitrary<Scenario> = fc.integer({ min: 0, max: 5 }).chain
   }),
 );
 
-class Recorder implements PsmmuBackend {
-  readonly got: string[] = [];
-  constructor(readonly name: string) {}
-  invalidate(entries: Uint8Array): BatchResult {
-    for (let i = 0; i < entries.length; i += 16) {
-      const [w0, w1] = bytesToWords(entries.subarray(i, i + 16));
-      this.got.push(`inv ${w0.toString(16)} ${w1.toString(16)}`);
-    }
-    return { done: entries.length / 16 };
-  }
-  installSte(psid: number, s: Uint8Array): BatchResult {
-    const [w0, w1] = bytesToWords(s);
-    this.got.push(`ste ${psid.toString(16)} ${w0.toString(16)} ${w1.toString(16)}`);
-    return { done: 1 };
-  }
-}
 
 function steFor(kind: string, sid: number, cdmax: number, stray = 0): bigint[] {
   const ctx = CDS + (sid & 0xff) * 0x100;

@@ -4,35 +4,18 @@
 // (what each TLBI_NH_ASID reaches), after CFGI_ALL forgets it, and across a snapshot.
 
 import fc from 'fast-check';
-import { machine, RAM_BASE, RAM_SIZE, type Machine } from './helpers.js';
+import { machine, RAM_BASE, RAM_SIZE, Recorder, type Machine } from './helpers.js';
 import { createSmmu } from '../src/index.js';
 import { decodeSnapshot } from '../src/snapshot.js';
 import * as SN from '../src/arch/snapshot.js';
 import { CommandError } from '../src/guest/driver.js';
 import * as R from '../src/arch/registers.js';
 import * as STE from '../src/arch/ste.js';
-import { bytesToWords, cd, put, ste, cmdCfgiAll, cmdCfgiCd, cmdCfgiSte, cmdCfgiSteRange, cmdSync, cmdTlbiNhAsid, wordsToBytes } from '../src/guest/encode.js';
-import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
+import { cd, put, ste, cmdCfgiAll, cmdCfgiCd, cmdCfgiSte, cmdCfgiSteRange, cmdSync, cmdTlbiNhAsid, wordsToBytes } from '../src/guest/encode.js';
 import * as A from '../src/arch/abi.js';
 import * as E from '../src/arch/events.js';
 import { field64 } from '../src/bits.js';
 
-class Recorder implements PsmmuBackend {
-  got: string[] = [];
-  constructor(readonly name: string) {}
-  invalidate(entries: Uint8Array): BatchResult {
-    for (let i = 0; i < entries.length; i += 16) {
-      const [w0, w1] = bytesToWords(entries.subarray(i, i + 16));
-      this.got.push(`inv ${w0.toString(16)} ${w1.toString(16)}`);
-    }
-    return { done: entries.length / 16 };
-  }
-  installSte(psid: number, s: Uint8Array): BatchResult {
-    const [w0, w1] = bytesToWords(s);
-    this.got.push(`ste ${psid.toString(16)} ${w0.toString(16)} ${w1.toString(16)}`);
-    return { done: 1 };
-  }
-}
 
 const VMID0 = 0x100;
 
