@@ -5,16 +5,11 @@
 //   H  a stage-1-only STE carries its S2VMID: TLBI_NH_VA with VMID 0 misses it, with its VMID hits; TLBI_NH_VAA
 //   I  a stage-2-only STE of the same VMID shares the stage-2 entries; TLBI_S12_VMALL
 // Usage: npm run build && node scripts/nested-cache-scenarios.mjs out.jsonl
-import { qemu10Machine, writeTrace, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
+import { qemu10Machine, writeTrace, s1Table, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
 const { smmu, rec, drv } = await qemu10Machine('nested', 0x200000);
 const DATA = RAM + 0x4000000; // 16 pages of data, each page's first word = its index + 1
 for (let i = 0; i < 32; i++) rec.writeMemory(DATA + i * 0x1000, enc.wordsToBytes([BigInt(0x1000 + i)]));
 const OUT = RAM + 0x5000000;
-function s1Table(d, iova, level) {
-  let t = d.root;
-  for (let l = d.startLevel; l < level; l++) t = Number(drv.read64(t + (Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512) * 8) & 0x0000fffffffff000n);
-  return t;
-}
 function mkS2(vmid, o = {}) {
   const t = new Stage2Tables(drv, { vmid, ipaBits: 40, ...o });
   t.map(RAM + 0x100000, RAM + 0x100000, 0x200000, { level: 3 });
@@ -37,7 +32,7 @@ drv.map(d, 0x1000, 0x80000000, 0x4000);
 drv.map(d, 0x90000000, 0x90000000, 0x10000);
 drv.setSte(0x18, { config: 7, s1ctxptr: d.cdAddr, s2: t.steFields() });
 for (let i = 0; i < 4; i++) probe(0x18, 0x1000 + i * 0x1000);
-const l3 = s1Table(d, 0x1000, 3);
+const l3 = s1Table(drv, d, 0x1000, 3);
 const copy = drv.alloc(0x1000);
 for (let i = 0; i < 512; i++) { const v = drv.read64(l3 + i * 8); if (v) drv.write64(copy + i * 8, v); }
 for (let i = 1; i < 5; i++) drv.write64(copy + i * 8, enc.pteLeaf({ addr: 0x80000000 + (i + 8) * 0x1000 }, 3));

@@ -5,14 +5,9 @@
 //   D  a TTB0 IPA whose stage-2 walk aborts
 //   E  a stage-1 table page whose stage-2 leaf has AF = 0 (S2AFFD = 0)
 // Usage: npm run build && node scripts/nested-fault-scenarios.mjs out.jsonl
-import { qemu10Machine, writeTrace, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
+import { qemu10Machine, writeTrace, s1Table, Stage2Tables, enc, R, RAM } from './qemu10-machine.mjs';
 const { smmu, rec, drv } = await qemu10Machine('nested', 0x200000);
 const PA = RAM + 0x4000000;
-function s1Table(d, iova, level) {
-  let t = d.root;
-  for (let l = d.startLevel; l < level; l++) t = Number(drv.read64(t + (Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512) * 8) & 0x0000fffffffff000n);
-  return t;
-}
 function mkS2(vmid, o = {}) {
   const t = new Stage2Tables(drv, { vmid, ipaBits: 40, ...o });
   t.map(RAM + 0x100000, RAM + 0x100000, 0x200000, { level: 3 });
@@ -25,8 +20,8 @@ function events() { return drv.events(); }
   const t = mkS2(1);
   const d = drv.createDomain({ asid: 1 });
   drv.map(d, 0x1000, 0x80000000, 0x1000);
-  const l2 = s1Table(d, 0x1000, 2);
-  const l3 = s1Table(d, 0x1000, 3);
+  const l2 = s1Table(drv, d, 0x1000, 2);
+  const l3 = s1Table(drv, d, 0x1000, 3);
   // copy the L3 table to PA 0x44000000 and make its IPA 0x100000000; stage 2 maps that IPA via an unassigned table
   drv.write64(l2 + 0 * 8, enc.pteTable({ addr: 0x100000000 }));
   drv.write64(t.root + 4 * 8, enc.pteTable({ addr: 0x200000000 }));
@@ -55,7 +50,7 @@ function events() { return drv.events(); }
   const t = mkS2(4, { ste: { affd: false } });
   const d = drv.createDomain({ asid: 4 });
   drv.map(d, 0x1000, 0x80000000, 0x1000);
-  const l3 = s1Table(d, 0x1000, 3);
+  const l3 = s1Table(drv, d, 0x1000, 3);
   t.map(l3, l3, 0x1000, { af: false });
   drv.setSte(0x30, { config: 7, s1ctxptr: d.cdAddr, s2: t.steFields() });
   rec.dma(0x30, 0x1000, 0x1000, 4);

@@ -27,3 +27,10 @@ export async function qemu10Machine(stage, heapSize, before = () => {}) {
 export function writeTrace(lines, fallback) {
   writeFileSync(process.argv[2] ?? fallback, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
 }
+
+/** Address of the 4 KiB-granule stage-1 table of domain `d` that holds `iova`'s descriptor at `level` (table descriptors followed from the root). */
+export function s1Table(drv, d, iova, level) {
+  let t = d.root;
+  for (let l = d.startLevel; l < level; l++) t = Number(drv.read64(t + (Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512) * 8) & 0x0000fffffffff000n);
+  return t;
+}
