@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run mutate -- [--budget SECONDS] [--files a.ts,b.ts] [--json] [--seed N] [--jobs N] [--list]
+// npm run mutate -- [--budget SECONDS] [--files a.ts,b.ts] [--lines N,M] [--emit DIR] [--json] [--seed N] [--jobs N] [--list]
 //
 // Mutation check of the engine: applies single-token mutations to assembly/ files
 // (comparison and arithmetic operators, masks and constants, removed statements,
@@ -51,7 +51,7 @@ const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'stage2', 'viommu', 'r
 const LAST_TESTS = ['engine and TypeScript reference agree on a stream with every opcode, on every SMMU variant'];
 const PROPERTY_RUNS = '60';
 
-const USAGE = 'usage: npm run mutate -- [--budget SECONDS] [--files assembly/a.ts,...] [--json] [--seed N] [--jobs N] [--list]';
+const USAGE = 'usage: npm run mutate -- [--budget SECONDS] [--files assembly/a.ts,...] [--lines N,M,...] [--emit DIR] [--json] [--seed N] [--jobs N] [--list]';
 
 function fail(msg) {
   process.stderr.write(`mutate: ${msg}\n${USAGE}\n`);
@@ -59,7 +59,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { budget: 600, files: DEFAULT_FILES, json: false, seed: 1, jobs: 1, list: false };
+  const o = { budget: 600, files: DEFAULT_FILES, json: false, seed: 1, jobs: 1, list: false, lines: null, emit: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -90,6 +90,15 @@ function parseArgs(argv) {
         if (!f.startsWith('assembly/') || !f.endsWith('.ts')) fail(`--files: ${f} is not an engine source (assembly/*.ts)`);
         if (!existsSync(join(ROOT, f))) fail(`--files: ${f} does not exist`);
       }
+    } else if (a === '--lines') {
+      // only the mutants on these (1-based) lines of the --files: to re-check a survivor
+      const v = value();
+      if (!/^\d+(,\d+)*$/.test(v)) fail(`--lines must be line numbers separated by commas, got "${v}"`);
+      o.lines = new Set(v.split(',').map(Number));
+    } else if (a === '--emit') {
+      // write every survivor's .wasm here (load it with VSMMU_ENGINE_WASM to watch a new test fail on it)
+      o.emit = resolve(value());
+      if (!existsSync(o.emit)) fail(`--emit: ${o.emit} does not exist`);
     } else fail(`unknown argument ${a}`);
   }
   return o;
@@ -281,7 +290,7 @@ function jest(suites, extra, wasmFile, limitMs, seed) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const byFile = o.files.map((f) => mutantsOf(f, readFileSync(join(ROOT, f), 'utf8')));
+  const byFile = o.files.map((f) => mutantsOf(f, readFileSync(join(ROOT, f), 'utf8')).filter((m) => !o.lines || o.lines.has(m.line)));
   if (o.list) {
     for (const ms of byFile) for (const m of ms) process.stdout.write(`${m.file}:${m.line}: ${m.kind}: ${m.desc}\n`);
     return 0;
@@ -337,7 +346,10 @@ async function main() {
           verdict = r === 'pass' ? 'survived' : 'killed';
         }
         st[verdict]++;
-        if (verdict === 'survived') survivors.push({ file: m.file, line: m.line, kind: m.kind, mutation: m.desc });
+        if (verdict === 'survived') {
+          survivors.push({ file: m.file, line: m.line, kind: m.kind, mutation: m.desc });
+          if (o.emit) writeFileSync(join(o.emit, `${m.file.replace(/^assembly\//, '').replace(/\.ts$/, '')}-${m.line}-${survivors.length}.wasm`), wasm);
+        }
         log(`${verdict.padEnd(10)} ${m.file}:${m.line}: ${m.kind}: ${m.desc}`);
       }
     };
