@@ -36,8 +36,8 @@ const DEFAULT_FILES = ['assembly/cmdq.ts', 'assembly/iotlb.ts', 'assembly/dispat
  * below; the engine-vs-reference suite, the slowest, comes last.
  */
 const SUITES = {
-  'assembly/cmdq.ts': ['cmdq-loops', 'cmdq', 'iotlb-model', 'registers', 'iotlb', 'stage2', 'reference'],
-  'assembly/iotlb.ts': ['iotlb-model', 'iotlb', 'translate', 'stage2', 'reference'],
+  'assembly/cmdq.ts': ['cmdq-loops', 'cmdq', 'iotlb-rules', 'iotlb-model', 'registers', 'iotlb', 'stage2', 'reference'],
+  'assembly/iotlb.ts': ['iotlb-rules', 'iotlb-model', 'iotlb', 'translate', 'stage2', 'reference'],
   'assembly/dispatch.ts': ['vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
   'assembly/translate.ts': ['translate', 'dma-unassigned', 'trace-counters', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
   'assembly/ptw.ts': ['translate', 'walk-trace', 'table-select', 'input-range', 'stage2', 'dma-unassigned'],

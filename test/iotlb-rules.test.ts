@@ -1,0 +1,178 @@
+// QEMU's IOTLB invalidation rules at their edges, each on an ASID with a few entries (the
+// short per-ASID list the engine scans) and on a crowded one (more than the list's length:
+// the exact key through the hash):
+// - smmu_iotlb_inv_iova with TTL and one page tries the exact key (ASID, VMID, IOVA, TG,
+//   level = TTL) first, and when that entry exists removes it alone; otherwise every entry
+//   that contains the address or lies inside the range goes;
+// - a range meets an entry exactly at its first or last page, and misses it one page off;
+// - TLBI_NH_VAA: QEMU also removes stage-2 entries (no ASID), the architecture (IHI 0070
+//   4.4.4, profile 'arch') only stage-1 ones;
+// - the debug hook stores the low 16 bits of an ASID or VMID beyond 16 bits.
+
+import { createSmmu, type Smmu } from '../src/index.js';
+import { engineExports } from '../src/engine-debug.js';
+import { engineIotlb } from '../src/reference/from-engine.js';
+import * as A from '../src/arch/abi.js';
+import * as R from '../src/arch/registers.js';
+import { cmdSync, cmdTlbiVa, cmdTlbiS2Ipa, wordsToBytes, type Words } from '../src/guest/encode.js';
+import type { Profile, Stage } from '../src/types.js';
+
+const RAM = 0x40000000;
+const CMDQ = RAM + 0x1000;
+
+interface Key { asid: number; vmid: number; iova: bigint; tg: number; level: number }
+
+class Tlb {
+  private prod = 0;
+  private stamp = 0;
+  constructor(readonly smmu: Smmu) {
+    smmu.mmioWrite(R.R_CMDQ_BASE, 8, BigInt(CMDQ) | 4n);
+    smmu.mmioWrite(R.R_CR0, 4, 8);
+  }
+
+  static async make(profile: Profile = 'qemu-10.0', stage: Stage = 'nested'): Promise<Tlb> {
+    return new Tlb(await createSmmu({ profile, stage, ram: [{ base: RAM, size: 0x10000 }] }));
+  }
+
+  /** Inserts an entry of the size its TG and level map (the IOVA aligned to it). */
+  insert(k: Key): void {
+    const g = k.tg * 2 + 10;
+    const mask = (1n << BigInt(g + (3 - k.level) * (g - 3))) - 1n;
+    engineExports(this.smmu).debug_iotlb_insert_key(k.asid, k.vmid, k.iova, k.tg, k.level, 0x80000000n + BigInt(++this.stamp) * 0x1000n, mask, 3);
+  }
+
+  run(...cmds: Words[]): void {
+    for (const w of [...cmds, cmdSync()]) {
+      this.smmu.writeMemory(CMDQ + (this.prod & 15) * 16, wordsToBytes(w));
+      this.prod = (this.prod + 1) & 31;
+    }
+    this.smmu.mmioWrite(R.R_CMDQ_PROD, 4, this.prod);
+    expect(Number(this.smmu.mmioRead(R.R_CMDQ_CONS, 4))).toBe(this.prod);
+  }
+
+  /** The keys cached, as `asid/vmid/iova/tg/level` (hex IOVA; KEY_NONE as -1). */
+  keys(): string[] {
+    return engineIotlb(engineExports(this.smmu)).map((e) => name(e)).sort();
+  }
+}
+
+const name = (k: Key): string => `${k.asid}/${k.vmid}/${k.iova.toString(16)}/${k.tg}/${k.level}`;
+const named = (ks: Key[]): string[] => ks.map((k) => name({ ...k, asid: k.asid === A.KEY_NONE ? -1 : k.asid, vmid: k.vmid === A.KEY_NONE ? -1 : k.vmid })).sort();
+
+/** Unrelated entries of `asid` far above the addresses the tests use (to crowd its list past the short scan). */
+function crowd(t: Tlb, asid: number, vmid: number, n: number): Key[] {
+  const out: Key[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = { asid, vmid, iova: 0x7000000000n + BigInt(i) * 0x1000n, tg: 1, level: 3 };
+    t.insert(k);
+    out.push(k);
+  }
+  return out;
+}
+
+const X = 0x40203000n; // a 4 KiB page inside the 2 MiB block at 0x40200000 and the 1 GiB block at 0x40000000
+
+describe.each([0, 20])('ASID with %i more entries', (extra) => {
+  test('TLBI_NH_VA with TTL, one page: the exact key goes alone; entries differing in one key field, and blocks containing it, stay', async () => {
+    const t = await Tlb.make();
+    const exact: Key = { asid: 7, vmid: 5, iova: X, tg: 1, level: 3 };
+    const others: Key[] = [
+      { ...exact, vmid: 4 }, // another VMID
+      { ...exact, tg: 2, iova: X & ~0x3fffn }, // the 16K page containing it
+      { ...exact, level: 2, iova: 0x40200000n }, // the 2 MiB block containing it
+      { ...exact, level: 1, iova: 0x40000000n }, // the 1 GiB block containing it
+      { ...exact, asid: 8 }, // another ASID
+      { ...exact, asid: A.KEY_NONE }, // a stage-2 entry for that IPA
+      { ...exact, iova: X + 0x1000n }, // the next page
+    ];
+    const pad = crowd(t, 7, 5, extra);
+    for (const k of [...others, exact]) t.insert(k);
+    t.run(cmdTlbiVa({ asid: 7, vmid: 5, addr: X, tg: 1, ttl: 3, leaf: true }));
+    expect(t.keys()).toEqual(named([...others, ...pad]));
+    // no entry with that exact key now: the page and every block of (ASID 7, VMID 5) containing it go
+    t.run(cmdTlbiVa({ asid: 7, vmid: 5, addr: X, tg: 1, ttl: 3, leaf: true }));
+    expect(t.keys()).toEqual(named([...others.filter((k) => k.asid !== 7 || k.vmid !== 5 || k.iova === X + 0x1000n), ...pad]));
+  });
+
+  test('TTL naming another level than the entry\'s: no exact key, so the search by address removes it (and the blocks around it)', async () => {
+    const t = await Tlb.make();
+    const page: Key = { asid: 7, vmid: 5, iova: X, tg: 1, level: 3 };
+    const block: Key = { ...page, level: 2, iova: 0x40200000n };
+    const far: Key = { ...page, iova: 0x50000000n };
+    const pad = crowd(t, 7, 5, extra);
+    for (const k of [page, block, far]) t.insert(k);
+    t.run(cmdTlbiVa({ asid: 7, vmid: 5, addr: X, tg: 1, ttl: 1, leaf: true }));
+    expect(t.keys()).toEqual(named([far, ...pad]));
+  });
+
+  test('a range meets an entry at its first and at its last page, and misses it one page either side', async () => {
+    for (const level of [3, 2]) {
+      const size = level === 3 ? 0x1000n : 0x200000n;
+      const e: Key = { asid: 3, vmid: 1, iova: 0x40000000n + 4n * size, tg: 1, level };
+      // [addr, pages]: aligned ranges (NUM + 1 = a power of two) ending at the entry's first page, starting at its last, or just beside it
+      const cases: Array<[bigint, number, boolean]> = [
+        [e.iova - 0x7000n, 8, true], // last page of the range = first page of the entry
+        [e.iova - 0x8000n, 8, false], // ends one page before
+        [e.iova + size - 0x1000n, 1, true], // the entry's last page
+        [e.iova + size, 4, false], // starts one page after
+      ];
+      for (const [addr, pages, hit] of cases) {
+        const t = await Tlb.make();
+        const pad = crowd(t, 3, 1, extra);
+        t.insert(e);
+        t.run(cmdTlbiVa({ asid: 3, vmid: 1, addr, tg: 1, num: pages - 1, leaf: true }));
+        expect([level, addr.toString(16), t.keys()]).toEqual([level, addr.toString(16), named(hit ? pad : [e, ...pad])]);
+      }
+    }
+  });
+
+  test('a 16K range at a 4K-aligned address: pieces smaller than the granule (QEMU: 0 pages, mask all ones) remove the entries containing their start', async () => {
+    // QEMU smmuv3_range_inval: [0x41000, 0x44fff] in pieces 0x41000 (4K), 0x42000 (8K), 0x44000 (4K), each
+    // num_pages = size >> 14 = 0, so smmu_iotlb_inv_iova's mask is ~0: only entries containing a piece's start match
+    const t = await Tlb.make();
+    const pad = crowd(t, 3, 1, extra);
+    const at = (a: bigint): Key => ({ asid: 3, vmid: 1, iova: a, tg: 1, level: 3 });
+    for (const a of [0x41000n, 0x42000n, 0x43000n, 0x44000n, 0x45000n]) t.insert(at(a)); // the lowest at the first piece's start
+    t.run(cmdTlbiVa({ asid: 3, vmid: 1, addr: 0x41000n, tg: 2, leaf: true }));
+    expect(t.keys()).toEqual(named([at(0x43000n), at(0x45000n), ...pad]));
+  });
+
+  test('TLBI_S2_IPA with TTL, one page: the stage-2 entry with the exact key goes alone; without it, the blocks containing the IPA', async () => {
+    const t = await Tlb.make();
+    const exact: Key = { asid: A.KEY_NONE, vmid: 5, iova: X, tg: 1, level: 3 };
+    const others: Key[] = [
+      { ...exact, vmid: 4 },
+      { ...exact, level: 2, iova: 0x40200000n },
+      { ...exact, asid: 7 }, // stage 1 (or nested): not touched by TLBI_S2_IPA
+      { ...exact, iova: X + 0x1000n },
+    ];
+    const pad = crowd(t, A.KEY_NONE, 5, extra);
+    for (const k of [...others, exact]) t.insert(k);
+    t.run(cmdTlbiS2Ipa({ vmid: 5, addr: X, tg: 1, ttl: 3, leaf: true }));
+    expect(t.keys()).toEqual(named([...others, ...pad]));
+    t.run(cmdTlbiS2Ipa({ vmid: 5, addr: X, tg: 1, ttl: 3, leaf: true }));
+    expect(t.keys()).toEqual(named([others[0], others[2], others[3], ...pad]));
+  });
+});
+
+test('TLBI_NH_VAA: QEMU 10.0 removes stage-2 entries at the address too, the architecture only stage-1 ones', async () => {
+  for (const [profile, s2gone] of [['qemu-10.0', true], ['arch', false]] as const) {
+    const t = await Tlb.make(profile, 'nested');
+    const s1: Key = { asid: 7, vmid: 5, iova: X, tg: 1, level: 3 };
+    const s2: Key = { asid: A.KEY_NONE, vmid: 5, iova: X, tg: 1, level: 3 };
+    const other: Key = { ...s1, vmid: 4 };
+    for (const k of [s1, s2, other]) t.insert(k);
+    t.run(cmdTlbiVa({ vmid: 5, addr: X, leaf: true }));
+    expect([profile, t.keys()]).toEqual([profile, named(s2gone ? [other] : [s2, other])]);
+  }
+});
+
+test('the debug hook stores the low 16 bits of an ASID or VMID beyond 16 bits (the entry\'s key fields)', async () => {
+  const t = await Tlb.make();
+  t.insert({ asid: 0x10000 + 0x1234, vmid: 0x30005, iova: X, tg: 1, level: 3 });
+  t.insert({ asid: 0x1ffff, vmid: 0x1ffff, iova: X, tg: 1, level: 3 });
+  expect(t.keys()).toEqual(named([{ asid: 0x1234, vmid: 5, iova: X, tg: 1, level: 3 }, { asid: 0xffff, vmid: 0xffff, iova: X, tg: 1, level: 3 }]));
+  // the same key again: found, not added
+  t.insert({ asid: 0x1234, vmid: 5, iova: X, tg: 1, level: 3 });
+  expect(t.keys()).toHaveLength(2);
+});
