@@ -10,7 +10,8 @@
 import { createSmmu, type Smmu } from '../src/index.js';
 import * as R from '../src/arch/registers.js';
 import * as C from '../src/arch/commands.js';
-import { cmdSync, cmdRaw, cmdTlbiNhAll, wordsToBytes, bytesToWords, type Words } from '../src/guest/encode.js';
+import { cmdSync, cmdRaw, cmdTlbiNhAll, cmdCfgiSteRange, ste, wordsToBytes, bytesToWords, type Words } from '../src/guest/encode.js';
+import { engineDebug } from '../src/engine-debug.js';
 import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
 
@@ -269,5 +270,46 @@ describe.each(MODES)('%s loop with passthrough backends', (mode) => {
     expect(b.got).toHaveLength(n);
     expect(b.got.every((w, i) => BigInt('0x' + w) >> 48n === BigInt(i & 0xffff))).toBe(true);
     expect(d.s.stats().commands).toBe(n);
+  });
+});
+
+describe.each(MODES)('%s loop: a command error behind forwarded commands', (mode) => {
+  test('the entries of the commands before it reach the backend first; then CERROR_ILL at it; nothing after it is forwarded', async () => {
+    for (const bad of [0, 1, 3]) {
+      const b = new Failing('p0');
+      const d = await dev(mode, { viommu: { backends: [{ name: 'p0', vmid: 2, backend: b }] } });
+      setupQueue(d.s, 3, 6);
+      for (let i = 0; i < 6; i++) put(d.s, 3, 6 + i, i === bad ? cmdRaw(0x00) : cmdTlbiNhAll());
+      d.s.mmioWrite(R.R_CMDQ_PROD, 4, 12);
+      expect([bad, cons(d.s), b.got.length, gerror(d.s), d.irqs.gerror]).toEqual([bad, consErr(6 + bad, R.CERROR_ILL), bad, 1, 1]);
+      expect(d.s.stats().commands).toBe(bad);
+    }
+  });
+});
+
+describe('CFGI_STE_RANGE (IHI 0070 4.3.3): the 2^(Range + 1) StreamIDs aligned around SID lose their cached configuration', () => {
+  const DEVICES = [0x00, 0x0f, 0x10, 0x11, 0x17, 0x18, 0x1f, 0x20, 0xff, 0x100, 0x101, 0x1ff];
+  const STRTAB = RAM + 0x100000;
+  test.each(MODES)('%s loop: every RANGE from 0 to 31, SIDs at and beside the range\'s edges', async (mode) => {
+    const { s } = await dev(mode, { devices: DEVICES });
+    // a linear stream table of 512 bypass STEs, so that each device's configuration can be cached
+    s.mmioWrite(R.R_STRTAB_BASE, 8, BigInt(STRTAB));
+    s.mmioWrite(R.R_STRTAB_BASE_CFG, 4, 9);
+    for (const d of DEVICES) s.writeMemory(STRTAB + d * 64, wordsToBytes(ste({ config: 4 })));
+    setupQueue(s, 3, 0);
+    let prod = 0;
+    for (const sid of [0x18, 0x11, 0x1f, 0x100]) {
+      for (let range = 0; range < 32; range++) {
+        const dbg = engineDebug(s);
+        for (const d of DEVICES) expect(dbg.loadConfig(d)).toBe(true);
+        put(s, 3, prod, cmdCfgiSteRange(sid, range));
+        prod = (prod + 1) & 15;
+        s.mmioWrite(R.R_CMDQ_PROD, 4, prod);
+        const span = 2 ** (range + 1);
+        const first = Math.floor(sid / span) * span;
+        const want = DEVICES.filter((d) => d < first || d >= first + span);
+        expect([sid, range, DEVICES.filter((d) => dbg.configCached(d))]).toEqual([sid, range, want]);
+      }
+    }
   });
 });
