@@ -313,3 +313,50 @@ describe('CFGI_STE_RANGE (IHI 0070 4.3.3): the 2^(Range + 1) StreamIDs aligned a
     }
   });
 });
+
+/** A backend whose batches complete when the test says so (each a Promise). */
+class Later implements PsmmuBackend {
+  got: string[] = [];
+  waiting: Array<() => void> = [];
+  constructor(readonly name: string) {}
+  invalidate(entries: Uint8Array): Promise<BatchResult> {
+    const copy = entries.slice();
+    return new Promise((done) => this.waiting.push(() => {
+      for (let i = 0; i < copy.length; i += 16) this.got.push(bytesToWords(copy.subarray(i, i + 16))[0].toString(16));
+      done({ done: copy.length / 16 });
+    }));
+  }
+  installSte(): BatchResult { return { done: 1 }; }
+  release(): void {
+    const w = this.waiting;
+    this.waiting = [];
+    for (const f of w) f();
+  }
+}
+
+describe.each(MODES)('%s loop with a backend that answers later', (mode) => {
+  test('CONS is held at the first forwarded command, PROD writes meanwhile consume nothing, and the rest follows in order once it answers', async () => {
+    const b = new Later('p0');
+    const d = await dev(mode, { viommu: { backends: [{ name: 'p0', vmid: 4, backend: b }] } });
+    setupQueue(d.s, 3, 13);
+    // ASID field as a sequence number (ignored by TLBI_NH_ALL, kept in the entry)
+    const nh = (k: number): Words => { const w = cmdTlbiNhAll(); w[0] |= BigInt(k) << 48n; return w; };
+    const cmds = [nh(1), nh(2), cmdSync(1), nh(3), nh(4)];
+    cmds.forEach((c, i) => put(d.s, 3, 13 + i, c));
+    d.s.mmioWrite(R.R_CMDQ_PROD, 4, (13 + 5) & 15);
+    expect([cons(d.s), d.irqs['cmd-sync'], b.waiting.length]).toEqual([13, 0, 1]); // the SYNC waits for the window before it
+    // more commands while the backend has not answered: nothing is consumed
+    put(d.s, 3, 13 + 5, nh(5));
+    put(d.s, 3, 13 + 6, cmdSync(1));
+    d.s.mmioWrite(R.R_CMDQ_PROD, 4, (13 + 7) & 15);
+    expect([cons(d.s), d.irqs['cmd-sync'], b.waiting.length, b.got]).toEqual([13, 0, 1, []]);
+    // answer each batch as it comes (a turn of the event loop lets the model go on after each answer)
+    for (let turn = 0; turn < 20 && (b.waiting.length > 0 || d.s.busy); turn++) {
+      b.release();
+      await new Promise((r) => setImmediate(r));
+    }
+    await d.s.whenIdle();
+    expect([cons(d.s), d.irqs['cmd-sync'], d.s.stats().commands]).toEqual([(13 + 7) & 15, 2, 7]);
+    expect(b.got.map((w) => Number(BigInt('0x' + w) >> 48n))).toEqual([1, 2, 3, 4, 5]);
+  });
+});
