@@ -71,8 +71,7 @@ function readEntry(ring: usize, qbase: u64, idx: u32, prodIdx: u32, log2: u32): 
     stageCount = end - idx;
     stageOk = gread(qbase + (<u64>idx << 4), stage, stageCount << 4);
     if (!stageOk) {
-      // find the failing entry exactly: per-entry reads
-      stageCount = 0;
+      // find the failing entry exactly: per-entry reads (stageOk false: the next entry restages)
       return gread(qbase + (<u64>idx << 4), one, CMD_BYTES) ? one : 0;
     }
   }
@@ -448,7 +447,6 @@ function rangeInvalChunks(type: u32, asid: i32, addr: u64, w0: u64, w1: u64, tra
 function alignedPow2Mask(start: u64, end: u64): u64 {
   const addrMask = end - start;
   const alignMask: u64 = start != 0 ? (start & (0 - start)) - 1 : <u64>-1;
-  if (alignMask <= addrMask) return alignMask;
-  if (addrMask == <u64>-1) return <u64>-1;
+  if (alignMask <= addrMask) return alignMask; // always when addrMask is all ones, so addrMask + 1 below is not 0
   return (<u64>1 << (63 - clz<u64>(addrMask + 1))) - 1;
 }

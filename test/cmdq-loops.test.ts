@@ -29,11 +29,13 @@ interface Dev {
   reads: Array<[number, number]>;
   /** Staged mode: reads that overlap this address range fail. */
   unreadable: { from: number; to: number } | null;
+  /** Traced mode: the trace lines. */
+  trace: string[];
 }
 
 async function dev(mode: Mode, extra: Partial<SmmuOptions> = {}): Promise<Dev> {
   const irqs: Record<IrqLine, number> = { eventq: 0, priq: 0, 'cmd-sync': 0, gerror: 0 };
-  const d: Dev = { s: undefined as unknown as Smmu, irqs, reads: [], unreadable: null };
+  const d: Dev = { s: undefined as unknown as Smmu, irqs, reads: [], unreadable: null, trace: [] };
   const mem = new Uint8Array(RAM_SIZE);
   const inRam = (a: number, n: number): boolean => a >= RAM && a + n <= RAM + RAM_SIZE;
   const where: Partial<SmmuOptions> = mode === 'staged' ? {
@@ -53,7 +55,7 @@ async function dev(mode: Mode, extra: Partial<SmmuOptions> = {}): Promise<Dev> {
     },
   } : { ram: [{ base: RAM, size: RAM_SIZE }] };
   d.s = await createSmmu({ devices: [0x18], irq: (l, n) => { irqs[l] += n; }, ...where, ...extra });
-  if (mode === 'traced') d.s.setTrace(() => {});
+  if (mode === 'traced') d.s.setTrace((l) => d.trace.push(l));
   return d;
 }
 
@@ -283,6 +285,8 @@ describe.each(MODES)('%s loop: a command error behind forwarded commands', (mode
       d.s.mmioWrite(R.R_CMDQ_PROD, 4, 12);
       expect([bad, cons(d.s), b.got.length, gerror(d.s), d.irqs.gerror]).toEqual([bad, consErr(6 + bad, R.CERROR_ILL), bad, 1, 1]);
       expect(d.s.stats().commands).toBe(bad);
+      // QEMU traces each command's opcode once as it is consumed (the failing one too), not again when the window ends
+      if (mode === 'traced') expect(d.trace.filter((l) => l.startsWith('smmuv3_cmdq_opcode')).length).toBe(bad + 1);
     }
   });
 });
