@@ -14,7 +14,7 @@ import { engineExports } from '../src/engine-debug.js';
 import { engineIotlb } from '../src/reference/from-engine.js';
 import * as A from '../src/arch/abi.js';
 import * as R from '../src/arch/registers.js';
-import { cmdSync, cmdTlbiVa, cmdTlbiS2Ipa, wordsToBytes, type Words } from '../src/guest/encode.js';
+import { cmdSync, cmdTlbiVa, cmdTlbiNhAsid, cmdTlbiS2Ipa, wordsToBytes, type Words } from '../src/guest/encode.js';
 import type { Profile, Stage } from '../src/types.js';
 
 const RAM = 0x40000000;
@@ -175,4 +175,37 @@ test('the debug hook stores the low 16 bits of an ASID or VMID beyond 16 bits (t
   // the same key again: found, not added
   t.insert({ asid: 0x1234, vmid: 5, iova: X, tg: 1, level: 3 });
   expect(t.keys()).toHaveLength(2);
+});
+
+test('an invalidation walking an ASID\'s entries removes every one of them whatever their order in the cache (removals move the last entry into the freed place)', async () => {
+  // entries of the walked list interleaved with others; a first exact-key removal (of one of either) reorders the
+  // cache, so that the list's next entry is sometimes the one that moves while the walk removes its predecessor
+  const kinds = ['asid', 'va', 'ipa'] as const;
+  for (const kind of kinds) {
+    for (const layout of ['others first', 'interleaved', 'walked first']) {
+      for (let first = 0; first < 9; first++) {
+        const t = await Tlb.make();
+        const asid = kind === 'ipa' ? A.KEY_NONE : 7;
+        const walked = [0, 1, 2, 3, 4, 5].map((k) => ({ asid, vmid: 5, iova: 0x100000n + BigInt(k) * 0x1000n, tg: 1, level: 3 }));
+        const others = [0, 1, 2].map((k) => ({ asid: 9, vmid: 5, iova: 0x100000n + BigInt(k) * 0x1000n, tg: 1, level: 3 }));
+        const order = layout === 'others first' ? [...others, ...walked] : layout === 'walked first' ? [...walked, ...others]
+          : walked.flatMap((w, k) => (k % 2 === 1 ? [w, others[k >> 1]] : [w]));
+        for (const e of order) t.insert(e);
+        // exact-key removal of one entry: walked[0..5] or others[0..2]
+        const gone = first < 6 ? walked[first] : others[first - 6];
+        const exact = { vmid: 5, addr: gone.iova, tg: 1, ttl: 3, leaf: true };
+        t.run(gone.asid === A.KEY_NONE ? cmdTlbiS2Ipa(exact) : cmdTlbiVa({ asid: gone.asid, ...exact }));
+        const left = others.filter((o) => o !== gone);
+        expect(t.keys()).toEqual(named([...walked.filter((w) => w !== gone), ...left]));
+        const range = { vmid: 5, addr: 0x100000n, tg: 1, num: 7, leaf: true };
+        if (kind === 'asid') t.run(cmdTlbiNhAsid(7, 5));
+        else if (kind === 'va') t.run(cmdTlbiVa({ asid: 7, ...range }));
+        else t.run(cmdTlbiS2Ipa(range));
+        expect([kind, layout, first, t.keys()]).toEqual([kind, layout, first, named(left)]);
+        // the cache still works: every entry left is found again by its key
+        for (const o of left) t.insert(o);
+        expect(t.keys()).toEqual(named(left));
+      }
+    }
+  }
 });
