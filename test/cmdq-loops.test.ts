@@ -204,8 +204,11 @@ describe('queue read through the host memory callbacks', () => {
 class Failing implements PsmmuBackend {
   got: string[] = [];
   seen = 0;
+  /** Entries per call: one call per forwarding window. */
+  batches: number[] = [];
   constructor(readonly name: string, public failAt = -1) {}
   invalidate(entries: Uint8Array): BatchResult {
+    this.batches.push(entries.length / 16);
     for (let i = 0; i < entries.length; i += 16) {
       if (this.seen === this.failAt) {
         this.seen++;
@@ -249,6 +252,17 @@ describe.each(MODES)('%s loop with passthrough backends', (mode) => {
     d.s.mmioWrite(R.R_CMDQ_PROD, 4, (14 + cmds.length) & 15);
     expect(cons(d.s)).toBe(consErr((14 + 3) & 15, R.CERROR_ILL));
     expect([b.got.length, d.irqs['cmd-sync']]).toEqual([2, 1]);
+  });
+
+  test('one backend call per forwarding window: a window ends at a CMD_SYNC (after forwarded commands) and at the end of the run, not at the end of the ring', async () => {
+    const b = new Failing('p0');
+    const d = await dev(mode, { viommu: { backends: [{ name: 'p0', vmid: 1, backend: b }] } });
+    setupQueue(d.s, 3, 2);
+    // indices 2..9: NH_ALL, SYNC, then six NH_ALL across the end of the ring (index 8 is entry 0)
+    const cmds = [cmdTlbiNhAll(), cmdSync(1), ...new Array(6).fill(0).map(() => cmdTlbiNhAll())];
+    cmds.forEach((c, i) => put(d.s, 3, 2 + i, c));
+    d.s.mmioWrite(R.R_CMDQ_PROD, 4, 2 + 8);
+    expect([cons(d.s), d.irqs['cmd-sync'], b.batches]).toEqual([10, 1, [1, 6]]);
   });
 
   test('more commands than one forwarding window: every one reaches the backend once, in order, and CONS reaches PROD', async () => {
