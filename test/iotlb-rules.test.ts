@@ -209,3 +209,17 @@ test('an invalidation walking an ASID\'s entries removes every one of them whate
     }
   }
 });
+
+test('removing the entries of one ASID leaves the entries of every other ASID to their invalidations', async () => {
+  for (const [a, b] of [[2, 1], [1, 0], [0x1234, 0x91a], [0xffff, 0x7fff]]) {
+    const t = await Tlb.make();
+    const ea: Key = { asid: a, vmid: 5, iova: X, tg: 1, level: 3 };
+    const eb: Key = { asid: b, vmid: 5, iova: X, tg: 1, level: 3 };
+    t.insert(eb);
+    t.insert(ea);
+    t.run(cmdTlbiVa({ asid: a, vmid: 5, addr: X, tg: 1, ttl: 3, leaf: true }));
+    expect([a, b, t.keys()]).toEqual([a, b, named([eb])]);
+    t.run(cmdTlbiVa({ asid: b, vmid: 5, addr: X, leaf: true }));
+    expect([a, b, t.keys()]).toEqual([a, b, []]);
+  }
+});
