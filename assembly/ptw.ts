@@ -146,8 +146,7 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
     const pte = gread64(pteAddr);
     S.bump(ST_WALK_READS);
     if (!readOk) {
-      info.addr = pteAddr;
-      info.stage = 1;
+      info.addr = pteAddr; // info.stage is 1: set on entry and after each stage-2 translation
       return PTW_ERR_WALK_EABT;
     }
     if (traceOn) {
