@@ -177,3 +177,32 @@ describe('stage-2 walk external abort', () => {
     }
   });
 });
+
+describe('translation table base and StreamIDs at the edges', () => {
+  test('TTB0 bits below the start table\'s size are ignored (QEMU: baseaddr &= ~indexmask)', async () => {
+    for (const [granule, vaBits] of [[0x1000, 48], [0x1000, 39], [0x4000, 47], [0x10000, 48], [0x10000, 42]]) {
+      const m = await machine({ profile: 'qemu-10.0', stage: '1' });
+      const d = m.driver.createDomain({ asid: 1, granule, vaBits });
+      m.driver.map(d, granule, PA, granule);
+      m.driver.attach(0x18, d);
+      const g = Math.log2(granule);
+      const start = 4 - Math.floor((vaBits - 4) / (g - 3));
+      const rootBytes = 8 * 2 ** (vaBits - (g + (3 - start) * (g - 3)));
+      for (const low of [0x10, rootBytes - 0x10]) {
+        m.smmu.writeMemory(d.cdAddr, wordsToBytes(cd({ asid: 1, ttb0: d.root + low, t0sz: 64 - vaBits, tg0: granule === 0x1000 ? 0 : granule === 0x10000 ? 1 : 2 })));
+        m.driver.invalidateCd(0x18);
+        expect([granule, vaBits, low, m.smmu.translate(0x18, granule + 0x10).addr]).toEqual([granule, vaBits, low, PA + 0x10]);
+      }
+    }
+  });
+  test('a StreamID at or above 2^16 is C_BAD_STREAMID, whatever StreamID 0 has cached', async () => {
+    const m = await machine({ profile: 'qemu-10.0', stage: '1', devices: [0] });
+    m.driver.setSte(0, { config: 4 });
+    expect(m.smmu.translate(0, 0x1000).status).toBe('bypass'); // cached
+    for (const sid of [0x10000, 0x10018, 0xffffffff]) {
+      expect(m.smmu.translate(sid, 0x1000)).toMatchObject({ status: 'fault', event: E.EVT_C_BAD_STREAMID, recorded: true });
+    }
+    expect(m.driver.events().map((e) => e.type)).toEqual([E.EVT_C_BAD_STREAMID, E.EVT_C_BAD_STREAMID, E.EVT_C_BAD_STREAMID]);
+    expect(m.smmu.translate(0, 0x1000).status).toBe('bypass');
+  });
+});
