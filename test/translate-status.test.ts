@@ -206,3 +206,33 @@ describe('translation table base and StreamIDs at the edges', () => {
     expect(m.smmu.translate(0, 0x1000).status).toBe('bypass');
   });
 });
+
+describe('the result block\'s walk level (XO_LEVEL of src/arch/abi.ts)', () => {
+  test('the level of the entry that translated: 3 for a page, 2 and 1 for blocks, walked or hit; 0 when passed through', async () => {
+    const { engineExports } = await import('../src/engine-debug.js');
+    const A = await import('../src/arch/abi.js');
+    const m = await machine({ profile: 'qemu-10.0', stage: '1' });
+    const e = engineExports(m.smmu);
+    const level = (): number => new DataView(e.memory.buffer, e.xo_ptr() + A.XO_LEVEL, 4).getUint32(0, true);
+    const d = m.driver.createDomain({ asid: 1 });
+    m.driver.map(d, 0x1000, PA, 0x1000);
+    m.driver.map(d, 0x40000000, 0x80000000, 0x40000000); // a level-1 block
+    m.driver.map(d, 0x200000, 0x200000, 0x200000); // a level-2 block
+    m.driver.attach(0x18, d);
+    m.driver.setSte(0x20, { config: 4 });
+    for (let i = 0; i < 2; i++) {
+      const got: number[] = [];
+      for (const iova of [0x1010, 0x40001000, 0x201000]) {
+        expect(m.smmu.translate(0x18, iova).status).toBe('success');
+        got.push(level());
+      }
+      expect(got).toEqual([3, 1, 2]);
+    }
+    expect(m.smmu.translate(0x20, 0x1000).status).toBe('bypass');
+    expect(level()).toBe(0);
+    m.smmu.translate(0x18, 0x1010);
+    m.smmu.mmioWrite(R.R_CR0, 4, 0);
+    expect(m.smmu.translate(0x18, 0x1010).status).toBe('disabled');
+    expect(level()).toBe(0);
+  });
+});
