@@ -32,13 +32,13 @@ function s1Desc(m: Machine, d: Domain, iova: number, level: number): number {
 }
 
 /** Stage 1 with CD.R = 0 (and TTB1 for the gap): 0x1000 read-only, 0x201000 under a level-3 table outside RAM. */
-async function quietStage1(profile: Profile): Promise<{ m: Machine; d: Domain }> {
+async function quietStage1(profile: Profile, r = false): Promise<{ m: Machine; d: Domain }> {
   const m = await machine(profile === 'qemu-7.2' ? { profile } : { profile, stage: '1' });
   const d = m.driver.createDomain({ asid: 1, vaBits: 39 });
   m.driver.map(d, 0x1000, PA, 0x1000, { readOnly: true });
   m.driver.write64(s1Desc(m, d, 0x200000, 2), pteTable({ addr: OUTSIDE }));
   m.driver.attach(0x18, d);
-  m.smmu.writeMemory(d.cdAddr, wordsToBytes(cd({ asid: 1, ttb0: d.root, t0sz: 25, tg0: 0, ttb1: d.root, t1sz: 25, tg1: 2, epd1: false, r: false })));
+  m.smmu.writeMemory(d.cdAddr, wordsToBytes(cd({ asid: 1, ttb0: d.root, t0sz: 25, tg0: 0, ttb1: d.root, t1sz: 25, tg1: 2, epd1: false, r })));
   m.driver.invalidateCd(0x18);
   return { m, d };
 }
@@ -76,6 +76,21 @@ describe.each(['qemu-7.2', 'qemu-10.0', 'arch'] as Profile[])('%s', (profile) =>
       [E.EVT_F_WALK_EABT, E.EVT_CLASS_TT, 0n, BigInt(OUTSIDE + 8)],
       [E.EVT_F_TRANSLATION, profile === 'qemu-7.2' ? 0 : E.EVT_CLASS_IN, 0n, 0n],
     ]);
+  });
+});
+
+describe.each(['qemu-7.2', 'qemu-10.0', 'arch'] as Profile[])('%s, CD.R = 1', (profile) => {
+  test('after an external abort, an IOVA between TTB0 and TTB1 records a translation fault with CLASS and ADDR2 of its own', async () => {
+    for (const cached of [false, true]) {
+      const { m } = await quietStage1(profile, true);
+      expect(m.smmu.translate(0x18, 0x201000).event).toBe(E.EVT_F_WALK_EABT);
+      if (!cached) m.driver.submit([cmdCfgiSte(0x18), cmdSync()]);
+      expect(m.smmu.translate64(0x18, 0x0000800000001000n)).toMatchObject({ status: 'fault', event: E.EVT_F_TRANSLATION, recorded: true });
+      expect(m.driver.events().map((e) => [e.type, cls(e.words[1]), e.words[3]])).toEqual([
+        [E.EVT_F_WALK_EABT, E.EVT_CLASS_TT, BigInt(OUTSIDE + 8)],
+        [E.EVT_F_TRANSLATION, profile === 'qemu-7.2' ? 0 : E.EVT_CLASS_IN, 0n],
+      ]);
+    }
   });
 });
 

@@ -38,7 +38,7 @@ describe('trace records and results per outcome', () => {
     for (const access of ['read', 'write'] as const) {
       const got: unknown[] = [];
       const lines = traced(m, () => got.push(m.smmu.translate(0x18, 0x12345, access)));
-      expect(got[0]).toMatchObject({ status: 'disabled', addr: 0x12345, size: 0x1000, perm: access === 'read' ? 1 : 2 });
+      expect(got[0]).toMatchObject({ status: 'disabled', addr: 0x12345, size: 0x1000, perm: access === 'read' ? 1 : 2, event: 0, recorded: false });
       expect(lines).toEqual(['smmuv3_translate_disable sid=0x18 bypass (smmu disabled) iova:0x12345 is_write=1']);
     }
   });
@@ -60,13 +60,14 @@ describe('trace records and results per outcome', () => {
       const d = m.driver.createDomain({ asid: 1 });
       m.driver.map(d, 0x7000, PA, 0x1000);
       m.driver.attach(0x18, d);
-      const got: Array<{ status: string; perm: number; size: number; addr: number }> = [];
+      const got: Array<{ status: string; perm: number; size: number; addr: number; event: number; recorded: boolean }> = [];
       const lines = traced(m, () => {
         got.push(m.smmu.translate(0x20, 0xabc000, 'read'));
         got.push(m.smmu.translate(0x20, 0xabc008, 'write'));
         got.push(m.smmu.translate(0x18, 0x7010, 'write')); // a success first: its permission must not leak
         got.push(m.smmu.translate(0x28, 0x7010, 'write'));
       });
+      expect(got.map((r) => [r.event, r.recorded])).toEqual([[0, false], [0, false], [0, false], [0, false]]);
       expect(got.map((r) => [r.status, r.addr, r.size, r.perm])).toEqual([
         ['bypass', 0xabc000, 0x1000, 1], ['bypass', 0xabc008, 0x1000, 2], ['success', PA + 0x10, 0x1000, 3], ['abort', 0, 0, 0],
       ]);
@@ -202,7 +203,7 @@ describe('translation table base and StreamIDs at the edges', () => {
     for (const sid of [0x10000, 0x10018, 0xffffffff]) {
       expect(m.smmu.translate(sid, 0x1000)).toMatchObject({ status: 'fault', event: E.EVT_C_BAD_STREAMID, recorded: true });
     }
-    expect(m.driver.events().map((e) => e.type)).toEqual([E.EVT_C_BAD_STREAMID, E.EVT_C_BAD_STREAMID, E.EVT_C_BAD_STREAMID]);
+    expect(m.driver.events().map((e) => [e.type, e.sid])).toEqual([[E.EVT_C_BAD_STREAMID, 0x10000], [E.EVT_C_BAD_STREAMID, 0x10018], [E.EVT_C_BAD_STREAMID, 0xffffffff]]);
     expect(m.smmu.translate(0, 0x1000).status).toBe('bypass');
   });
 });
