@@ -144,6 +144,9 @@ describe('table selection with a disabled table (EPD0 / EPD1)', () => {
     test(`${profile}: EPD0 = 1: TTB1's range translates, every other IOVA faults in the disabled TTB0 after an IOTLB miss`, async () => {
       const m = await epd(profile, { epd0: true, epd1: false });
       expect(m.smmu.translate64(0x18, inTtb1 + 0x10n)).toMatchObject({ status: 'success', addr: PA + 0x10 });
+      const hits = m.smmu.stats().iotlbHits;
+      expect(m.smmu.translate64(0x18, inTtb1 + 0x20n)).toMatchObject({ status: 'success', addr: PA + 0x20 }); // TTB1's entry is looked up
+      expect(m.smmu.stats().iotlbHits).toBe(hits + 1);
       const other = v72 ? 0x8000001000n : 0x1000n; // outside TTB1's range; TTB1's table would map it
       const before = misses(m);
       expect(m.smmu.translate64(0x18, other)).toMatchObject({ status: 'fault', event: E.EVT_F_TRANSLATION });
