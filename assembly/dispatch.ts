@@ -12,7 +12,7 @@
 import { ex, ld, dp, fmask } from "./bits";
 import { halloc } from "./heap";
 import { gread64, readOk } from "./guestmem";
-import { findSte, steBuf } from "./strtab";
+import { findSte, steBuf, steAddr, STE_NOWHERE } from "./strtab";
 import * as S from "./state";
 import { traceOn, tr } from "./trace";
 import { eventqEnabled, writeRecord } from "./evtq";
@@ -211,11 +211,19 @@ export function forgetAll(): void {
 
 /** Learns the ASIDs of the valid CDs of `vsid`'s STE (when it is a valid stage-1 STE) for backend `b`. */
 function learnFrom(vsid: u32, b: u32): void {
-  if (!vasidOn || !findSte(vsid)) return;
-  if (ld(steBuf, STE_V) == 0 || <u32>ld(steBuf, STE_CONFIG) != STE_CFG_S1_TRANS) return;
-  const ctx = ld(steBuf, STE_S1CTXPTR) << 6;
-  const cdmax = <u32>ld(steBuf, STE_S1CDMAX);
-  const fmt = <u32>ld(steBuf, STE_S1FMT);
+  if (!vasidOn) return;
+  const addr = steAddr(vsid);
+  if (addr == STE_NOWHERE) return;
+  const s0 = gread64(addr); // V, Config, S1Fmt, S1ContextPtr and S1CDMax are all in word 0
+  if (readOk) learnSte(s0, b);
+}
+
+/** learnFrom() for an STE whose word 0 is `s0`. */
+function learnSte(s0: u64, b: u32): void {
+  if (!vasidOn || ex(s0, STE_V) == 0 || <u32>ex(s0, STE_CONFIG) != STE_CFG_S1_TRANS) return;
+  const ctx = ex(s0, STE_S1CTXPTR) << 6;
+  const cdmax = <u32>ex(s0, STE_S1CDMAX);
+  const fmt = <u32>ex(s0, STE_S1FMT);
   const n: u64 = <u64>1 << <u64>cdmax;
   if (n > <u64>LEARN_CD_LIMIT) {
     wildcard |= <u32>1 << b;
@@ -495,7 +503,7 @@ function installSte(i: u32): u32 {
   }
   if (!nestable(s0, s1)) return CERROR_ILL;
   emit(b, FWK_STE, FWT_PSID, psid, s0, s1);
-  learnFrom(vsid, b);
+  learnSte(s0, b); // (s0 is 0, learning nothing, when the STE could not be read)
   return CERROR_NONE;
 }
 
@@ -531,7 +539,7 @@ export function arrive(smmuEnabled: bool): u32 {
     const b = load<u32>(vdevBackend + (<usize>i << 2));
     emit(b, FWK_STE, FWT_PSID, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
     commitCommand(S.cmdqCons, 1); // each install its own: a refused one is skipped
-    learnFrom(vsid, b);
+    learnSte(s0, b);
   }
   countForwarded(fwdCount - before);
   return fwdCount > 0 ? CQ_FORWARD : 0;
