@@ -146,8 +146,7 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
     const pte = gread64(pteAddr);
     S.bump(ST_WALK_READS);
     if (!readOk) {
-      info.addr = pteAddr;
-      info.stage = 1;
+      info.addr = pteAddr; // info.stage is 1: set on entry and after each stage-2 translation
       return PTW_ERR_WALK_EABT;
     }
     if (traceOn) {
@@ -213,8 +212,7 @@ export function walk(cfg: usize, t: i32, iova: u64, access: u32, out: TlbEntry, 
 function descriptorIpa(cfg: usize, pteAddr: u64, s2: TlbEntry, info: PtwInfo): u32 {
   const r = s2Translate(cfg, pteAddr, ACC_READ, S2_IAS_ARCH, s2, info);
   if (r != PTW_OK) {
-    info.ipaDesc = true;
-    if (info.stage == 2 && r != PTW_ERR_WALK_EABT) info.addr = pteAddr;
+    info.ipaDesc = true; // (a stage-2 fault's info.addr is already the IPA, pteAddr; an abort's the descriptor's PA)
     return r;
   }
   info.stage = 1;

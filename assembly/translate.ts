@@ -31,8 +31,9 @@ import { halloc } from "./heap";
 
 /** Result of the last translate() (XO_* offsets). */
 export const xo = memory.data(XO_BYTES);
-let batch: usize = 0;
-let dmaBuf: usize = 0;
+// engine areas, allocated by translateInit
+let batch: usize;
+let dmaBuf: usize;
 
 // The transaction being translated (QEMU smmuv3_translate's locals): its event, the walk's
 // fault information, the stage-1 and stage-2 results. translate() passes them down.
