@@ -144,7 +144,7 @@ export function mutantsOf(file, source) {
   const add = (i, kind, newLine, desc) => {
     const copy = lines.slice();
     copy[i] = newLine;
-    out.push({ file, line: i + 1, kind, desc, text: copy.join('\n') });
+    out.push({ file, line: i + 1, kind, desc, code: lines[i].trim(), text: copy.join('\n') });
   };
   let prevCode = '';
   for (let i = 0; i < lines.length; i++) {
@@ -186,6 +186,31 @@ export function mutantsOf(file, source) {
     prevCode = code.trim() === '' ? prevCode : code;
   }
   return out;
+}
+
+/**
+ * Mutants declared behaviourally equivalent, with a reason each
+ * (scripts/mutate-equivalents.json: [{file, code, mutation, reason}], `code` the original
+ * line trimmed, `mutation` the runner's description with or without its "(column N)"). A
+ * declared mutant is still built and tested: one a test kills counts as killed (the
+ * declaration was wrong); one that survives counts as equivalent ("declared"), not as a
+ * survivor. A declaration names the code, not a line number, so it stops applying when
+ * that line changes.
+ */
+export function readEquivalents(text) {
+  const list = JSON.parse(text);
+  if (!Array.isArray(list)) throw new Error('mutate-equivalents.json: expected an array');
+  list.forEach((e, i) => {
+    for (const k of ['file', 'code', 'mutation', 'reason']) {
+      if (typeof e?.[k] !== 'string' || e[k].trim() === '') throw new Error(`mutate-equivalents.json: entry ${i} needs a non-empty "${k}"`);
+    }
+  });
+  return list;
+}
+
+function declaredEquivalent(m, equivalents) {
+  const bare = m.desc.replace(/ \(column \d+\)$/, '');
+  return equivalents.find((e) => e.file === m.file && e.code === m.code && (e.mutation === m.desc || e.mutation === bare));
 }
 
 /** Deterministic shuffle (xorshift32). */
@@ -322,7 +347,9 @@ async function main() {
       }
       limits.set(key, Math.max(30000, 4 * (Date.now() - s0)));
     }
-    const stats = new Map(o.files.map((f) => [f, { file: f, killed: 0, survived: 0, equivalent: 0, invalid: 0, total: 0 }]));
+    const eqFile = join(ROOT, 'scripts/mutate-equivalents.json');
+    const equivalents = existsSync(eqFile) ? readEquivalents(readFileSync(eqFile, 'utf8')) : [];
+    const stats = new Map(o.files.map((f) => [f, { file: f, killed: 0, survived: 0, equivalent: 0, declared: 0, invalid: 0, total: 0 }]));
     for (let k = 0; k < o.files.length; k++) stats.get(o.files[k]).total = byFile[k].length;
     const survivors = [];
     const queue = order(byFile, o.seed);
@@ -345,6 +372,13 @@ async function main() {
           const r = await runSuites(suites, f, limits.get(suites.join(',')), o.seed);
           verdict = r === 'pass' ? 'survived' : 'killed';
         }
+        const declared = verdict === 'survived' ? declaredEquivalent(m, equivalents) : undefined;
+        if (declared) {
+          st.equivalent++;
+          st.declared++;
+          log(`equivalent ${m.file}:${m.line}: ${m.kind}: ${m.desc} (declared: ${declared.reason})`);
+          continue;
+        }
         st[verdict]++;
         if (verdict === 'survived') {
           survivors.push({ file: m.file, line: m.line, kind: m.kind, mutation: m.desc });
@@ -357,7 +391,7 @@ async function main() {
     const files = [...stats.values()];
     if (o.json) {
       process.stdout.write(`${JSON.stringify({
-        files: files.map(({ file, killed, survived, equivalent }) => ({ file, killed, survived, equivalent })),
+        files: files.map(({ file, killed, survived, equivalent, declared }) => ({ file, killed, survived, equivalent, declared })),
         survivors,
         tried,
         seconds: Math.round((Date.now() - t0) / 1000),
@@ -366,10 +400,12 @@ async function main() {
       for (const s of files) {
         const scored = s.killed + s.survived;
         const score = scored ? `${((100 * s.killed) / scored).toFixed(1)}% killed` : 'none scored';
-        process.stdout.write(`${s.file}: killed ${s.killed}, survived ${s.survived}, equivalent ${s.equivalent} (${score}; ${s.invalid} did not compile; ${s.total} mutants in all)\n`);
+        const raw = s.killed + s.survived + s.declared;
+        process.stdout.write(`${s.file}: killed ${s.killed}, survived ${s.survived}, equivalent ${s.equivalent} (${s.declared} declared) (${score}; ${raw ? ((100 * s.killed) / raw).toFixed(1) : '-'}% counting declared ones as survivors; ${s.invalid} did not compile; ${s.total} mutants in all)\n`);
       }
       const k = files.reduce((a, s) => a + s.killed, 0), sv = files.reduce((a, s) => a + s.survived, 0);
-      process.stdout.write(`total: killed ${k}, survived ${sv}, equivalent ${files.reduce((a, s) => a + s.equivalent, 0)}; ${k + sv ? ((100 * k) / (k + sv)).toFixed(1) : '-'}% of non-equivalent mutants killed; ${tried} tried in ${Math.round((Date.now() - t0) / 1000)} s\n`);
+      const dc = files.reduce((a, s) => a + s.declared, 0);
+      process.stdout.write(`total: killed ${k}, survived ${sv}, equivalent ${files.reduce((a, s) => a + s.equivalent, 0)} (${dc} declared); ${k + sv ? ((100 * k) / (k + sv)).toFixed(1) : '-'}% of non-equivalent mutants killed (${k + sv + dc ? ((100 * k) / (k + sv + dc)).toFixed(1) : '-'}% counting declared ones as survivors); ${tried} tried in ${Math.round((Date.now() - t0) / 1000)} s\n`);
       if (survivors.length) {
         process.stdout.write('survivors:\n');
         for (const s of survivors) process.stdout.write(`  ${s.file}:${s.line}: ${s.kind}: ${s.mutation}\n`);
@@ -381,7 +417,7 @@ async function main() {
   }
 }
 
-main().then((code) => process.exit(code), (e) => {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().then((code) => process.exit(code), (e) => {
   process.stderr.write(`mutate: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(1);
 });
