@@ -41,7 +41,7 @@ const SUITES = {
   'assembly/dispatch.ts': ['vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
   'assembly/translate.ts': ['translate', 'dma-unassigned', 'trace-counters', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
   'assembly/ptw.ts': ['translate', 'walk-trace', 'table-select', 'input-range', 'stage2', 'dma-unassigned'],
-  'assembly/config.ts': ['translate', 'cd-decode', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],
+  'assembly/config.ts': ['translate', 'config-decode', 'cd-decode', 'config-cache', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],
 };
 const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'stage2', 'viommu', 'reference'];
 /**
