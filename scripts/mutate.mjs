@@ -38,7 +38,7 @@ const DEFAULT_FILES = ['assembly/cmdq.ts', 'assembly/iotlb.ts', 'assembly/dispat
 const SUITES = {
   'assembly/cmdq.ts': ['cmdq', 'registers', 'iotlb', 'stage2', 'reference'],
   'assembly/iotlb.ts': ['iotlb', 'translate', 'stage2', 'reference'],
-  'assembly/dispatch.ts': ['vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
+  'assembly/dispatch.ts': ['dispatch-model', 'vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
   'assembly/translate.ts': ['translate', 'dma-unassigned', 'trace-counters', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
   'assembly/ptw.ts': ['translate', 'walk-trace', 'table-select', 'input-range', 'stage2', 'dma-unassigned'],
   'assembly/config.ts': ['translate', 'config-decode', 'cd-decode', 'config-cache', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],

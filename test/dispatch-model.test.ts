@@ -19,6 +19,8 @@ import {
 import type { BatchResult } from '../src/backends/types.js';
 import * as C from '../src/arch/commands.js';
 import * as R from '../src/arch/registers.js';
+import * as A from '../src/arch/abi.js';
+import { engineExports } from '../src/engine-debug.js';
 
 const VMID0 = 0x100;
 const NB = 3;
@@ -236,4 +238,54 @@ describe('a backend refusing an entry', () => {
       expect(lines).toEqual([`Error on SMMU_${op} command execution: ${R.CERROR_ILL}`]);
     });
   }
+});
+
+describe('physical events', () => {
+  test('a backend\'s record reaches the guest whole, only the StreamID replaced by the vSID; nothing with the event queue disabled', async () => {
+    const { m } = await topology();
+    let x = 7;
+    const r = (): bigint => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return BigInt(x); };
+    for (const v of VDEVS) {
+      const words = [0n, 0n, 0n, 0n].map(() => (r() << 32n) | r());
+      words[0] = (words[0] & 0xffffffffn) | (BigInt(v.psid) << 32n);
+      m.driver.events();
+      expect(m.smmu.backendEvent(`p${v.b}`, wordsToBytes(words))).toBe(true);
+      const got = m.driver.events();
+      expect(got.map((e) => e.words)).toEqual([[(words[0] & 0xffffffffn) | (BigInt(v.vsid) << 32n), words[1], words[2], words[3]]]);
+    }
+    // EVENTQEN = 0: dropped, and the queue stays empty after it is enabled again
+    const cr0 = Number(m.smmu.mmioRead(R.R_CR0, 4));
+    const en = 1 << (R.CR0_EVENTQEN & 1023);
+    m.smmu.mmioWrite(R.R_CR0, 4, cr0 & ~en);
+    expect(m.smmu.backendEvent('p0', wordsToBytes([BigInt(VDEVS[0].psid) << 32n | 0x10n, 0n, 0n, 0n]))).toBe(false);
+    m.smmu.mmioWrite(R.R_CR0, 4, cr0);
+    expect(m.driver.events()).toEqual([]);
+  });
+});
+
+describe('the engine\'s backend table (its declared result: 0 when refused)', () => {
+  test(`set_backend refuses index ${A.MAX_BACKENDS} and a VMID above 16 bits (nothing changes); VMID 0xffff is taken`, async () => {
+    const { m, recs } = await topology();
+    const e = engineExports(m.smmu);
+    expect([e.set_backend(A.MAX_BACKENDS, 1), e.set_backend(0, 0x10000), e.set_backend(A.MAX_BACKENDS + 5, 0x10000)]).toEqual([0, 0, 0]);
+    const nhAll = (): string[] => { for (const r of recs) r.got = []; m.driver.submit([cmdTlbiNhAll(), cmdSync()]); return recs.map((r) => r.got.join()); };
+    expect(nhAll()).toEqual([0, 1, 2].map((b) => `inv ${hex(cmdTlbiNhAll(VMID0 + b))}`));
+    expect(e.set_backend(0, 0xffff)).toBe(1);
+    expect(nhAll()).toEqual([0xffff, VMID0 + 1, VMID0 + 2].map((v) => `inv ${hex(cmdTlbiNhAll(v))}`));
+  });
+});
+
+describe('vASIDs from CD tables with S1CDMax 0 or a reserved S1Fmt', () => {
+  test('S1CDMax = 0: the one CD whatever S1Fmt says; S1Fmt 3 (reserved) with more CDs: nothing learned', async () => {
+    for (const [cdmax, fmt, learned] of [[0, 1, true], [0, 2, true], [0, 3, true], [2, 3, false], [2, 0, true]] as const) {
+      const recs = [new Recorder('p0'), new Recorder('p1')];
+      const m = await machine({ viommu: { backends: recs.map((backend, i) => ({ name: `p${i}`, vmid: i + 1, backend })) } });
+      m.smmu.bindDevice({ sid: 0x40, backend: 'p1', psid: 0x9 });
+      const table = m.driver.alloc(64 << cdmax, 4096);
+      for (let i = 0; i < 1 << cdmax; i++) m.smmu.writeMemory(table + 64 * i, wordsToBytes(cd({ asid: 0x70 + i, ttb0: RAM_BASE, t0sz: 16, tg0: 0 })));
+      m.driver.setSte(0x40, { config: 5, s1ctxptr: table, s1cdmax: cdmax, s1fmt: fmt });
+      // asidHolders names the backends that learned the ASID (none: a TLBI for it would go to all)
+      expect([cdmax, fmt, m.smmu.asidHolders(0x70)]).toEqual([cdmax, fmt, learned ? ['p1'] : []]);
+    }
+  });
 });
