@@ -244,6 +244,71 @@ describe('cached configurations in snapshots', () => {
     }
   });
 
+  test('restored entries are invalidated like decoded ones: by CFGI_STE, CFGI_STE_RANGE and CFGI_ALL, whether restored over cached ones or into an empty cache', async () => {
+    const sids = [0x10, 0x18, 0x20, 0x28, 0x30];
+    /** A model whose guest attached every device (the same commands each time, so a snapshot's queue matches the driver). */
+    const guest = async (): Promise<Machine> => {
+      const m = await machine({ devices: sids });
+      const d = m.driver.createDomain({ asid: 5 });
+      m.driver.map(d, 0x1000, PA, 0x1000);
+      for (const sid of sids) m.driver.attach(sid, d);
+      return m;
+    };
+    const a = await guest();
+    for (const sid of [0x28, 0x10, 0x30, 0x18]) expect(a.smmu.translate(sid, 0x1000).status).toBe('success');
+    const snap = a.smmu.save({ caches: true });
+    for (const [before, times] of [[[], 1], [[0x18, 0x20], 1], [[0x10, 0x18, 0x28, 0x30], 1], [[], 2], [[0x20, 0x30], 2]] as Array<[number[], number]>) {
+      const b = await guest();
+      const dbg = engineDebug(b.smmu);
+      const cachedNow = (): number[] => sids.filter((s) => dbg.configCached(s));
+      for (const sid of before) expect(dbg.loadConfig(sid)).toBe(true);
+      for (let k = 0; k < times; k++) b.smmu.restore(snap, { caches: 'keep', arrival: false });
+      expect(cachedNow()).toEqual([0x10, 0x18, 0x28, 0x30]);
+      b.driver.submit([cmdCfgiSte(0x28), cmdSync()]);
+      expect(cachedNow()).toEqual([0x10, 0x18, 0x30]);
+      b.driver.submit([cmdCfgiSteRange(0x10, 3), cmdSync()]); // 0x10-0x1f
+      expect(cachedNow()).toEqual([0x30]);
+      expect(b.smmu.translate(0x20, 0x1000).status).toBe('success');
+      b.driver.submit([cmdCfgiAll(), cmdSync()]);
+      expect(cachedNow()).toEqual([]);
+    }
+  });
+
+  test('a snapshot naming one StreamID twice: one entry cached for it, and invalidations still find every entry', async () => {
+    const sids = [0x10, 0x18, 0x20];
+    const guest = async (): Promise<Machine> => {
+      const m = await machine({ devices: sids });
+      const d = m.driver.createDomain({ asid: 5 });
+      m.driver.map(d, 0x1000, PA, 0x1000);
+      for (const sid of sids) m.driver.attach(sid, d);
+      return m;
+    };
+    const a = await guest();
+    for (const sid of [0x20, 0x10, 0x18]) expect(a.smmu.translate(sid, 0x1000).status).toBe('success');
+    const p = decodeSnapshot(a.smmu.save({ caches: true }));
+    const recs = p.records[SN.SEC_CONFIGS];
+    const one = (sid: number): Uint8Array => recs.slice(...((i) => [i * A.REC_CONFIG_BYTES, (i + 1) * A.REC_CONFIG_BYTES])(
+      Array.from({ length: recs.length / A.REC_CONFIG_BYTES }, (_, i) => new DataView(recs.buffer, recs.byteOffset).getUint32(i * A.REC_CONFIG_BYTES + SN.REC_CONFIG_SID, true)).indexOf(sid)));
+    const dup = new Uint8Array(4 * A.REC_CONFIG_BYTES);
+    [0x10, 0x20, 0x10, 0x18].forEach((sid, i) => dup.set(one(sid), i * A.REC_CONFIG_BYTES));
+    const state = p.state.slice();
+    new DataView(state.buffer).setUint32(SN.SN_N_CONFIGS, 4, true);
+    const records = p.records.slice();
+    records[SN.SEC_CONFIGS] = dup;
+    const snap = encodeSnapshot({ ...p, state, records });
+    const b = await guest();
+    const dbg = engineDebug(b.smmu);
+    b.smmu.restore(snap, { caches: 'keep', arrival: false });
+    const cachedNow = (): number[] => sids.filter((s) => dbg.configCached(s));
+    expect(cachedNow()).toEqual([0x10, 0x18, 0x20]);
+    b.driver.submit([cmdCfgiSte(0x10), cmdSync()]);
+    expect(cachedNow()).toEqual([0x18, 0x20]);
+    b.driver.submit([cmdCfgiSteRange(0x18, 0), cmdSync()]); // 0x18-0x19
+    expect(cachedNow()).toEqual([0x20]);
+    b.driver.submit([cmdCfgiAll(), cmdSync()]);
+    expect(cachedNow()).toEqual([]);
+  });
+
   test('stage-1 fields beyond what decode_cd produces are refused: T0SZ, T1SZ, granules, EPD, HAD, TBI, AFFD, CD.R, OAS, the TTB beyond the OAS', async () => {
     const base = s1({});
     const snap = await snapOf(base);
