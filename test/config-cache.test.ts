@@ -309,6 +309,22 @@ describe('cached configurations in snapshots', () => {
     expect(cachedNow()).toEqual([]);
   });
 
+  test('whether a StreamID is a device is the model\'s, not the snapshot entry\'s: a restored entry claiming otherwise is still invalidated by CFGI_STE', async () => {
+    const setup = (m: Machine): void => m.driver.setSte(0x18, { config: 4 });
+    const withDev = await snapOf(setup, { devices: [0x18] });
+    const noDev = await snapOf(setup, { devices: [0x20] });
+    const d = diff(entryOf(withDev), entryOf(noDev));
+    expect(d).toHaveLength(1);
+    for (const v of [0n, 2n]) {
+      const b = await machine({ devices: [0x18] });
+      b.driver.setSte(0x18, { config: 4 });
+      b.smmu.restore(patched(withDev, d[0], v, 1), { caches: 'keep', arrival: false });
+      expect(engineDebug(b.smmu).configCached(0x18)).toBe(true);
+      b.driver.submit([cmdCfgiSte(0x18), cmdSync()]);
+      expect(engineDebug(b.smmu).configCached(0x18)).toBe(false);
+    }
+  });
+
   test('stage-1 fields beyond what decode_cd produces are refused: T0SZ, T1SZ, granules, EPD, HAD, TBI, AFFD, CD.R, OAS, the TTB beyond the OAS', async () => {
     const base = s1({});
     const snap = await snapOf(base);
