@@ -21,6 +21,9 @@ import * as C from '../src/arch/commands.js';
 import * as R from '../src/arch/registers.js';
 import * as A from '../src/arch/abi.js';
 import { engineExports } from '../src/engine-debug.js';
+import { SnapshotError } from '../src/index.js';
+import { decodeSnapshot, encodeSnapshot } from '../src/snapshot.js';
+import * as SN from '../src/arch/snapshot.js';
 
 const VMID0 = 0x100;
 const NB = 3;
@@ -286,6 +289,41 @@ describe('vASIDs from CD tables with S1CDMax 0 or a reserved S1Fmt', () => {
       m.driver.setSte(0x40, { config: 5, s1ctxptr: table, s1cdmax: cdmax, s1fmt: fmt });
       // asidHolders names the backends that learned the ASID (none: a TLBI for it would go to all)
       expect([cdmax, fmt, m.smmu.asidHolders(0x70)]).toEqual([cdmax, fmt, learned ? ['p1'] : []]);
+    }
+  });
+});
+
+describe('the wildcard (backends assumed to hold every ASID) across a snapshot', () => {
+  async function withWildcard(): Promise<{ m: Machine; recs: Recorder[] }> {
+    const recs = Array.from({ length: NB }, (_, i) => new Recorder(`p${i}`));
+    const m = await machine({ viommu: { backends: recs.map((backend, i) => ({ name: `p${i}`, vmid: VMID0 + i, backend })), devices: [{ sid: 0x40, backend: 'p1', psid: 0x9 }] } });
+    // a CD table too large to read (2^13 CDs): p1 holds every ASID
+    m.driver.setSte(0x40, { config: 5, s1ctxptr: m.driver.alloc(64, 64), s1cdmax: 13 });
+    return { m, recs };
+  }
+  const tlbi = (m: Machine, recs: Recorder[], asid: number): number[] => {
+    for (const r of recs) r.got = [];
+    m.driver.submit([cmdTlbiNhAsid(asid), cmdSync()]);
+    return recs.map((r) => r.got.length);
+  };
+
+  test('kept by a restore on the same host: TLBI_NH_ASID of any ASID goes to that backend only; bits naming no backend are never kept', async () => {
+    const a = await withWildcard();
+    const snap = a.m.smmu.save(); // (before a's own TLBI: b's driver has written as many commands)
+    expect(tlbi(a.m, a.recs, 0x1234)).toEqual([0, 1, 0]);
+    const p = decodeSnapshot(snap);
+    for (const [wild, want] of [[2, [0, 1, 0]], [0x80000002, [0, 1, 0]], [0xfffffff8, [1, 1, 1]]] as const) {
+      const state = p.state.slice();
+      new DataView(state.buffer).setUint32(SN.SN_WILDCARD, wild, true);
+      const b = await withWildcard();
+      try {
+        b.m.smmu.restore(encodeSnapshot({ ...p, state }), { arrival: false });
+      } catch (e) {
+        if (!(e instanceof SnapshotError) || wild === 2) throw e; // (the saved value itself must restore)
+        continue; // refused: nothing to check
+      }
+      expect([wild, tlbi(b.m, b.recs, 0x777)]).toEqual([wild, want]);
+      expect(b.m.smmu.asidHolders(0x777)).toEqual(want.flatMap((n, i) => (n ? [`p${i}`] : [])));
     }
   });
 });
