@@ -219,11 +219,14 @@ describe('a backend refusing an entry', () => {
     ['a TLBI_NH_ASID', [cmdCfgiSte(0x40), cmdTlbiNhAsid(1)], 1, 'CMD_TLBI_NH_ASID', 1],
     ['a CFGI_CD', [cmdTlbiNhAsid(1), cmdCfgiCd(0x40, 3)], 1, 'CMD_CFGI_CD', 1],
     ['an ATC_INV after an STE install', [cmdCfgiSte(0x40), cmdAtcInv(0x40)], 1, 'CMD_ATC_INV', 1],
+    // the refused entry comes first: its command's error, not the illegal command's behind it
+    ['a TLBI_NH_ALL with an illegal command behind it', [cmdTlbiNhAll(), cmdRaw(0x7f)], 0, 'CMD_TLBI_NH_ALL', 0],
   ] as Array<[string, Words[], number, string, number]>) {
     test(`${name}: CERROR_ILL at its command, traced with that command's opcode`, async () => {
       const rec = new Refuser('p0', at);
       const m = await machine({ viommu: { backends: [{ name: 'p0', vmid: 5, backend: rec }] } });
       m.smmu.bindDevice({ sid: 0x40, backend: 'p0', psid: 0x99 });
+      rec.n = -1000; // (the setup's install is not counted)
       m.driver.setSte(0x40, { config: 4 });
       rec.n = 0;
       const lines: string[] = [];
