@@ -34,6 +34,7 @@ const VDEVS: Array<{ vsid: number; b: number; psid: number; asids: number[] }> =
   { vsid: 0x80, b: 2, psid: 0x3000, asids: [] },
   { vsid: 0x12345, b: 1, psid: 0x44, asids: [0xffff] },
 ];
+const cmdPrefetch = (): Words => cmdRaw(C.CMD_PREFETCH_CONFIG, 0x18n << 32n);
 const hex = (w: bigint[]): string => `${w[0].toString(16)} ${w[1].toString(16)}`;
 
 async function topology(): Promise<{ m: Machine; recs: Recorder[]; stes: Map<number, Words> }> {
@@ -243,6 +244,30 @@ describe('a backend refusing an entry', () => {
       expect([(err as CommandError).code, (err as CommandError).index - before]).toEqual([R.CERROR_ILL, idx]); // CONS stays on the command
       expect(lines).toEqual([`Error on SMMU_${op} command execution: ${R.CERROR_ILL}`]);
     });
+  }
+});
+
+test('a refusal by the second or third backend: CERROR_ILL at the command of the refused entry', async () => {
+  for (const who of [1, 2]) {
+    const recs = [new Recorder('p0'), new Recorder('p1'), new Recorder('p2')];
+    let refused = 0;
+    recs[who].invalidate = (entries: Uint8Array): BatchResult => {
+      // the second TLBI this backend is given fails
+      const k = entries.length / 16;
+      const ok = Math.min(k, Math.max(0, 1 - refused));
+      refused += k;
+      return ok < k ? { done: ok, error: 'refused' } : { done: k };
+    };
+    const m = await machine({ viommu: { backends: recs.map((backend, i) => ({ name: `p${i}`, vmid: i + 1, backend })) } });
+    const before = Number(m.smmu.mmioRead(R.R_CMDQ_CONS, 4));
+    let err: unknown;
+    try {
+      m.driver.submit([cmdTlbiNhAll(), cmdPrefetch(), cmdTlbiNsnhAll(), cmdTlbiNhAll(), cmdSync()]);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(CommandError);
+    expect([who, (err as CommandError).code, (err as CommandError).index - before]).toEqual([who, R.CERROR_ILL, 2]);
   }
 });
 
