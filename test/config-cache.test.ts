@@ -325,6 +325,33 @@ describe('cached configurations in snapshots', () => {
     }
   });
 
+  test('an entry holds only its own configuration: decoded after any other one for the same StreamID, it saves byte for byte as after an abort STE', async () => {
+    const rich: Array<[string, Setup]> = [
+      ['stage 1 with TTB1, TBI, HAD, AFFD', s1({ epd1: false, t1sz: 20, tg1: 3, ttb1: TTB + 0x1000, tbi: 3, had0: true, affd: true, asid: 0xffff } as Partial<CdFields>, true)],
+      ['stage 2 with S2R and S2AFFD', s2({ vmid: 0xfff, r: true, affd: true, tg: 1, sl0: 1, t0sz: 28, ps: 4, ttb: TTB + 0x10000 })],
+      ['nested', nested({ tbi: 1 }, { r: true })],
+    ];
+    const plain: Array<[string, Setup]> = [
+      ['stage 1 without TTB1', s1({ tbi: 0, affd: false, r: false })],
+      ['stage 2', s2({})],
+      ['abort', (m) => m.driver.setSte(0x18, { config: 0 })],
+      ['bypass', (m) => m.driver.setSte(0x18, { config: 4 })],
+    ];
+    const entryAfter = async (first: Setup, then: Setup): Promise<Uint8Array> => {
+      const m = await machine(NESTED);
+      first(m);
+      expect(engineDebug(m.smmu).loadConfig(0x18)).toBe(true);
+      m.driver.submit([cmdCfgiSte(0x18), cmdSync()]);
+      then(m);
+      expect(engineDebug(m.smmu).loadConfig(0x18)).toBe(true);
+      return entryOf(m.smmu.save({ caches: true }));
+    };
+    for (const [name, then] of plain) {
+      const want = await entryAfter((m) => m.driver.setSte(0x18, { config: 0 }), then);
+      for (const [prev, first] of rich) expect([name, prev, diff(await entryAfter(first, then), want)]).toEqual([name, prev, []]);
+    }
+  });
+
   test('stage-1 fields beyond what decode_cd produces are refused: T0SZ, T1SZ, granules, EPD, HAD, TBI, AFFD, CD.R, OAS, the TTB beyond the OAS', async () => {
     const base = s1({});
     const snap = await snapOf(base);
