@@ -12,7 +12,7 @@
 import { ex, ld, dp, fmask } from "./bits";
 import { halloc } from "./heap";
 import { gread64, readOk } from "./guestmem";
-import { findSte, steBuf } from "./strtab";
+import { findSte, steBuf, steAddr, STE_NOWHERE } from "./strtab";
 import * as S from "./state";
 import { traceOn, tr } from "./trace";
 import { eventqEnabled, writeRecord } from "./evtq";
@@ -211,11 +211,19 @@ export function forgetAll(): void {
 
 /** Learns the ASIDs of the valid CDs of `vsid`'s STE (when it is a valid stage-1 STE) for backend `b`. */
 function learnFrom(vsid: u32, b: u32): void {
-  if (!vasidOn || !findSte(vsid)) return;
-  if (ld(steBuf, STE_V) == 0 || <u32>ld(steBuf, STE_CONFIG) != STE_CFG_S1_TRANS) return;
-  const ctx = ld(steBuf, STE_S1CTXPTR) << 6;
-  const cdmax = <u32>ld(steBuf, STE_S1CDMAX);
-  const fmt = <u32>ld(steBuf, STE_S1FMT);
+  if (!vasidOn) return;
+  const addr = steAddr(vsid);
+  if (addr == STE_NOWHERE) return;
+  const s0 = gread64(addr); // V, Config, S1Fmt, S1ContextPtr and S1CDMax are all in word 0
+  if (readOk) learnSte(s0, b);
+}
+
+/** learnFrom() for an STE whose word 0 is `s0`. */
+function learnSte(s0: u64, b: u32): void {
+  if (!vasidOn || ex(s0, STE_V) == 0 || <u32>ex(s0, STE_CONFIG) != STE_CFG_S1_TRANS) return;
+  const ctx = ex(s0, STE_S1CTXPTR) << 6;
+  const cdmax = <u32>ex(s0, STE_S1CDMAX);
+  const fmt = <u32>ex(s0, STE_S1FMT);
   const n: u64 = <u64>1 << <u64>cdmax;
   if (n > <u64>LEARN_CD_LIMIT) {
     wildcard |= <u32>1 << b;
@@ -317,10 +325,14 @@ export function endWindow(): void {
   errAt = FWT_INDEX;
 }
 
-/** One entry for backend `b`, of the command being dispatched (index nCmd): `psidTag` FWT_PSID with `psid`, or 0. */
+/**
+ * One entry for backend `b`, of the command being dispatched (index nCmd): `psidTag`
+ * FWT_PSID with `psid`, or 0. Only the backend's area changes: the caller counts its
+ * entries and adds them to fwdCount once per command (commitCommand), which keeps the
+ * window's globals out of the per-entry work (a third of a broadcast TLBI's cost).
+ */
 // @ts-ignore: decorator
-@inline function emit(b: u32, kind: u32, psidTag: u32, cons: u32, psid: u32, e0: u64, e1: u64): void {
-  if (fwdCount == 0) holdCons = <i64>cons;
+@inline function emit(b: u32, kind: u32, psidTag: u32, psid: u32, e0: u64, e1: u64): void {
   const h = outHdr + <usize>(b * FWH_BYTES);
   const c = load<u32>(h, FWH_COUNT);
   const p = <usize>load<u32>(h, FWH_ENTRIES) + <usize>(c * FW_ENTRY_BYTES);
@@ -330,13 +342,18 @@ export function endWindow(): void {
   if (psidTag != 0) store<u32>(<usize>load<u32>(h, FWH_PSIDS) + (<usize>c << 2), psid);
   store<u32>(h, c + 1, FWH_COUNT);
   if (kind == FWK_STE) store<u32>(h, load<u32>(h, FWH_STES) + 1, FWH_STES);
-  fwdCount++;
   if (traceOn) tr(T_FORWARD, b, kind, psid, e0, e1);
 }
 
-/** The command being dispatched forwarded entries: it gets the next command index, with its CONS. */
+/**
+ * The command being dispatched forwarded `n` entries: they join the window, and the
+ * command gets the next command index, with its CONS (the first one's CONS is what the
+ * guest reads until the window is done).
+ */
 // @ts-ignore: decorator
-@inline function commitCommand(cons: u32): void {
+@inline function commitCommand(cons: u32, n: u32): void {
+  if (nCmd == 0) holdCons = <i64>cons;
+  fwdCount += n;
   store<u32>(cmdCons + (<usize>nCmd << 2), cons);
   nCmd++;
 }
@@ -361,7 +378,7 @@ export function appendError(err: u32, cons: u32, type: u32): void {
  */
 // @ts-ignore: decorator
 @inline export function dispatchCmd(w0: u64, w1: u64, type: u32, cons: u32): u32 {
-  const before = fwdCount;
+  let sent: u32 = 0; // entries this command emitted
   let err = CERROR_NONE;
   switch (type) {
     case CMD_TLBI_NH_ASID:
@@ -375,24 +392,27 @@ export function appendError(err: u32, cons: u32, type: u32): void {
         S.bump(ST_TARGETED_TLBI);
       }
       m &= allMask;
+      sent = <u32>popcnt(m);
       while (m != 0) {
         const b = <u32>ctz(m);
         m &= m - 1;
-        emit(b, FWK_INV, 0, cons, 0, withVmid(w0, b), w1);
+        emit(b, FWK_INV, 0, 0, withVmid(w0, b), w1);
       }
       break;
     }
     case CMD_TLBI_NH_VAA:
     case CMD_TLBI_NH_ALL: {
       S.bump(ST_BROADCAST_TLBI);
-      for (let b: u32 = 0; b < nBackends; b++) emit(b, FWK_INV, 0, cons, 0, withVmid(w0, b), w1);
+      for (let b: u32 = 0; b < nBackends; b++) emit(b, FWK_INV, 0, 0, withVmid(w0, b), w1);
+      sent = nBackends;
       break;
     }
     case CMD_TLBI_NSNH_ALL: {
       S.bump(ST_BROADCAST_TLBI);
       for (let b: u32 = 0; b < nBackends; b++) {
-        emit(b, FWK_INV, 0, cons, 0, withVmid(<u64>CMD_TLBI_NH_ALL, b), 0);
+        emit(b, FWK_INV, 0, 0, withVmid(<u64>CMD_TLBI_NH_ALL, b), 0);
       }
+      sent = nBackends;
       break;
     }
     case CMD_CFGI_CD:
@@ -403,14 +423,18 @@ export function appendError(err: u32, cons: u32, type: u32): void {
       if (i < 0) break;
       const b = load<u32>(vdevBackend + (<usize>i << 2));
       const psid = load<u32>(vdevPsid + (<usize>i << 2));
-      emit(b, FWK_INV, FWT_PSID, cons, psid, dp(w0, CMD_SID, <u64>psid), w1);
+      emit(b, FWK_INV, FWT_PSID, psid, dp(w0, CMD_SID, <u64>psid), w1);
+      sent = 1;
       if (type != CMD_ATC_INV) learnFrom(vsid, b);
       break;
     }
     case CMD_CFGI_STE: {
       const vsid = <u32>ex(w0, CMD_SID);
       const i = vdevFind(vsid);
-      if (i >= 0) err = installSte(<u32>i, cons);
+      if (i >= 0) {
+        err = installSte(<u32>i);
+        if (err == CERROR_NONE) sent = 1;
+      }
       break;
     }
     case CMD_CFGI_STE_RANGE: {
@@ -422,21 +446,24 @@ export function appendError(err: u32, cons: u32, type: u32): void {
       let i = vdevFind(start);
       if (i < 0) i = -i - 1;
       while (<u32>i < nVdev && sidAt(<u32>i) <= end) {
-        err = installSte(<u32>i, cons);
+        err = installSte(<u32>i);
         if (err != CERROR_NONE) break;
+        sent++;
         i++;
       }
       break;
     }
   }
-  countForwarded(fwdCount - before); // (entries taken back below were counted too)
   if (err != CERROR_NONE) {
-    unemit(before); // the failing command takes no effect on the backends
-    if (fwdCount == 0) holdCons = -1;
-  } else if (fwdCount == before) {
+    // the failing command takes no effect on the backends (the entries it sent before
+    // the failing install still count as forwarded)
+    countForwarded(sent);
+    if (sent != 0) unemit();
+  } else if (sent == 0) {
     S.bump(ST_FILTERED);
   } else {
-    commitCommand(cons);
+    countForwarded(sent);
+    commitCommand(cons, sent);
   }
   return err;
 }
@@ -448,9 +475,9 @@ export function appendError(err: u32, cons: u32, type: u32): void {
   store<u64>(p, load<u64>(p) + <u64>n);
 }
 
-/** Takes back the entries of the command being dispatched (the last ones of each backend, tagged nCmd). */
-function unemit(before: u32): void {
-  for (let b: u32 = 0; b < nBackends && fwdCount > before; b++) {
+/** Takes back the entries of the command being dispatched (the last ones of each backend, tagged nCmd; not yet in fwdCount). */
+function unemit(): void {
+  for (let b: u32 = 0; b < nBackends; b++) {
     const h = outHdr + <usize>(b * FWH_BYTES);
     const tags = <usize>load<u32>(h, FWH_TAGS);
     let c = load<u32>(h, FWH_COUNT);
@@ -458,7 +485,6 @@ function unemit(before: u32): void {
       const tag = load<u32>(tags + (<usize>(c - 1) << 2));
       if ((tag & FWT_INDEX) != nCmd) break;
       c--;
-      fwdCount--;
       if ((tag & FWT_STE) != 0) store<u32>(h, load<u32>(h, FWH_STES) - 1, FWH_STES);
     }
     store<u32>(h, c, FWH_COUNT);
@@ -466,7 +492,7 @@ function unemit(before: u32): void {
 }
 
 /** CFGI_STE for passthrough device `i`: the guest STE, checked as iommufd checks a nested STE, then installed. */
-function installSte(i: u32, cons: u32): u32 {
+function installSte(i: u32): u32 {
   const vsid = sidAt(i);
   const b = load<u32>(vdevBackend + (<usize>i << 2));
   const psid = load<u32>(vdevPsid + (<usize>i << 2));
@@ -476,8 +502,8 @@ function installSte(i: u32, cons: u32): u32 {
     s1 = load<u64>(steBuf, 8);
   }
   if (!nestable(s0, s1)) return CERROR_ILL;
-  emit(b, FWK_STE, FWT_PSID, cons, psid, s0, s1);
-  learnFrom(vsid, b);
+  emit(b, FWK_STE, FWT_PSID, psid, s0, s1);
+  learnSte(s0, b); // (s0 is 0, learning nothing, when the STE could not be read)
   return CERROR_NONE;
 }
 
@@ -511,9 +537,9 @@ export function arrive(smmuEnabled: bool): u32 {
     }
     if (!nestable(s0, s1)) continue;
     const b = load<u32>(vdevBackend + (<usize>i << 2));
-    emit(b, FWK_STE, FWT_PSID, S.cmdqCons, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
-    commitCommand(S.cmdqCons); // each install its own: a refused one is skipped
-    learnFrom(vsid, b);
+    emit(b, FWK_STE, FWT_PSID, load<u32>(vdevPsid + (<usize>i << 2)), s0, s1);
+    commitCommand(S.cmdqCons, 1); // each install its own: a refused one is skipped
+    learnSte(s0, b);
   }
   countForwarded(fwdCount - before);
   return fwdCount > 0 ? CQ_FORWARD : 0;

@@ -22,17 +22,36 @@ export const steBuf = memory.data(STE_BYTES);
 /** QEMU 7.2 keeps bits 63:5 of a level-1 descriptor as the L2 table pointer. */
 const L1STD_L2PTR_QEMU_MASK: u64 = ~<u64>0x1f;
 
+/** No STE address (STE addresses are at least 32-byte aligned). */
+export const STE_NOWHERE: u64 = ~<u64>0;
+
 /**
  * Reads the STE of `sid` into steBuf (QEMU smmu_find_ste). On failure `ev` holds
  * C_BAD_STREAMID, F_STE_FETCH or C_BAD_STE and false is returned.
  */
 export function findSte(sid: u32, ev: EventInfo = unrecorded): bool {
+  const addr = steAddr(sid, ev);
+  if (addr == STE_NOWHERE) return false;
+  if (!gread(addr, steBuf, STE_BYTES)) {
+    ev.type = EVT_F_STE_FETCH;
+    ev.addr2 = addr;
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Where `sid`'s STE is (smmu_find_ste up to the read, its trace records included), or
+ * STE_NOWHERE with `ev` saying why (C_BAD_STREAMID, F_STE_FETCH of the L1 descriptor,
+ * C_BAD_STE). The vIOMMU dispatcher reads only STE word 0 from it.
+ */
+export function steAddr(sid: u32, ev: EventInfo = unrecorded): u64 {
   if (traceOn) tr(T_FIND_STE, sid, S.features, S.sidSplit);
   const log2size = ex32(S.strtabBaseCfg, STRTAB_CFG_LOG2SIZE);
   const limit = log2size < <u32>QEMU_SIDSIZE ? log2size : <u32>QEMU_SIDSIZE;
   if (<u64>sid >= (<u64>1 << <u64>limit)) {
     ev.type = EVT_C_BAD_STREAMID;
-    return false;
+    return STE_NOWHERE;
   }
   let addr: u64;
   if ((S.features & S.FEATURE_2LVL_STE) != 0) {
@@ -48,19 +67,19 @@ export function findSte(sid: u32, ev: EventInfo = unrecorded): bool {
     if (!readOk) {
       ev.type = EVT_F_STE_FETCH;
       ev.addr2 = l1ptr;
-      return false;
+      return STE_NOWHERE;
     }
     const span = <u32>ex(l1, L1STD_SPAN);
     if (span == 0) {
       ev.type = EVT_C_BAD_STREAMID; // L2 pointer not valid
-      return false;
+      return STE_NOWHERE;
     }
     const maxL2 = (<u64>1 << <u64>span) - 1;
     const l2ptr = l1 & L1STD_L2PTR_QEMU_MASK;
     if (traceOn) tr(T_FIND_STE_2LVL, S.strtabBase, l1ptr, l1Off, l2ptr, l2Off, maxL2);
     if (l2Off > maxL2) {
       ev.type = EVT_C_BAD_STE;
-      return false;
+      return STE_NOWHERE;
     }
     addr = l2ptr + l2Off * STE_BYTES;
   } else {
@@ -68,12 +87,7 @@ export function findSte(sid: u32, ev: EventInfo = unrecorded): bool {
     addr = base + <u64>sid * STE_BYTES;
   }
   if (traceOn) tr(T_GET_STE, addr);
-  if (!gread(addr, steBuf, STE_BYTES)) {
-    ev.type = EVT_F_STE_FETCH;
-    ev.addr2 = addr;
-    return false;
-  }
-  return true;
+  return addr;
 }
 
 export const STE_DECODED_S1: u32 = 0;

@@ -90,6 +90,15 @@ export function checkResult(res: unknown, count: number): Outcome {
   return new Outcome(done);
 }
 
+/** A backend's invalidate(): its answer, or the failure its throw is. */
+function invalidate(target: PsmmuBackend, entries: Uint8Array): unknown {
+  try {
+    return target.invalidate(entries);
+  } catch (err) {
+    return broken(`threw: ${text(err)}`);
+  }
+}
+
 /** Whether `res` says all `count` entries were done (the common answer, checked without allocating); else checkResult tells why not. */
 function allDone(res: unknown, count: number): boolean {
   try {
@@ -107,13 +116,12 @@ export class Forwarder {
   /** Device bindings changed this many times (a window that waited for a Promise re-filters when it changed). */
   private generation = 0;
   // Views of the engine's memory (re-made when memory.buffer changes): the log, the
-  // per-backend header and areas, and each backend's entry views by (first, count).
+  // per-backend header and areas, and each backend's entry views by first entry and count.
   private buf: ArrayBuffer = new ArrayBuffer(0);
   private mem8 = new Uint8Array(0);
   private mem32 = new Uint32Array(0);
   private hdr = 0; // word index of the header
-  private views: Array<Array<Uint8Array | undefined>> = [];
-  private offsetViews: Array<Map<number, Uint8Array>> = [];
+  private views: Array<Array<Array<Uint8Array | undefined> | undefined>> = [];
   // Scratch for a window that waited for a Promise and then lost devices: its positions,
   // and the entries handed over (valid for the call, as types.ts says); an STE's 16 bytes.
   private pos = new Int32Array(0);
@@ -159,16 +167,65 @@ export class Forwarder {
    */
   fromEngine(limit: number): number {
     try {
+      this.refresh();
+      if (limit === A.FWT_INDEX && !this.hasSte()) return this.common();
       const w = this.win;
       this.begin(w, limit, false);
-      if (this.deliver(w)) return w.result;
-      this.win = newWindow();
-      this.held = w;
-      return A.FWR_PENDING;
+      return this.deliver(w) ? w.result : this.hold(w);
     } catch (err) {
       this.hooks.internal(err);
       return 0;
     }
+  }
+
+  /** The engine holds window `w` (a backend answers later); the next synchronous window gets a fresh one. */
+  private hold(w: Window): number {
+    this.win = newWindow();
+    this.held = w;
+    return A.FWR_PENDING;
+  }
+
+  /** Whether any backend's area holds an STE install. */
+  private hasSte(): boolean {
+    for (let b = 0; b < this.backends.length; b++) if (this.mem32[this.hdr + b * FWH_WORDS + A.FWH_STES / 4] !== 0) return true;
+    return false;
+  }
+
+  /**
+   * The common window, delivered as deliver() would deliver it but in fewer steps: no
+   * command error behind the entries (no limit) and no STE install, so each backend with
+   * entries gets one invalidate() of its whole area, in backend order (what send() does
+   * for such an area). At the first answer that is not "all done" (a failure, a throw, a
+   * Promise) the window goes on in the general path, from that answer (settled()).
+   */
+  private common(): number {
+    const m32 = this.mem32, h = this.hdr, nb = this.backends.length;
+    const prev = this.hooks.inside('backend');
+    let b = 0, c = 0;
+    let r: unknown;
+    try {
+      for (; b < nb; b++) {
+        c = m32[h + b * FWH_WORDS + A.FWH_COUNT / 4];
+        if (c === 0) continue;
+        r = invalidate(this.backends[b].backend, this.view(b, 0, c));
+        if (r instanceof Promise || !allDone(r, c)) break;
+      }
+    } finally {
+      this.hooks.inside(prev);
+    }
+    if (b === nb) return A.FWR_DONE;
+    const w = this.win;
+    this.begin(w, A.FWT_INDEX, false);
+    w.b = b;
+    this.select(w);
+    if (r instanceof Promise) {
+      w.first = 0;
+      w.end = c;
+      w.promise = r;
+      return this.hold(w);
+    }
+    this.settled(w, 0, c, r);
+    return this.deliver(w) ? w.result : this.hold(w);
   }
 
   /**
@@ -199,7 +256,6 @@ export class Forwarder {
     this.mem32 = new Uint32Array(buf);
     this.hdr = this.e.fwd_out_ptr() >> 2;
     this.views = this.backends.map(() => []);
-    this.offsetViews = this.backends.map(() => new Map());
   }
 
   private begin(w: Window, limit: number, arrival: boolean): void {
@@ -286,16 +342,16 @@ export class Forwarder {
 
   /** Entries [first, first + count) of backend b's area, as a view of the engine's memory (cached). */
   private view(b: number, first: number, count: number): Uint8Array {
-    const cache = first === 0 ? this.views[b] : undefined;
-    let v = cache ? cache[count] : this.offsetViews[b].get(first * A.FW_CAPACITY + count);
+    const byFirst = this.views[b];
+    const cache = byFirst[first] ?? (byFirst[first] = []);
+    let v = cache[count];
     if (v === undefined) {
       const base = this.mem32[this.hdr + b * FWH_WORDS + A.FWH_ENTRIES / 4] + first * A.FW_ENTRY_BYTES;
-      v = new Uint8Array(this.buf, base, count * A.FW_ENTRY_BYTES);
-      if (cache) cache[count] = v;
-      else this.offsetViews[b].set(first * A.FW_CAPACITY + count, v);
+      v = cache[count] = new Uint8Array(this.buf, base, count * A.FW_ENTRY_BYTES);
     }
     return v;
   }
+
 
   /** One backend call: an STE, or a run of invalidations. False when it returned a Promise. */
   private send(w: Window): boolean {
@@ -313,7 +369,7 @@ export class Forwarder {
       } else {
         if (w.direct && this.mem32[this.hdr + b * FWH_WORDS + A.FWH_STES / 4] === 0) end = w.m;
         else while (end < w.m && !(this.tag(b, this.at(w, end)) & A.FWT_STE)) end++;
-        r = target.invalidate(w.direct ? this.view(b, first, end - first) : this.gather(w, first, end));
+        r = invalidate(target, w.direct ? this.view(b, first, end - first) : this.gather(w, first, end));
       }
     } catch (err) {
       r = broken(`threw: ${text(err)}`);
