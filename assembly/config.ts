@@ -69,8 +69,8 @@ export const KIND_BYPASS: u8 = 2;
 export const KIND_S2: u8 = 3;
 export const KIND_NESTED: u8 = 4;
 
-let table: usize = 0;
-let dense: usize = 0;
+let table: usize; // set by configInit
+let dense: usize; // set by configInit
 let ncached: u32 = 0;
 const cdBuf = memory.data(CD_BYTES);
 /** Stage-2 translation of a nested configuration's CD or table address while it is decoded. */
