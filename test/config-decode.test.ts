@@ -222,7 +222,8 @@ describe('qemu-10.0 nested: stage-2 faults on the configuration\'s own addresses
           const res = m.smmu.translate(0x18, 0x1010);
           const ev = m.driver.events();
           expect([r, cdR, res.status, res.recorded, ev.length]).toEqual([r, cdR, 'fault', r, r ? 1 : 0]);
-          if (r) expect([ev[0].type, Number((ev[0].words[1] >> 40n) & 3n)]).toEqual([E.EVT_F_TRANSLATION, what === 'CD' ? E.EVT_CLASS_CD : E.EVT_CLASS_TT]);
+          // RnW [35] = 1: the SMMU's own read (QEMU translates the address IOMMU_RO)
+          if (r) expect([ev[0].type, Number((ev[0].words[1] >> 40n) & 3n), Number((ev[0].words[1] >> 35n) & 1n)]).toEqual([E.EVT_F_TRANSLATION, what === 'CD' ? E.EVT_CLASS_CD : E.EVT_CLASS_TT, 1]);
         }
       }
     });
