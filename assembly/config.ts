@@ -69,8 +69,8 @@ export const KIND_BYPASS: u8 = 2;
 export const KIND_S2: u8 = 3;
 export const KIND_NESTED: u8 = 4;
 
-let table: usize = 0;
-let dense: usize = 0;
+let table: usize; // set by configInit
+let dense: usize; // set by configInit
 let ncached: u32 = 0;
 const cdBuf = memory.data(CD_BYTES);
 /** Stage-2 translation of a nested configuration's CD or table address while it is decoded. */
@@ -365,12 +365,12 @@ export function entryValid(e: usize): bool {
   if (kind == KIND_S2 || kind == KIND_NESTED) {
     // the stage-2 fields as decodeS2 leaves them
     const g = load<u8>(e, CF_S2_GRANULE);
-    if ((g != 12 && g != 14 && g != 16) || load<u8>(e, CF_S2_LEVEL) > 3 || load<u8>(e, CF_S2_TSZ) > 63 ||
-        load<u8>(e, CF_S2_PS) > 52 || load<u8>(e, CF_S2_AFFD) > 1 || load<u8>(e, CF_S2_RECORD) > 1) return false;
+    if ((g != 12 && g != 14 && g != 16) || load<u8>(e, CF_S2_LEVEL) > 3 || load<u8>(e, CF_S2_TSZ) > 39 ||
+        <i32>load<u8>(e, CF_S2_PS) > oas2bits(QEMU_OAS) || load<u8>(e, CF_S2_AFFD) > 1 || load<u8>(e, CF_S2_RECORD) > 1) return false;
   }
   if (kind != KIND_S1 && kind != KIND_NESTED) return true;
   const oas = <i32>load<u8>(e, CF_OAS);
-  if (oas < 32 || oas > oas2bits(QEMU_OAS)) return false;
+  if (oas < 32 || oas > oas2bits(QEMU_OAS) || load<u8>(e, CF_AFFD) > 1) return false;
   for (let i = 0; i < 2; i++) {
     const tt = e + CF_TT + <usize>(i << 2);
     const dis = load<u8>(tt, TT_DISABLED);

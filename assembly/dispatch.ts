@@ -56,12 +56,12 @@ let allMask: u32 = 0;
 let wildcard: u32 = 0; // backends assumed to hold every ASID
 
 let nVdev: u32 = 0;
-let vdevSid: usize = 0; // u32[MAX_VDEVS], sorted
-let vdevBackend: usize = 0; // u32[MAX_VDEVS]
-let vdevPsid: usize = 0; // u32[MAX_VDEVS]
+let vdevSid: usize; // u32[MAX_VDEVS], sorted (set by dispatchInit)
+let vdevBackend: usize; // u32[MAX_VDEVS] (set by dispatchInit)
+let vdevPsid: usize; // u32[MAX_VDEVS] (set by dispatchInit)
 
-let vasid: usize = 0; // u32 backend mask per ASID
-let learned: usize = 0; // u16 list of ASIDs with a non-zero mask
+let vasid: usize; // u32 backend mask per ASID (set by dispatchInit)
+let learned: usize; // u16 list of ASIDs with a non-zero mask (set by dispatchInit)
 let nLearned: u32 = 0;
 
 /** Per-backend output header (FWH_*); each backend's areas are allocated when it is set. */
