@@ -10,6 +10,7 @@
 import { createSmmu, type Smmu } from '../src/index.js';
 import * as R from '../src/arch/registers.js';
 import * as C from '../src/arch/commands.js';
+import * as A from '../src/arch/abi.js';
 import { cmdSync, cmdRaw, cmdTlbiNhAll, cmdCfgiSteRange, ste, wordsToBytes, bytesToWords, type Words } from '../src/guest/encode.js';
 import { engineDebug } from '../src/engine-debug.js';
 import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
@@ -286,6 +287,10 @@ describe.each(MODES)('%s loop with passthrough backends', (mode) => {
     expect(b.got).toHaveLength(n);
     expect(b.got.every((w, i) => BigInt('0x' + w) >> 48n === BigInt(i & 0xffff))).toBe(true);
     expect(d.s.stats().commands).toBe(n);
+    // the log is sent when it could not take one more command's worst case (an entry per
+    // device and per backend): after FW_CAPACITY - MAX_VDEVS - MAX_BACKENDS entries, then the rest
+    const full = A.FW_CAPACITY - A.MAX_VDEVS - A.MAX_BACKENDS;
+    expect(b.batches).toEqual([full, n - full]);
   });
 });
 
