@@ -223,3 +223,17 @@ test('removing the entries of one ASID leaves the entries of every other ASID to
     expect([a, b, t.keys()]).toEqual([a, b, []]);
   }
 });
+
+test('entries at the top of the address space (IOVAs of 2^56 and more, TTB1\'s) are found by VA invalidations of their pages, and kept by ones beside them', async () => {
+  for (const iova of [0xfffffffffffff000n, 0xff00000000000000n, 0x0100000000000000n]) {
+    const t = await Tlb.make();
+    const e: Key = { asid: 3, vmid: 5, iova, tg: 1, level: 3 };
+    const low: Key = { asid: 3, vmid: 5, iova: 0x1000n, tg: 1, level: 3 };
+    t.insert(low);
+    t.insert(e);
+    t.run(cmdTlbiVa({ asid: 3, vmid: 5, addr: iova - 0x1000n, leaf: true }));
+    expect([iova, t.keys()]).toEqual([iova, named([e, low])]);
+    t.run(cmdTlbiVa({ asid: 3, vmid: 5, addr: iova, leaf: true }));
+    expect([iova, t.keys()]).toEqual([iova, named([low])]);
+  }
+});
