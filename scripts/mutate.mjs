@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run mutate -- [--budget SECONDS] [--files a.ts,b.ts] [--lines N,M] [--emit DIR] [--json] [--seed N] [--jobs N] [--list]
+// npm run mutate -- [--budget SECONDS] [--files a.ts,b.ts] [--lines N,M] [--mutants FILE] [--emit DIR] [--json] [--seed N] [--jobs N] [--list]
 //
 // Mutation check of the engine: applies single-token mutations to assembly/ files
 // (comparison and arithmetic operators, masks and constants, removed statements,
@@ -51,7 +51,7 @@ const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'stage2', 'viommu', 'r
 const LAST_TESTS = ['engine and TypeScript reference agree on a stream with every opcode, on every SMMU variant'];
 const PROPERTY_RUNS = '60';
 
-const USAGE = 'usage: npm run mutate -- [--budget SECONDS] [--files assembly/a.ts,...] [--lines N,M,...] [--emit DIR] [--json] [--seed N] [--jobs N] [--list]';
+const USAGE = 'usage: npm run mutate -- [--budget SECONDS] [--files assembly/a.ts,...] [--lines N,M,...] [--mutants FILE] [--emit DIR] [--json] [--seed N] [--jobs N] [--list]';
 
 function fail(msg) {
   process.stderr.write(`mutate: ${msg}\n${USAGE}\n`);
@@ -59,7 +59,7 @@ function fail(msg) {
 }
 
 function parseArgs(argv) {
-  const o = { budget: 600, files: DEFAULT_FILES, json: false, seed: 1, jobs: 1, list: false, lines: null, emit: null };
+  const o = { budget: 600, files: DEFAULT_FILES, json: false, seed: 1, jobs: 1, list: false, lines: null, emit: null, mutants: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -95,6 +95,12 @@ function parseArgs(argv) {
       const v = value();
       if (!/^\d+(,\d+)*$/.test(v)) fail(`--lines must be line numbers separated by commas, got "${v}"`);
       o.lines = new Set(v.split(',').map(Number));
+    } else if (a === '--mutants') {
+      // only the mutants listed in this file, one per line as the survivors are printed
+      // ("assembly/x.ts:LINE: kind: mutation"): to re-check a run's survivors on a later tree
+      const f = resolve(value());
+      if (!existsSync(f)) fail(`--mutants: ${f} does not exist`);
+      o.mutants = new Set(readFileSync(f, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean));
     } else if (a === '--emit') {
       // write every survivor's .wasm here (load it with VSMMU_ENGINE_WASM to watch a new test fail on it)
       o.emit = resolve(value());
@@ -315,7 +321,8 @@ function jest(suites, extra, wasmFile, limitMs, seed) {
 
 async function main() {
   const o = parseArgs(process.argv.slice(2));
-  const byFile = o.files.map((f) => mutantsOf(f, readFileSync(join(ROOT, f), 'utf8')).filter((m) => !o.lines || o.lines.has(m.line)));
+  const byFile = o.files.map((f) => mutantsOf(f, readFileSync(join(ROOT, f), 'utf8'))
+    .filter((m) => (!o.lines || o.lines.has(m.line)) && (!o.mutants || o.mutants.has(`${m.file}:${m.line}: ${m.kind}: ${m.desc}`))));
   if (o.list) {
     for (const ms of byFile) for (const m of ms) process.stdout.write(`${m.file}:${m.line}: ${m.kind}: ${m.desc}\n`);
     return 0;
