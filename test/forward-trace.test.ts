@@ -6,7 +6,7 @@ import { machine, RAM_BASE, Recorder } from './helpers.js';
 import { CommandError } from '../src/guest/driver.js';
 import type { BatchResult } from '../src/backends/types.js';
 import * as R from '../src/arch/registers.js';
-import { cd, wordsToBytes, cmdSync, cmdCfgiSte, cmdCfgiCd, cmdTlbiNhAll, cmdTlbiNsnhAll, cmdTlbiNhAsid, cmdTlbiVa, cmdAtcInv } from '../src/guest/encode.js';
+import { cd, wordsToBytes, cmdSync, cmdCfgiSte, cmdCfgiSteRange, cmdCfgiCd, cmdTlbiNhAll, cmdTlbiNsnhAll, cmdTlbiNhAsid, cmdTlbiVa, cmdAtcInv } from '../src/guest/encode.js';
 
 test('each forwarded entry is traced once with its backend, kind, pSID (0 when it names none) and the words the backend receives', async () => {
   const lines: string[] = [];
@@ -64,4 +64,26 @@ test('a refused entry of each broadcast command, at each position of its window:
       expect([k, at, (err as CommandError).code, (err as CommandError).index - before]).toEqual([k, at, R.CERROR_ILL, at]);
     }
   }
+});
+
+test('CFGI_STE_RANGE refused at its second device: the first device\'s install, already in the window, is taken back (nothing sent), CERROR_ILL at the command', async () => {
+  const rec = new Recorder('p0');
+  const m = await machine({ viommu: { backends: [{ name: 'p0', vmid: 2, backend: rec }] } });
+  m.smmu.bindDevice({ sid: 0x40, backend: 'p0', psid: 0x100 });
+  m.smmu.bindDevice({ sid: 0x41, backend: 'p0', psid: 0x101 });
+  const table = m.driver.alloc(64, 64);
+  m.smmu.writeMemory(table, wordsToBytes(cd({ asid: 7, ttb0: RAM_BASE, t0sz: 16, tg0: 0 })));
+  m.driver.setSte(0x40, { config: 5, s1ctxptr: table }, false);
+  m.driver.setSte(0x41, { config: 6 }, false); // stage 2: not an STE iommufd installs for a nested stage 1
+  rec.got.length = 0;
+  const before = Number(m.smmu.mmioRead(R.R_CMDQ_CONS, 4));
+  let err: unknown;
+  try {
+    m.driver.submit([cmdTlbiNhAll(1), cmdCfgiSteRange(0x40, 1), cmdSync()]);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(CommandError);
+  expect([(err as CommandError).code, (err as CommandError).index - before]).toEqual([R.CERROR_ILL, 1]);
+  expect(rec.got.map((g) => g.split(' ')[0])).toEqual(['inv']); // the TLBI before it; no STE install
 });
