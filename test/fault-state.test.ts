@@ -8,7 +8,7 @@
 // Also: a stage-1 fault of a nested walk whose table addresses went through stage 2 has
 // ADDR2 = 0 (QEMU sets the fault address only on the stage-2 walk's error paths).
 
-import { machine, RAM_BASE, type Machine } from './helpers.js';
+import { machine, RAM_BASE, type Machine, s1Desc } from './helpers.js';
 import { Stage2Tables } from '../src/guest/stage2.js';
 import { cd, cmdCfgiSte, cmdSync, pteTable, wordsToBytes } from '../src/guest/encode.js';
 import type { Domain } from '../src/guest/driver.js';
@@ -20,16 +20,6 @@ const OUTSIDE = 0x100000000; // no RAM, no memory callback: reads abort
 const S2_BIT = 1n << 39n;
 const cls = (w1: bigint): number => Number((w1 >> 40n) & 3n);
 
-/** Descriptor address of `iova`'s entry at `level` in stage-1 domain `d` (4K granule). */
-function s1Desc(m: Machine, d: Domain, iova: number, level: number): number {
-  let table = d.root;
-  for (let l = d.startLevel; l <= level; l++) {
-    const idx = Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512;
-    if (l === level) return table + idx * 8;
-    table = Number(m.driver.read64(table + idx * 8) & 0x0000fffffffff000n);
-  }
-  throw new Error('unreachable');
-}
 
 /** Stage 1 with CD.R = 0 (and TTB1 for the gap): 0x1000 read-only, 0x201000 under a level-3 table outside RAM. */
 async function quietStage1(profile: Profile, r = false): Promise<{ m: Machine; d: Domain }> {

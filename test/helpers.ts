@@ -1,7 +1,7 @@
 // Shared test fixtures: a model with RAM at 0x40000000 and a guest driver on it.
 
 import { createSmmu, type Smmu } from '../src/index.js';
-import { GuestDriver, type DriverOptions, type GuestBus } from '../src/guest/driver.js';
+import { GuestDriver, type DriverOptions, type Domain, type GuestBus } from '../src/guest/driver.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
 import { existsSync } from 'node:fs';
 import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
@@ -102,4 +102,15 @@ export class Recorder implements PsmmuBackend {
     this.got.push(`ste ${psid.toString(16)} ${w0.toString(16)} ${w1.toString(16)}`);
     return { done: 1 };
   }
+}
+
+/** Guest address of `iova`'s descriptor at `level` in stage-1 domain `d` (4K granule). */
+export function s1Desc(m: Machine, d: Domain, iova: number, level: number): number {
+  let table = d.root;
+  for (let l = d.startLevel; l <= level; l++) {
+    const idx = Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512;
+    if (l === level) return table + idx * 8;
+    table = Number(m.driver.read64(table + idx * 8) & 0x0000fffffffff000n);
+  }
+  throw new Error('unreachable');
 }

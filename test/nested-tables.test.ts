@@ -6,7 +6,7 @@
 //   reports F_WALK_EABT at stage 1 (S2 = 0, CLASS = TT) with ADDR2 = the table's IPA;
 //   `arch` at stage 2 (S2 = 1, CLASS = TT) with ADDR2 = the stage-2 descriptor's address.
 
-import { machine, RAM_BASE, type Machine } from './helpers.js';
+import { machine, RAM_BASE, type Machine, s1Desc } from './helpers.js';
 import { Stage2Tables } from '../src/guest/stage2.js';
 import { pteTable } from '../src/guest/encode.js';
 import type { Domain } from '../src/guest/driver.js';
@@ -17,15 +17,6 @@ const OUTSIDE = 0x100000000;
 const S2_BIT = 1n << 39n;
 const cls = (w1: bigint): number => Number((w1 >> 40n) & 3n);
 
-function s1Desc(m: Machine, d: Domain, iova: number, level: number): number {
-  let table = d.root;
-  for (let l = d.startLevel; l <= level; l++) {
-    const idx = Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512;
-    if (l === level) return table + idx * 8;
-    table = Number(m.driver.read64(table + idx * 8) & 0x0000fffffffff000n);
-  }
-  throw new Error('unreachable');
-}
 
 /** Nested SMMU, 44-bit IPA; the stage-1 level-3 table of 0x1000 also reachable for 0x200000 through IPA `tableIpa`. */
 async function nested(profile: 'qemu-10.0' | 'arch', tableIpa: number) {

@@ -13,7 +13,7 @@
 // - a nested (QEMU 10.0) stage-1 table whose IPA is beyond the CD's IPS: a stage-1 address
 //   size fault (S2 = 0, CLASS = TT, ADDR2 = that IPA).
 
-import { machine, RAM_BASE, type Machine } from './helpers.js';
+import { machine, RAM_BASE, type Machine, s1Desc } from './helpers.js';
 import { Stage2Tables } from '../src/guest/stage2.js';
 import { pteLeaf, pteS2Leaf, pteTable } from '../src/guest/encode.js';
 import type { Domain } from '../src/guest/driver.js';
@@ -28,16 +28,6 @@ async function stage1(profile: Profile): Promise<Machine> {
   return profile === 'qemu-7.2' ? machine({ profile }) : machine({ profile, stage: '1' });
 }
 
-/** Descriptor address of `iova`'s entry at `level` in a 4K-granule domain. */
-function s1Desc(m: Machine, d: Domain, iova: number, level: number): number {
-  let table = d.root;
-  for (let l = d.startLevel; l <= level; l++) {
-    const idx = Math.floor(iova / 2 ** (12 + (3 - l) * 9)) % 512;
-    if (l === level) return table + idx * 8;
-    table = Number(m.driver.read64(table + idx * 8) & 0x0000fffffffff000n);
-  }
-  throw new Error('unreachable');
-}
 
 describe('stage-1 leaf checks and their order', () => {
   // the leaf at 0x1000: read-only, AF as given, output 0x100000000 (beyond IPS 0: 32 bits)
