@@ -328,8 +328,7 @@ export function s2Translate(cfg: usize, ipa: u64, access: u32, ias: i32, out: Tl
     if (ok != HIT_WALK) return PTW_ERR_PERMISSION;
   }
   if (ipa >= (<u64>1 << <u64>(ias & 63))) {
-    info.stage = 1;
-    info.addr = 0;
+    info.reset(); // a stage-1 fault with no address of its own (QEMU's zeroed ptw_info)
     return PTW_ERR_ADDR_SIZE;
   }
   const r = walkS2(cfg, ipa, access, out, info);

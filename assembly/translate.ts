@@ -20,7 +20,7 @@ import { CR0_SMMUEN, GBPA_ABORT } from "../src/arch/registers";
 import {
   XO_ADDR, XO_MASK, XO_PERM, XO_EVENT, XO_RECORDED, XO_LEVEL, XO_BYTES,
   XS_SUCCESS, XS_DISABLE, XS_BYPASS, XS_ABORT, XS_ERROR, XS_GBPA_ABORT,
-  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, ST_CFG_HITS, PF_GBPA, PF_V10, PF_QEMU_BUGS,
+  ACC_WRITE, ST_TRANSLATIONS, ST_IOTLB_HITS, ST_IOTLB_MISSES, ST_CFG_HITS, PF_V10, PF_QEMU_BUGS,
   XB_CAPACITY, XB_SID, XB_IOVA, XB_ACCESS, XB_STATUS, XB_OUT, XB_BYTES, DMA_BUF_BYTES,
 } from "../src/arch/abi";
 import { EVT_C_BAD_STREAMID, EVT_CLASS_IN } from "../src/arch/events";
@@ -70,7 +70,8 @@ export function translate(sid: u32, iova: u64, access: u32): u32 {
   const rnw = access & 1;
 
   if (ex32(S.cr0, CR0_SMMUEN) == 0) {
-    if ((S.profile & PF_GBPA) != 0 && ex32(S.gbpa, GBPA_ABORT) != 0) {
+    // (GBPA is 0 on a profile without the register: reset, writes and restore keep it so)
+    if (ex32(S.gbpa, GBPA_ABORT) != 0) {
       store<u32>(xo, 0, XO_PERM);
       return XS_GBPA_ABORT;
     }

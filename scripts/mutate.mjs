@@ -36,12 +36,12 @@ const DEFAULT_FILES = ['assembly/cmdq.ts', 'assembly/iotlb.ts', 'assembly/dispat
  * below; the engine-vs-reference suite, the slowest, comes last.
  */
 const SUITES = {
-  'assembly/cmdq.ts': ['cmdq-loops', 'cmdq', 'iotlb-rules', 'iotlb-model', 'registers', 'iotlb', 'stage2', 'reference'],
+  'assembly/cmdq.ts': ['cmdq-loops', 'cmdq', 'config-cache', 'iotlb-rules', 'iotlb-model', 'registers', 'iotlb', 'stage2', 'reference'],
   'assembly/iotlb.ts': ['iotlb-rules', 'iotlb-model', 'iotlb', 'translate', 'stage2', 'reference'],
   'assembly/dispatch.ts': ['dispatch-model', 'forward-trace', 'cmdq-loops', 'vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
   'assembly/translate.ts': ['translate', 'batch-export', 'translate-status', 'fault-state', 'untraced', 'iotlb-start-level', 'nested-hit', 'dma-unassigned', 'dma-high', 'trace-counters', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
   'assembly/ptw.ts': ['translate', 'walk-reads', 'walk-checks', 'walk-trace', 's2-walk-trace', 'translate-status', 'fault-state', 'iotlb-start-level', 'nested-hit', 'nested-tables', 'table-select', 'input-range', 'stage2', 'dma-unassigned'],
-  'assembly/config.ts': ['translate', 'config-hits', 'nested-cd-offset', 'config-decode', 'cd-decode', 'config-cache', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],
+  'assembly/config.ts': ['translate', 'config-hits', 'nested-cd-offset', 'nested-tables', 'config-decode', 'cd-decode', 'config-cache', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],
 };
 const DEFAULT_SUITES = ['registers', 'cmdq', 'translate', 'stage2', 'viommu', 'reference'];
 /**
@@ -356,7 +356,7 @@ async function main() {
     }
     const eqFile = join(ROOT, 'scripts/mutate-equivalents.json');
     const equivalents = existsSync(eqFile) ? readEquivalents(readFileSync(eqFile, 'utf8')) : [];
-    const stats = new Map(o.files.map((f) => [f, { file: f, killed: 0, survived: 0, equivalent: 0, declared: 0, invalid: 0, total: 0 }]));
+    const stats = new Map(o.files.map((f) => [f, { file: f, killed: 0, survived: 0, equivalent: 0, declared: 0, invalid: 0, timeouts: 0, total: 0 }]));
     for (let k = 0; k < o.files.length; k++) stats.get(o.files[k]).total = byFile[k].length;
     const survivors = [];
     const queue = order(byFile, o.seed);
@@ -376,7 +376,13 @@ async function main() {
           const f = join(tmp, `mutant${w}.wasm`);
           writeFileSync(f, wasm);
           const suites = suitesOf(m.file);
-          const r = await runSuites(suites, f, limits.get(suites.join(',')), o.seed);
+          let r = await runSuites(suites, f, limits.get(suites.join(',')), o.seed);
+          // a timeout is tried once more: a mutant that loops times out again, a process
+          // the machine stalled does not
+          if (r === 'timeout') {
+            st.timeouts++;
+            r = await runSuites(suites, f, limits.get(suites.join(',')), o.seed);
+          }
           verdict = r === 'pass' ? 'survived' : 'killed';
         }
         const declared = verdict === 'survived' ? declaredEquivalent(m, equivalents) : undefined;
@@ -398,7 +404,7 @@ async function main() {
     const files = [...stats.values()];
     if (o.json) {
       process.stdout.write(`${JSON.stringify({
-        files: files.map(({ file, killed, survived, equivalent, declared }) => ({ file, killed, survived, equivalent, declared })),
+        files: files.map(({ file, killed, survived, equivalent, declared, timeouts }) => ({ file, killed, survived, equivalent, declared, timeouts })),
         survivors,
         tried,
         seconds: Math.round((Date.now() - t0) / 1000),
@@ -408,7 +414,7 @@ async function main() {
         const scored = s.killed + s.survived;
         const score = scored ? `${((100 * s.killed) / scored).toFixed(1)}% killed` : 'none scored';
         const raw = s.killed + s.survived + s.declared;
-        process.stdout.write(`${s.file}: killed ${s.killed}, survived ${s.survived}, equivalent ${s.equivalent} (${s.declared} declared) (${score}; ${raw ? ((100 * s.killed) / raw).toFixed(1) : '-'}% counting declared ones as survivors; ${s.invalid} did not compile; ${s.total} mutants in all)\n`);
+        process.stdout.write(`${s.file}: killed ${s.killed}, survived ${s.survived}, equivalent ${s.equivalent} (${s.declared} declared) (${score}; ${raw ? ((100 * s.killed) / raw).toFixed(1) : '-'}% counting declared ones as survivors; ${s.invalid} did not compile; ${s.timeouts} timed out and were tried again; ${s.total} mutants in all)\n`);
       }
       const k = files.reduce((a, s) => a + s.killed, 0), sv = files.reduce((a, s) => a + s.survived, 0);
       const dc = files.reduce((a, s) => a + s.declared, 0);

@@ -97,6 +97,14 @@ describe('which StreamIDs hold a configuration', () => {
     // CFGI_ALL: every cached one, 0xffff included
     expect(traced([cmdCfgiAll()]).sort()).toEqual(['sid=0x1234', 'sid=0x18', 'sid=0x20', 'sid=0xffff']);
   });
+
+  test('smmuv3_cmdq_cfgi_cd: traced for a device\'s StreamID only (QEMU finds no device for the others and skips the command)', async () => {
+    const m = await machine({ devices: [0x18] });
+    const lines: string[] = [];
+    m.smmu.setTrace((l) => { if (l.includes('smmuv3_cmdq_cfgi_cd')) lines.push(l.slice(l.indexOf('smmuv3'))); });
+    m.driver.submit([cmdCfgiCd(0x19, 0), cmdCfgiCd(0x18, 0), cmdCfgiCd(0x20, 0), cmdSync()]);
+    expect(lines).toEqual(['smmuv3_cmdq_cfgi_cd sid=0x18']);
+  });
 });
 
 // ---- cached entries in snapshots ----------------------------------------------------------

@@ -141,6 +141,38 @@ describe('CD fields the translation uses', () => {
     expect(m.smmu.translate64(0x18, 0xffff000000010020n).addr64).toBe(BigInt(PA + 0x3020));
     expect(m.smmu.translate64(0x18, 0x10020n).addr64).toBe(BigInt(PA + 0x20));
   });
+
+  test('TTB0 keeps its bits between 16 and the size of a small top table (2 entries: T0SZ 24, 4K), with TT1 enabled beside it', async () => {
+    for (const profile of ['qemu-7.2', 'arch'] as const) {
+      const m = await machine(profile === 'qemu-7.2' ? { profile } : { profile, stage: '1' });
+      const d = m.driver.createDomain({ asid: 4, vaBits: 40 }); // level 0 holds 2 entries: a 16-byte table in a 64-byte block
+      m.driver.map(d, 0x10000, PA, 0x1000);
+      m.driver.attach(0x18, d);
+      // the top table moved 0x30 bytes up, its old place cleared
+      m.smmu.writeMemory(d.root + 0x30, m.smmu.readMemory(d.root, 16));
+      m.smmu.writeMemory(d.root, new Uint8Array(16));
+      m.smmu.writeMemory(d.cdAddr, wordsToBytes(cd({ asid: 4, ttb0: d.root + 0x30, t0sz: 24, tg0: 0, epd1: false, ttb1: d.root, t1sz: 25, tg1: 2 })));
+      m.driver.invalidateCd(0x18);
+      expect([profile, m.smmu.translate(0x18, 0x10020).addr]).toEqual([profile, PA + 0x20]);
+    }
+  });
+
+  test('a configuration that fails to decode is not cached: every transaction reports its event again', async () => {
+    // a CD with a reserved IPS encoding (QEMU 10.0: C_BAD_CD)
+    const m = await machine({ profile: 'qemu-10.0', stage: '1' });
+    const d = m.driver.createDomain({ asid: 4, cd: { ips: 7 } });
+    m.driver.map(d, 0x10000, PA, 0x1000);
+    m.driver.attach(0x18, d);
+    // a stage-2 STE whose S2TTB is beyond S2PS (C_BAD_STE)
+    const m2 = await machine({ profile: 'qemu-10.0', stage: '2' });
+    const t2 = new Stage2Tables(m2.driver, { vmid: 1, ipaBits: 32, ste: { ps: 0 } });
+    t2.map(0x1000, PA, 0x1000);
+    m2.driver.setSte(0x18, { config: 6, s2: { ...t2.steFields(), ttb: 2 ** 32 } });
+    for (const [mm, iova, want] of [[m, 0x10010, E.EVT_C_BAD_CD], [m2, 0x1010, E.EVT_C_BAD_STE]] as const) {
+      const got = [mm.smmu.translate(0x18, iova).event, mm.smmu.translate(0x18, iova).event];
+      expect([want, got, mm.driver.events().map((e) => e.type)]).toEqual([want, [want, want], [want, want]]);
+    }
+  });
 });
 
 describe('stage-2 STE fields at their limits (QEMU 10.0 decode_ste_s2_cfg)', () => {

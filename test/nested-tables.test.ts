@@ -55,3 +55,24 @@ test('a stage-2 table outside RAM under a stage-1 table address: F_WALK_EABT, at
     expect(ev.map((e) => [e.type, e.words[1] & S2_BIT, cls(e.words[1]), e.words[3]])).toEqual([[E.EVT_F_WALK_EABT, want[0], E.EVT_CLASS_TT, want[1]]]);
   }
 });
+
+test('the CD\'s TTB is an IPA: QEMU 10.0 translates it at decode and reads the table at its offset in the stage-2 page; arch translates each descriptor address', async () => {
+  const TTB_IPA = 0x200000000;
+  for (const profile of ['qemu-10.0', 'arch'] as const) {
+    for (const [granule, offset] of [[0x1000, 0], [0x10000, 0], [0x10000, 0x3000]]) {
+      const m = await machine({ profile, stage: 'nested' });
+      const t = new Stage2Tables(m.driver, { vmid: 9, ipaBits: 40, granule });
+      t.map(RAM_BASE + 0x100000, RAM_BASE + 0x100000, 0x800000); // the driver's heap: IPA = PA
+      const d = m.driver.createDomain({ asid: 4, cd: { ttb0: TTB_IPA + offset } });
+      m.driver.map(d, 0x10000, RAM_BASE + 0x300000, 0x1000);
+      // the top table copied into a stage-2 page of its own at `offset`; that page's own PA, as
+      // an IPA, leads to an empty page (a TTB translated twice finds nothing)
+      const page = m.driver.alloc(granule, granule);
+      m.smmu.writeMemory(page + offset, m.smmu.readMemory(d.root, 0x1000));
+      t.map(TTB_IPA, page, granule);
+      t.map(page, m.driver.alloc(granule, granule), granule);
+      m.driver.setSte(0x18, { config: 7, s1ctxptr: d.cdAddr, s2: t.steFields() });
+      expect([profile, granule, offset, m.smmu.translate(0x18, 0x10020)]).toMatchObject([profile, granule, offset, { status: 'success', addr: RAM_BASE + 0x300020 }]);
+    }
+  }
+});

@@ -185,6 +185,16 @@ describe('refusals', () => {
     b.restore(snap);
     expect((b.backend('q1') as SimulatedPsmmu).applied).toEqual([`ste:0x3:${'0'.repeat(32)}`]);
   });
+
+  test('a vSID beyond the stream table (its STE cannot be read) arrives as an invalid STE, as the SMMU sees it', async () => {
+    const viommu = (name: string, psid: number) => ({ backends: [{ name, vmid: 1, backend: new SimulatedPsmmu({ name }) }], devices: [{ sid: 0x40, backend: name, psid }] });
+    const a = await machine({ viommu: viommu('p0', 0x99) }, { strtab: { log2size: 5 } }); // StreamIDs 0 .. 0x1f
+    const snap = a.smmu.save();
+    const b = await fresh({ viommu: viommu('q0', 0x3) });
+    ramCopy(a.smmu, b);
+    b.restore(snap, { arrival: true });
+    expect((b.backend('q0') as SimulatedPsmmu).applied).toEqual([`ste:0x3:${'0'.repeat(32)}`]);
+  });
 });
 
 describe('arrival with asynchronous backends', () => {

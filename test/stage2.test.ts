@@ -106,6 +106,16 @@ describe('stage-2 walk: every granule and start level', () => {
     expect(m.smmu.translate(0x18, 0x40001234)).toMatchObject({ status: 'success', addr: 0x40001234, size: 0x40000000 });
     expect(m.smmu.translate(0x18, 0x80212345)).toMatchObject({ status: 'success', addr: (PA & ~0x1fffff) + 0x12345, size: 0x200000 });
   });
+
+  test('a block\'s output address bits below the block size (RES0) are ignored', async () => {
+    const m = await m10('2');
+    const t = s2(m, { vmid: 1, granule: 4096, ipaBits: 40 });
+    t.map(0x80200000, PA & ~0x1fffff, 0x200000, { level: 2 });
+    const desc = t.descriptor(0x80200000, 2);
+    m.driver.write64(desc, m.driver.read64(desc) | 0x1ff000n);
+    m.driver.setSte(0x18, { config: 6, s2: t.steFields() });
+    expect(m.smmu.translate(0x18, 0x80212345)).toMatchObject({ status: 'success', addr: (PA & ~0x1fffff) + 0x12345, size: 0x200000 });
+  });
 });
 
 describe('concatenated start tables', () => {
