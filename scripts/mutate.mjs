@@ -430,7 +430,9 @@ async function main() {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().then((code) => process.exit(code), (e) => {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main().then((code) => {
+  process.exitCode = code; // (not process.exit: a long --list piped to another program would lose its end)
+}, (e) => {
   process.stderr.write(`mutate: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
+  process.exitCode = 1;
 });

@@ -72,4 +72,19 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then((code) => process.exit(code));
+/**
+ * Exits with `code` once stdout and stderr have handed everything written to them to the
+ * OS: writes to a pipe complete asynchronously, and process.exit would drop what is still
+ * queued (the end of a `replay --trace` piped to another program). A reader that went
+ * away (EPIPE) ends the wait too.
+ */
+function exitWhenFlushed(code: number): void {
+  let left = 2;
+  const done = (): void => { if (--left === 0) process.exit(code); };
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', () => process.exit(code));
+    s.write('', done);
+  }
+}
+
+main(process.argv.slice(2)).then(exitWhenFlushed);

@@ -3,7 +3,7 @@
 // --json outputs match the schemas documented in docs/cli-json.md.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -104,6 +104,25 @@ test('more bad values: each named in one line', () => {
   expectUsageError(vsmmu(['serve', '--host', '']), 'serve', '--host');
   expectUsageError(vsmmu(['record', '--family', 'xlate', 'x.jsonl']), 'record', '--family');
   expectUsageError(vsmmu(['replay', 'docs']), 'replay', 'no .jsonl trace files in docs');
+});
+
+test('output through a pipe is whole at exit: replay --trace\'s stderr piped is what it writes to a file', () => {
+  const args = [CLI, 'replay', '--trace', 'test/traces/linux'];
+  const dir = mkdtempSync(path.join(tmpdir(), 'vsmmu-pipe-'));
+  try {
+    const file = path.join(dir, 'trace.txt');
+    const fd = openSync(file, 'w');
+    const toFile = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', fd], timeout: 120000 });
+    closeSync(fd);
+    const whole = readFileSync(file);
+    expect([toFile.status, whole.length > 256 * 1024]).toEqual([0, true]); // more than a pipe holds
+    for (let k = 0; k < 3; k++) {
+      const piped = spawnSync(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 28, timeout: 120000 });
+      expect([k, piped.status, piped.stderr.length]).toEqual([k, 0, whole.length]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('--debug shows the stack trace of a user error', () => {
