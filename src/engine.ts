@@ -132,8 +132,25 @@ export function compileEngine(source?: WasmSource): Promise<WebAssembly.Module> 
   return compiled;
 }
 
+/**
+ * Awaits `p` with a timer holding the event loop open. A WebAssembly compile or
+ * instantiation settles through V8's own task queue, not through a libuv handle: with
+ * nothing else pending, Node's loop counts as empty, and Node 20 then blocks until every
+ * V8 background job is done (NodePlatform::DrainTasks). That deadlocks when one of them,
+ * a concurrent optimisation, waits for the main thread to collect garbage
+ * (nodejs/node#54918; seen here as a rare hang of `vsmmu topo`, which creates many models).
+ */
+async function holdingLoop<T>(p: Promise<T>): Promise<T> {
+  const keep = setInterval(() => {}, 1 << 30);
+  try {
+    return await p;
+  } finally {
+    clearInterval(keep);
+  }
+}
+
 export async function instantiateEngine(imports: EngineImports, source?: WasmSource): Promise<EngineExports> {
-  const module = await compileEngine(source);
+  const module = await holdingLoop(compileEngine(source));
   // exactly ENGINE_IMPORTS (no `abort`: neither build compiles assertions in)
   const env: EngineImports = {
     host_read: (addr: bigint, len: number, dst: number) => imports.host_read(BigInt.asUintN(64, addr), len >>> 0, dst >>> 0),
@@ -141,7 +158,7 @@ export async function instantiateEngine(imports: EngineImports, source?: WasmSou
     trace_flush: (n: number) => imports.trace_flush(n >>> 0),
     fwd_flush: (n: number) => imports.fwd_flush(n >>> 0),
   };
-  const inst = await WebAssembly.instantiate(module, { env });
+  const inst = await holdingLoop(WebAssembly.instantiate(module, { env }));
   const raw = inst.exports as unknown as Record<string, unknown>;
   const out: Record<string, unknown> = { ...raw };
   for (const name of UNSIGNED_RESULTS) {
