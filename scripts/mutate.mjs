@@ -38,7 +38,7 @@ const DEFAULT_FILES = ['assembly/cmdq.ts', 'assembly/iotlb.ts', 'assembly/dispat
 const SUITES = {
   'assembly/cmdq.ts': ['cmdq-loops', 'cmdq', 'config-cache', 'iotlb-rules', 'iotlb-model', 'registers', 'iotlb', 'stage2', 'reference'],
   'assembly/iotlb.ts': ['iotlb-rules', 'iotlb-model', 'iotlb', 'translate', 'stage2', 'reference'],
-  'assembly/dispatch.ts': ['dispatch-model', 'forward-trace', 'cmdq-loops', 'vdev-table', 'viommu', 'viommu-property', 'reference', 'snapshot'],
+  'assembly/dispatch.ts': ['dispatch-model', 'forward-trace', 'cmdq-loops', 'vdev-table', 'viommu', 'hostile-backend', 'viommu-property', 'reference', 'snapshot'],
   'assembly/translate.ts': ['translate', 'batch-export', 'translate-status', 'fault-state', 'untraced', 'iotlb-start-level', 'nested-hit', 'dma-unassigned', 'dma-high', 'trace-counters', 'table-select', 'input-range', 'unassigned-high', 'stage2', 'registers', 'iotlb'],
   'assembly/ptw.ts': ['translate', 'walk-reads', 'walk-checks', 'walk-trace', 's2-walk-trace', 'translate-status', 'fault-state', 'iotlb-start-level', 'nested-hit', 'nested-tables', 'table-select', 'input-range', 'stage2', 'dma-unassigned'],
   'assembly/config.ts': ['translate', 'config-hits', 'nested-cd-offset', 'nested-tables', 'config-decode', 'cd-decode', 'config-cache', 'trace-counters', 'stage2', 'cmdq', 'table-select', 'input-range', 'vdev-table', 'reference', 'snapshot'],

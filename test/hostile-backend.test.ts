@@ -163,15 +163,17 @@ test('a device unplugged while a window waits for a backend\'s Promise: its entr
     for (let o = 0; o < entries.length; o += 16) got.push(entries[o].toString(16));
     return { done: entries.length / 16 };
   };
-  // TLBI_NH_ASID (unknown ASID) to p0 and p1, CFGI_CD 0x28 to p1; p0 answers later
-  r.driver.submit([cmdTlbiNhAsid(7), cmdCfgiCd(0x28), cmdSync()]);
+  r.smmu.bindDevice({ sid: 0x30, backend: 'p1', psid: 0x1030 }); // stays plugged
+  // TLBI_NH_ASID (unknown ASID) to p0 and p1, CFGI_CD 0x28 and 0x30 to p1; p0 answers later
+  r.driver.submit([cmdTlbiNhAsid(7), cmdCfgiCd(0x28), cmdCfgiCd(0x30), cmdSync()]);
   expect(r.smmu.busy).toBe(true);
   expect(r.smmu.unbindDevice(0x28)).toBe(true); // hot-unplug while the window is held
   release({ done: 1 });
   await r.smmu.whenIdle();
-  expect(got).toEqual([(0x11).toString(16)]); // p1: the TLBI_NH_ASID only; CFGI_CD (0x05) of the unplugged device dropped
+  // p1: the TLBI_NH_ASID and 0x30's CFGI_CD (0x05); the CFGI_CD of the unplugged device dropped
+  expect(got).toEqual([(0x11).toString(16), (0x05).toString(16)]);
   expect(r.errors).toEqual([]);
   // a window delivered at once after the unplug: nothing for 0x28 either
   r.driver.submit([cmdCfgiCd(0x28), cmdSync()]);
-  expect(got).toHaveLength(1);
+  expect(got).toHaveLength(2);
 });
