@@ -224,6 +224,20 @@ test('removing the entries of one ASID leaves the entries of every other ASID to
   }
 });
 
+test('every ASID keeps its own list and span: entries of ASIDs from 2^14 on leave the range invalidations of low ASIDs exact', async () => {
+  const t = await Tlb.make();
+  const page = 0x1f000n; // bits 12-15 set: a span end cut to its low 16 bits would fall below it
+  const low: Key[] = Array.from({ length: 24 }, (_, a) => ({ asid: a, vmid: 5, iova: page, tg: 1, level: 3 }));
+  const high: Key[] = Array.from({ length: 200 }, (_, k) => ({ asid: 0x4000 + k, vmid: 5, iova: 0x1000n * BigInt(k + 1), tg: 1, level: 3 }));
+  for (const k of [...low, ...high]) t.insert(k);
+  expect(t.keys()).toEqual(named([...low, ...high]));
+  const chunks = <T>(xs: T[]): T[][] => Array.from({ length: Math.ceil(xs.length / 15) }, (_, i) => xs.slice(15 * i, 15 * i + 15));
+  for (const c of chunks(low)) t.run(...c.map((k) => cmdTlbiVa({ asid: k.asid, vmid: 5, addr: page, leaf: true })));
+  expect(t.keys()).toEqual(named(high));
+  for (const c of chunks(high)) t.run(...c.map((k) => cmdTlbiNhAsid(k.asid, 5)));
+  expect(t.keys()).toEqual([]);
+});
+
 test('entries at the top of the address space (IOVAs of 2^56 and more, TTB1\'s) are found by VA invalidations of their pages, and kept by ones beside them', async () => {
   for (const iova of [0xfffffffffffff000n, 0xff00000000000000n, 0x0100000000000000n]) {
     const t = await Tlb.make();
