@@ -152,6 +152,34 @@ describe('the nested STE check (iommufd: STRTAB_STE_0/1_NESTING_ALLOWED)', () =>
   });
 });
 
+describe('CFGI_STE_RANGE failing at a later device', () => {
+  test('an STE failing the check after installs for other backends: CERROR_ILL, and none of the command\'s installs reaches a backend', async () => {
+    const { m, recs } = await vsmmu(3);
+    // ascending vSIDs on backends 1, 2, 0: the failing one comes last
+    const devs = [{ sid: 0x30, b: 1, psid: 0x71 }, { sid: 0x31, b: 2, psid: 0x72 }, { sid: 0x32, b: 0, psid: 0x70 }];
+    for (const d of devs) m.smmu.bindDevice({ sid: d.sid, backend: `p${d.b}`, psid: d.psid });
+    const good = ste({ config: 5, s1ctxptr: RAM_BASE + 0x700000 });
+    const allowed1 = (BigInt(STE.STE1_NESTING_ALLOWED_HI) << 32n) | BigInt(STE.STE1_NESTING_ALLOWED_LO);
+    const bit = [...Array(64).keys()].find((k) => ((allowed1 >> BigInt(k)) & 1n) === 0n)!;
+    const bad = [good[0], good[1] | (1n << BigInt(bit)), ...good.slice(2)];
+    for (const d of devs) m.smmu.writeMemory(m.driver.steAddr(d.sid), wordsToBytes(d.sid === 0x32 ? bad : good));
+    let code = -1;
+    try {
+      run(m, recs, [cmdCfgiSteRange(0x30, 1)]);
+    } catch (e) {
+      if (!(e instanceof CommandError)) throw e;
+      code = e.code;
+      m.driver.skipFailed();
+      m.driver.ackErrors();
+    }
+    expect([code, recs.map((r) => r.got)]).toEqual([R.CERROR_ILL, [[], [], []]]);
+    // with the STE fixed, the same command installs all three, each on its backend
+    m.smmu.writeMemory(m.driver.steAddr(0x32), wordsToBytes(good));
+    const want = [0, 1, 2].map((b) => devs.filter((d) => d.b === b).map((d) => `ste ${d.psid.toString(16)} ${good[0].toString(16)} ${good[1].toString(16)}`));
+    expect(run(m, recs, [cmdCfgiSteRange(0x30, 1)])).toEqual(want);
+  });
+});
+
 describe('the vASID table', () => {
   interface Ctx { vsid: number; b: number; cdmax: number; fmt: number; ptr: number; asids: Map<number, number> }
 
