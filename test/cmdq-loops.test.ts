@@ -264,6 +264,10 @@ describe.each(MODES)('%s loop with passthrough backends', (mode) => {
     cmds.forEach((c, i) => put(d.s, 3, 2 + i, c));
     d.s.mmioWrite(R.R_CMDQ_PROD, 4, 2 + 8);
     expect([cons(d.s), d.irqs['cmd-sync'], b.batches]).toEqual([10, 1, [1, 6]]);
+    // a run of one forwarded command: sent at its end as well
+    put(d.s, 3, 10, cmdTlbiNhAll());
+    d.s.mmioWrite(R.R_CMDQ_PROD, 4, 11);
+    expect([cons(d.s), b.batches]).toEqual([11, [1, 6, 1]]);
   });
 
   test('more commands than one forwarding window: every one reaches the backend once, in order, and CONS reaches PROD', async () => {

@@ -238,6 +238,22 @@ test('every ASID keeps its own list and span: entries of ASIDs from 2^14 on leav
   expect(t.keys()).toEqual([]);
 });
 
+test('an ASID\'s entry count stays exact over 2^16 insertions and removals (a 16-bit count that drifted would wrap to "no entries")', async () => {
+  const t = await Tlb.make();
+  const kept: Key[] = [{ asid: 3, vmid: 5, iova: X + 0x100000n, tg: 1, level: 3 }, { asid: 3, vmid: 5, iova: X + 0x101000n, tg: 1, level: 3 }];
+  for (const k of kept) t.insert(k);
+  // 65534 insertions, each removed again: a count that did not go down with removals would be
+  // back at 0 with the two entries above still cached
+  for (let left = 65534; left > 0; left -= 14) {
+    const pages = Array.from({ length: Math.min(14, left) }, (_, i) => X + BigInt(i) * 0x1000n);
+    for (const iova of pages) t.insert({ asid: 3, vmid: 5, iova, tg: 1, level: 3 });
+    t.run(...pages.map((addr) => cmdTlbiVa({ asid: 3, vmid: 5, addr, tg: 1, ttl: 3, leaf: true })));
+  }
+  expect(t.keys()).toEqual(named(kept));
+  t.run(cmdTlbiVa({ asid: 3, vmid: 5, addr: kept[0].iova, leaf: true }));
+  expect(t.keys()).toEqual(named([kept[1]]));
+});
+
 test('entries at the top of the address space (IOVAs of 2^56 and more, TTB1\'s) are found by VA invalidations of their pages, and kept by ones beside them', async () => {
   for (const iova of [0xfffffffffffff000n, 0xff00000000000000n, 0x0100000000000000n]) {
     const t = await Tlb.make();
