@@ -11,7 +11,7 @@ import { createSmmu, type Smmu } from '../src/index.js';
 import * as R from '../src/arch/registers.js';
 import * as C from '../src/arch/commands.js';
 import * as A from '../src/arch/abi.js';
-import { cmdSync, cmdRaw, cmdTlbiNhAll, cmdCfgiSteRange, ste, wordsToBytes, bytesToWords, type Words } from '../src/guest/encode.js';
+import { cmdSync, cmdRaw, cmdTlbiNhAll, cmdCfgiSteRange, cmdCfgiCd, ste, wordsToBytes, bytesToWords, type Words } from '../src/guest/encode.js';
 import { engineDebug } from '../src/engine-debug.js';
 import type { BatchResult, PsmmuBackend } from '../src/backends/types.js';
 import type { IrqLine, SmmuOptions } from '../src/types.js';
@@ -268,6 +268,27 @@ describe.each(MODES)('%s loop with passthrough backends', (mode) => {
     put(d.s, 3, 10, cmdTlbiNhAll());
     d.s.mmioWrite(R.R_CMDQ_PROD, 4, 11);
     expect([cons(d.s), b.batches]).toEqual([11, [1, 6, 1]]);
+  });
+
+  test('a window filled to its room over two backends: every entry reaches its backend intact', async () => {
+    const b0 = new Failing('p0');
+    const b1 = new Failing('p1');
+    const d = await dev(mode, { viommu: { backends: [{ name: 'p0', vmid: 1, backend: b0 }, { name: 'p1', vmid: 2, backend: b1 }], devices: [{ sid: 0x20, backend: 'p0', psid: 0x1020 }] } });
+    setupQueue(d.s, 13, 0);
+    // n1 TLBI_NH_ALL (an entry for each backend, the ASID field a sequence number), then CFGI_CDs
+    // of the passthrough device on p0 (its pSID in each) up to the last entry the window takes
+    const n1 = 100;
+    const n0 = A.FW_CAPACITY - A.MAX_VDEVS - A.MAX_BACKENDS - 1 - 2 * n1;
+    const buf = new Uint8Array((n1 + n0) * 16);
+    for (let i = 0; i < n1; i++) buf.set(wordsToBytes([BigInt(C.CMD_TLBI_NH_ALL) | (BigInt(i) << 48n), 0n]), i * 16);
+    for (let i = 0; i < n0; i++) buf.set(wordsToBytes(cmdCfgiCd(0x20, i)), (n1 + i) * 16);
+    d.s.writeMemory(Q, buf);
+    d.s.mmioWrite(R.R_CMDQ_PROD, 4, n1 + n0);
+    expect([cons(d.s), b0.batches, b1.batches]).toEqual([n1 + n0, [n1 + n0], [n1]]);
+    const field = (w: string, shift: bigint): bigint => (BigInt('0x' + w) >> shift) & 0xffffn;
+    expect(b1.got.map((w) => [field(w, 32n), field(w, 48n)])).toEqual(Array.from({ length: n1 }, (_, i) => [2n, BigInt(i)]));
+    expect(b0.got.slice(0, n1).map((w) => [field(w, 32n), field(w, 48n)])).toEqual(Array.from({ length: n1 }, (_, i) => [1n, BigInt(i)]));
+    expect(b0.got.slice(n1).every((w) => field(w, 32n) === 0x1020n && (field(w, 0n) & 0xffn) === BigInt(C.CMD_CFGI_CD))).toBe(true);
   });
 
   test('more commands than one forwarding window: every one reaches the backend once, in order, and CONS reaches PROD', async () => {
