@@ -224,11 +224,14 @@ test('removing the entries of one ASID leaves the entries of every other ASID to
   }
 });
 
-test('every ASID keeps its own list and span: entries of ASIDs from 2^14 on leave the range invalidations of low ASIDs exact', async () => {
+test('every ASID keeps its own list and span: entries of ASIDs from 2^14 up to 0xffff leave the range invalidations of low ASIDs exact', async () => {
   const t = await Tlb.make();
   const page = 0x1f000n; // bits 12-15 set: a span end cut to its low 16 bits would fall below it
   const low: Key[] = Array.from({ length: 24 }, (_, a) => ({ asid: a, vmid: 5, iova: page, tg: 1, level: 3 }));
-  const high: Key[] = Array.from({ length: 200 }, (_, k) => ({ asid: 0x4000 + k, vmid: 5, iova: 0x1000n * BigInt(k + 1), tg: 1, level: 3 }));
+  // runs of ASIDs from 2^14, from 0xf000 and the top ones (the last slots of each per-ASID array)
+  const run = (from: number, n: number): number[] => Array.from({ length: n }, (_, k) => from + k);
+  const highAsids = [...run(0x4000, 60), ...run(0xf000, 80), ...run(0x10000 - 60, 60)];
+  const high: Key[] = highAsids.map((asid, k) => ({ asid, vmid: 5, iova: 0x1000n * BigInt(k + 1), tg: 1, level: 3 }));
   for (const k of [...low, ...high]) t.insert(k);
   expect(t.keys()).toEqual(named([...low, ...high]));
   const chunks = <T>(xs: T[]): T[][] => Array.from({ length: Math.ceil(xs.length / 15) }, (_, i) => xs.slice(15 * i, 15 * i + 15));
