@@ -319,12 +319,15 @@ function jest(suites, extra, wasmFile, limitMs, seed) {
 
 // ---- main ------------------------------------------------------------------------------
 
+/** A mutant as --list, the log and the survivors print it (and --mutants reads it back). */
+const label = (file, line, kind, desc) => `${file}:${line}: ${kind}: ${desc}`;
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const byFile = o.files.map((f) => mutantsOf(f, readFileSync(join(ROOT, f), 'utf8'))
-    .filter((m) => (!o.lines || o.lines.has(m.line)) && (!o.mutants || o.mutants.has(`${m.file}:${m.line}: ${m.kind}: ${m.desc}`))));
+    .filter((m) => (!o.lines || o.lines.has(m.line)) && (!o.mutants || o.mutants.has(label(m.file, m.line, m.kind, m.desc)))));
   if (o.list) {
-    for (const ms of byFile) for (const m of ms) process.stdout.write(`${m.file}:${m.line}: ${m.kind}: ${m.desc}\n`);
+    for (const ms of byFile) for (const m of ms) process.stdout.write(`${label(m.file, m.line, m.kind, m.desc)}\n`);
     return 0;
   }
   if (!existsSync(join(ROOT, 'dist/test'))) {
@@ -389,7 +392,7 @@ async function main() {
         if (declared) {
           st.equivalent++;
           st.declared++;
-          log(`equivalent ${m.file}:${m.line}: ${m.kind}: ${m.desc} (declared: ${declared.reason})`);
+          log(`equivalent ${label(m.file, m.line, m.kind, m.desc)} (declared: ${declared.reason})`);
           continue;
         }
         st[verdict]++;
@@ -397,7 +400,7 @@ async function main() {
           survivors.push({ file: m.file, line: m.line, kind: m.kind, mutation: m.desc });
           if (o.emit) writeFileSync(join(o.emit, `${m.file.replace(/^assembly\//, '').replace(/\.ts$/, '')}-${m.line}-${survivors.length}.wasm`), wasm);
         }
-        log(`${verdict.padEnd(10)} ${m.file}:${m.line}: ${m.kind}: ${m.desc}`);
+        log(`${verdict.padEnd(10)} ${label(m.file, m.line, m.kind, m.desc)}`);
       }
     };
     await Promise.all(Array.from({ length: o.jobs }, (_, w) => worker(w)));
@@ -421,7 +424,7 @@ async function main() {
       process.stdout.write(`total: killed ${k}, survived ${sv}, equivalent ${files.reduce((a, s) => a + s.equivalent, 0)} (${dc} declared); ${k + sv ? ((100 * k) / (k + sv)).toFixed(1) : '-'}% of non-equivalent mutants killed (${k + sv + dc ? ((100 * k) / (k + sv + dc)).toFixed(1) : '-'}% counting declared ones as survivors); ${tried} tried in ${Math.round((Date.now() - t0) / 1000)} s\n`);
       if (survivors.length) {
         process.stdout.write('survivors:\n');
-        for (const s of survivors) process.stdout.write(`  ${s.file}:${s.line}: ${s.kind}: ${s.mutation}\n`);
+        for (const s of survivors) process.stdout.write(`  ${label(s.file, s.line, s.kind, s.mutation)}\n`);
       }
     }
     return 0;
